@@ -1,0 +1,47 @@
+// Hybrid logical clock (Kulkarni et al.): stamps that follow the wall clock when it moves forward,
+// never go backwards when it does not, and move past every stamp this node has seen.
+import type { NodeIndex, Stamp } from './types.js';
+
+/** Total order: wall ms, then counter, then node index. */
+export function compareStamps(a: Stamp, b: Stamp): number {
+  return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+}
+
+export function newerStamp(a: Stamp, b: Stamp): Stamp {
+  return compareStamps(a, b) >= 0 ? a : b;
+}
+
+export function formatStamp(s: Stamp): string {
+  return `${s[0]}.${s[1]}@${s[2]}`;
+}
+
+export class Hlc {
+  private wallMs = 0;
+  private counter = 0;
+
+  constructor(readonly node: NodeIndex) {}
+
+  /** A new stamp, greater than every stamp made or observed so far. */
+  now(wallClockMs: number): Stamp {
+    if (wallClockMs > this.wallMs) {
+      this.wallMs = wallClockMs;
+      this.counter = 0;
+    } else {
+      this.counter++;
+    }
+    return [this.wallMs, this.counter, this.node];
+  }
+
+  /** Moves past a stamp seen from elsewhere, so the next stamp made here is newer than it. */
+  observe(stamp: Stamp): void {
+    if (stamp[0] > this.wallMs || (stamp[0] === this.wallMs && stamp[1] > this.counter)) {
+      this.wallMs = stamp[0];
+      this.counter = stamp[1];
+    }
+  }
+
+  /** The latest stamp made or observed (for gossip). */
+  latest(): Stamp {
+    return [this.wallMs, this.counter, this.node];
+  }
+}

@@ -1,0 +1,46 @@
+// Every bound in ringkv, in one place, named with its unit last.
+// A request past a bound gets a clear error; nothing here is ever exceeded silently.
+
+/** Keys are the integers keyMin..keyMax (a ByteOrdered ring of one byte). */
+export const keyMin = 0;
+export const keyMax = 255;
+export const keyCount = keyMax - keyMin + 1;
+
+/** One UDP datagram carries one message; stay well under the 65,507-byte IPv4 payload limit. */
+export const datagramBytesMax = 65_000;
+/** Room for the message envelope, the HMAC tag and a replica's name around one value. */
+export const envelopeBytesMax = 1_000;
+/** The largest value (UTF-8 bytes) any configuration may allow: the largest message still fits one datagram. */
+export const valueBytesMaxCeiling = datagramBytesMax - envelopeBytesMax;
+
+/** Cluster size and replication factor. */
+export const nodesMax = 64;
+export const nodeNameBytesMax = 64;
+
+/** Client requests a coordinator holds open at once; past it the answer is Overloaded. */
+export const clientRequestsInFlightMax = 4_096;
+/** Replica-to-replica requests a node holds open at once (fan-out, hint batches, repairs). */
+export const peerRequestsInFlightMax = 32_768;
+/** Remembered (sender, id) -> reply pairs, so a retransmitted request is answered, never run twice. */
+export const dedupEntriesMax = 65_536;
+/** Retransmissions of one request before it is given up (its deadline usually comes first). */
+export const retriesMax = 12;
+/** Backoff between retransmissions: first wait and ceiling, before jitter. */
+export const retryFirstMs = 20;
+export const retryCeilingMs = 1_000;
+
+/** Hints: at most one per (target, key), so a target never needs more than keyCount. */
+export const hintsPerTargetMax = keyCount;
+/** Bytes of values in one hint batch, so a batch always fits one datagram. */
+export const hintBatchBytesMax = datagramBytesMax - 2 * envelopeBytesMax;
+/** Hint batches to one target in flight at once. */
+export const hintBatchesInFlightPerTargetMax = 4;
+
+/** Log records written since the last snapshot before the node asks for a new snapshot. */
+export const recordsPerSnapshotMin = 10_000;
+
+/** Operator log lines about dropped datagrams: at most one per interval. */
+export const dropLogIntervalMs = 5_000;
+
+/** Request and reply ids are unsigned integers below this (safe in a JS number and in CBOR). */
+export const messageIdMax = Number.MAX_SAFE_INTEGER;

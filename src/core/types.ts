@@ -1,0 +1,62 @@
+// The vocabulary shared by every module of the core.
+
+/** A key: an integer in keyMin..keyMax. */
+export type Key = number;
+
+/** Index of a replica in nodes.toml order (0-based). Names are for people; indexes are for the wire. */
+export type NodeIndex = number;
+
+/**
+ * A hybrid logical clock stamp: wall milliseconds, logical counter, index of the node that made it.
+ * Compared in that order (see hlc.compareStamps); two writes never share a stamp.
+ */
+export type Stamp = readonly [wallMs: number, counter: number, node: NodeIndex];
+
+/** A stored version of a key. */
+export interface Versioned {
+  readonly value: string;
+  readonly stamp: Stamp;
+}
+
+export const levels = ['ONE', 'TWO', 'THREE', 'QUORUM', 'ALL'] as const;
+/** A consistency level: how many replicas must answer before the coordinator does. */
+export type Level = (typeof levels)[number];
+
+export const repairModes = ['hinted-handoff', 'read-repair', 'both'] as const;
+/** Which anti-entropy mechanisms a node runs. */
+export type RepairMode = (typeof repairModes)[number];
+
+/** The errors a client can be answered with. */
+export const clientErrors = ['Unavailable', 'Timeout', 'Overloaded', 'InvalidRequest'] as const;
+export type ClientError = (typeof clientErrors)[number];
+
+/** "host:port" of a UDP endpoint. */
+export type Address = string;
+
+export interface NodeSpec {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Everything a node needs to know about its cluster, already validated (see io/config). */
+export interface ClusterConfig {
+  readonly nodes: readonly NodeSpec[];
+  readonly replicationFactor: number;
+  readonly repairMode: RepairMode;
+  /** Blocking read repair (Cassandra 4): a read above ONE repairs the replicas it read before answering. */
+  readonly readRepairBlocking: boolean;
+  readonly gossipIntervalMs: number;
+  readonly downAfterMs: number;
+  readonly writeTimeoutMs: number;
+  readonly readTimeoutMs: number;
+  readonly maxHintWindowMs: number;
+  readonly hintSweepIntervalMs: number;
+  readonly valueBytesMax: number;
+  readonly dataDir: string;
+  readonly cookieFile: string;
+}
+
+export function addressOf(spec: NodeSpec): Address {
+  return `${spec.host}:${spec.port}`;
+}
