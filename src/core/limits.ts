@@ -9,7 +9,7 @@ export const keyCount = keyMax - keyMin + 1;
 /** One UDP datagram carries one message; stay well under the 65,507-byte IPv4 payload limit. */
 export const datagramBytesMax = 65_000;
 /** Room for the message envelope, the HMAC tag and a replica's name around one value. */
-export const envelopeBytesMax = 1_000;
+export const envelopeBytesMax = 5_000;
 /** The largest value (UTF-8 bytes) any configuration may allow: the largest message still fits one datagram. */
 export const valueBytesMaxCeiling = datagramBytesMax - envelopeBytesMax;
 
@@ -31,8 +31,10 @@ export const retryCeilingMs = 1_000;
 
 /** Hints: at most one per (target, key), so a target never needs more than keyCount. */
 export const hintsPerTargetMax = keyCount;
-/** Bytes of values in one hint batch, so a batch always fits one datagram. */
-export const hintBatchBytesMax = datagramBytesMax - 2 * envelopeBytesMax;
+/** Bytes of one hint batch (values plus a per-entry allowance for key and stamp), so it fits one datagram. */
+export const hintBatchBytesMax = datagramBytesMax - envelopeBytesMax;
+/** CBOR bytes of one [key, value, stamp] hint entry besides its value (generous). */
+export const hintEntryOverheadBytes = 48;
 /** Hint batches to one target in flight at once. */
 export const hintBatchesInFlightPerTargetMax = 4;
 
@@ -42,5 +44,8 @@ export const recordsPerSnapshotMin = 10_000;
 /** Operator log lines about dropped datagrams: at most one per interval. */
 export const dropLogIntervalMs = 5_000;
 
-/** Request and reply ids are unsigned integers below this (safe in a JS number and in CBOR). */
+/** Request and reply ids are unsigned integers up to this (safe in a JS number and in CBOR). */
 export const messageIdMax = Number.MAX_SAFE_INTEGER;
+
+/** Payload bytes of one log record; a longer length field is read as damage. A snapshot of every key at the largest value is about 16 MB. */
+export const recordBytesMax = 64 * 1024 * 1024;

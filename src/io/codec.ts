@@ -1,0 +1,99 @@
+// The wire format: one datagram = [32-byte HMAC-SHA256 tag][CBOR payload], tag = HMAC(cookie, payload).
+// The tag is checked before the payload reaches the CBOR decoder, so bytes from anyone without the
+// cookie are never parsed. decode never throws: every refusal is a value the runtime counts.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Encoder } from 'cbor-x';
+import { datagramBytesMax, valueBytesMaxCeiling } from '../core/limits.js';
+import { validate, type Message } from '../core/messages.js';
+
+export const tagBytes = 32;
+/** Nesting a decoded payload may have; our deepest message (status.ok) needs 5. */
+const payloadDepthMax = 16;
+
+/** cbor-x decodes a stray CBOR "break" byte (0xff) to a shared sentinel object instead of throwing. */
+const strayBreak: unknown = (() => {
+  try { return new Encoder({ mapsAsObjects: true, useRecords: false }).decode(Uint8Array.of(0xff)); } catch { return undefined; }
+})();
+
+export type DecodeError = 'short' | 'forged' | 'cbor' | 'invalid' | 'oversize';
+export type Decoded = { ok: true; msg: Message } | { ok: false; error: DecodeError; detail: string };
+
+export class Codec {
+  private readonly cookie: Buffer;
+  // Plain maps with string keys come back as plain objects; no record extension on the wire.
+  private readonly cbor = new Encoder({ mapsAsObjects: true, useRecords: false });
+
+  constructor(cookie: Uint8Array, private readonly valueBytesMax: number) {
+    if (cookie.length === 0) throw new Error('codec: empty cookie');
+    if (!Number.isInteger(valueBytesMax) || valueBytesMax < 1 || valueBytesMax > valueBytesMaxCeiling) {
+      throw new Error(`codec: valueBytesMax ${valueBytesMax} outside 1..${valueBytesMaxCeiling}`);
+    }
+    this.cookie = Buffer.from(cookie);
+  }
+
+  /** Throws only on a caller bug: a message too big for one datagram. */
+  encode(msg: Message): Buffer {
+    const payload = this.cbor.encode(msg);
+    const total = tagBytes + payload.length;
+    if (total > datagramBytesMax) {
+      throw new Error(`codec: a '${msg.t}' message encodes to ${total} bytes, over the datagram limit of ${datagramBytesMax}`);
+    }
+    return Buffer.concat([this.tagOf(payload), payload], total);
+  }
+
+  decode(datagram: Uint8Array): Decoded {
+    const n = datagram.length;
+    if (n < tagBytes + 1) return refuse('short', `${n} bytes, under the ${tagBytes + 1}-byte minimum (tag and payload)`);
+    if (n > datagramBytesMax) return refuse('oversize', `${n} bytes, over the datagram limit of ${datagramBytesMax}`);
+    const bytes = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength);
+    const payload = bytes.subarray(tagBytes);
+    if (!timingSafeEqual(bytes.subarray(0, tagBytes), this.tagOf(payload))) {
+      return refuse('forged', 'HMAC tag does not match (another cookie, or altered in transit)');
+    }
+    let decoded: unknown;
+    try {
+      decoded = this.cbor.decode(payload);
+    } catch (e) {
+      return refuse('cbor', e instanceof Error ? e.message : String(e));
+    }
+    const problem = nonPlainData(decoded, 0);
+    if (problem !== null) return refuse('cbor', problem);
+    const v = validate(decoded, this.valueBytesMax);
+    return v.ok ? { ok: true, msg: v.msg } : refuse('invalid', v.reason);
+  }
+
+  private tagOf(payload: Uint8Array): Buffer {
+    return createHmac('sha256', this.cookie).update(payload).digest();
+  }
+}
+
+function refuse(error: DecodeError, detail: string): Decoded {
+  return { ok: false, error, detail };
+}
+
+/**
+ * Messages are plain data. CBOR tags can make cbor-x build Maps, Sets, Dates, byte and typed
+ * arrays or bigints; refuse them here so nothing downstream meets one in a field validate lets through.
+ */
+function nonPlainData(x: unknown, depth: number): string | null {
+  if (x === null || x === undefined) return null;
+  switch (typeof x) {
+    case 'string': case 'number': case 'boolean': return null;
+    case 'object': if (x === strayBreak) return 'stray CBOR break code'; break;
+    default: return `payload holds a ${typeof x}`;
+  }
+  if (depth >= payloadDepthMax) return `payload nested deeper than ${payloadDepthMax}`;
+  if (Array.isArray(x)) {
+    for (const item of x) {
+      const p = nonPlainData(item, depth + 1);
+      if (p !== null) return p;
+    }
+    return null;
+  }
+  if (Object.getPrototypeOf(x) !== Object.prototype) return `payload holds a ${x.constructor?.name ?? 'non-plain object'}`;
+  for (const item of Object.values(x)) {
+    const p = nonPlainData(item, depth + 1);
+    if (p !== null) return p;
+  }
+  return null;
+}

@@ -1,0 +1,196 @@
+// nodes.toml -> ClusterConfig. Every field is checked, and a bad file gets one ConfigError naming
+// the field, what was expected and what was found; never a stack trace.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse, TomlError } from 'smol-toml';
+import { nodeNameBytesMax, nodesMax, valueBytesMaxCeiling } from '../core/limits.js';
+import { addressOf, repairModes, type ClusterConfig, type NodeSpec, type RepairMode } from '../core/types.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+// Bounds on the tuning fields: wide enough for any sane cluster, tight enough to catch a typo'd unit.
+export const gossipIntervalMsMax = 60_000;
+export const downAfterMsMax = 3_600_000;
+export const requestTimeoutMsMax = 600_000;
+export const maxHintWindowMsMax = 7 * 24 * 3_600_000;
+export const hintSweepIntervalMsMax = 3_600_000;
+export const portMin = 1;
+export const portMax = 65_535;
+
+const topLevelKeys = [
+  'replication_factor', 'repair_mode', 'read_repair_blocking', 'data_dir', 'cookie_file',
+  'gossip_interval_ms', 'down_after_ms', 'write_timeout_ms', 'read_timeout_ms',
+  'max_hint_window_ms', 'hint_sweep_interval_ms', 'value_bytes_max', 'nodes',
+] as const;
+const nodeKeys = ['name', 'host', 'port'] as const;
+const nodeNamePattern = /^[A-Za-z0-9_.-]+$/;
+const octet = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const ipv4Pattern = new RegExp(`^${octet}\\.${octet}\\.${octet}\\.${octet}$`);
+
+type Table = Record<string, unknown>;
+
+/** Parses and checks the text of a nodes.toml; dataDir and cookieFile are resolved against baseDir. */
+export function parseConfig(text: string, source = 'nodes.toml', baseDir = '.'): ClusterConfig {
+  const top = new Fields(source, '', parseToml(text, source));
+  top.refuseUnknownKeys(topLevelKeys);
+  const repairMode = top.oneOf('repair_mode', repairModes) as RepairMode;
+  const readRepairBlocking = top.boolean('read_repair_blocking');
+  const dataDir = resolve(baseDir, top.path('data_dir'));
+  const cookieFile = resolve(baseDir, top.path('cookie_file'));
+  const gossipIntervalMs = top.integer('gossip_interval_ms', 1, gossipIntervalMsMax);
+  const downAfterMs = top.integer('down_after_ms', 1, downAfterMsMax);
+  if (downAfterMs <= gossipIntervalMs) {
+    top.failWith('down_after_ms', `more than gossip_interval_ms (${gossipIntervalMs}), so a live peer is never marked down between two heartbeats`, String(downAfterMs));
+  }
+  const writeTimeoutMs = top.integer('write_timeout_ms', 1, requestTimeoutMsMax);
+  const readTimeoutMs = top.integer('read_timeout_ms', 1, requestTimeoutMsMax);
+  const maxHintWindowMs = top.integer('max_hint_window_ms', 1, maxHintWindowMsMax);
+  const hintSweepIntervalMs = top.integer('hint_sweep_interval_ms', 1, hintSweepIntervalMsMax);
+  const valueBytesMax = top.integer('value_bytes_max', 1, valueBytesMaxCeiling);
+  const nodes = parseNodes(top);
+  const replicationFactor = top.integer('replication_factor', 1, nodes.length, ' (at most the number of nodes)');
+  return Object.freeze({
+    nodes: Object.freeze(nodes), replicationFactor, repairMode, readRepairBlocking,
+    gossipIntervalMs, downAfterMs, writeTimeoutMs, readTimeoutMs, maxHintWindowMs, hintSweepIntervalMs,
+    valueBytesMax, dataDir, cookieFile,
+  });
+}
+
+/** Reads and checks a nodes.toml; relative paths in it are relative to the file. */
+export function loadConfig(path: string): ClusterConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : e instanceof Error ? e.message : String(e);
+    throw new ConfigError(`${path}: cannot read the cluster config: ${why}`);
+  }
+  return parseConfig(text, path, dirname(path));
+}
+
+export function nodeIndexByName(cfg: ClusterConfig, name: string): number {
+  const i = cfg.nodes.findIndex((n) => n.name === name);
+  if (i < 0) {
+    const known = cfg.nodes.map((n) => n.name).join(', ');
+    throw new ConfigError(`node name: expected one of ${known}, got ${JSON.stringify(name)}`);
+  }
+  return i;
+}
+
+function parseToml(text: string, source: string): Table {
+  try {
+    return parse(text, { integersAsBigInt: true, unsafeKeyBehaviour: 'throw' });
+  } catch (e) {
+    if (e instanceof TomlError) {
+      const reason = (e.message.split('\n')[0] ?? '').replace(/^Invalid TOML document: /, '');
+      throw new ConfigError(`${source}: line ${e.line}, column ${e.column}: invalid TOML: ${reason}\n${e.codeblock}`);
+    }
+    throw new ConfigError(`${source}: invalid TOML: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function parseNodes(top: Fields): NodeSpec[] {
+  const list = top.get('nodes');
+  if (list === undefined) top.fail('nodes', `1..${nodesMax} [[nodes]] tables`, list);
+  if (!Array.isArray(list)) top.fail('nodes', `an array of [[nodes]] tables`, list);
+  if (list.length < 1 || list.length > nodesMax) top.failWith('nodes', `1..${nodesMax} [[nodes]] tables`, `${list.length}`);
+  const nodes: NodeSpec[] = [];
+  const indexByName = new Map<string, number>();
+  const indexByAddress = new Map<string, number>();
+  list.forEach((entry: unknown, i) => {
+    const path = `nodes[${i}]`;
+    if (!isTable(entry)) top.fail(path, 'a table with name, host and port', entry);
+    const f = new Fields(top.source, `${path}.`, entry);
+    f.refuseUnknownKeys(nodeKeys);
+    const spec: NodeSpec = Object.freeze({ name: f.nodeName('name'), host: f.ipv4('host'), port: f.integer('port', portMin, portMax) });
+    const sameName = indexByName.get(spec.name);
+    if (sameName !== undefined) f.failWith('name', `a name no other node has`, `${JSON.stringify(spec.name)} (also the name of nodes[${sameName}])`);
+    const address = addressOf(spec);
+    const sameAddress = indexByAddress.get(address);
+    if (sameAddress !== undefined) top.failWith(path, `a host:port no other node has`, `${address} (also the address of nodes[${sameAddress}])`);
+    indexByName.set(spec.name, i);
+    indexByAddress.set(address, i);
+    nodes.push(spec);
+  });
+  return nodes;
+}
+
+/** Typed reads of one table's fields; every failure names `<source>: <prefix><field>`. */
+class Fields {
+  constructor(readonly source: string, private readonly prefix: string, private readonly table: Table) {}
+
+  get(key: string): unknown {
+    return Object.hasOwn(this.table, key) ? this.table[key] : undefined;
+  }
+
+  fail(key: string, expected: string, got: unknown): never {
+    return this.failWith(key, expected, describe(got));
+  }
+
+  failWith(key: string, expected: string, gotText: string): never {
+    throw new ConfigError(`${this.source}: ${this.prefix}${key}: expected ${expected}, got ${gotText}`);
+  }
+
+  refuseUnknownKeys(known: readonly string[]): void {
+    for (const key of Object.keys(this.table)) {
+      if (!known.includes(key)) {
+        throw new ConfigError(`${this.source}: ${this.prefix}${key}: unknown key (known keys: ${known.join(', ')})`);
+      }
+    }
+  }
+
+  integer(key: string, min: number, max: number, why = ''): number {
+    const v = this.get(key);
+    if (typeof v !== 'bigint' || v < BigInt(min) || v > BigInt(max)) this.fail(key, `an integer in ${min}..${max}${why}`, v);
+    return Number(v);
+  }
+
+  boolean(key: string): boolean {
+    const v = this.get(key);
+    if (typeof v !== 'boolean') this.fail(key, 'true or false', v);
+    return v;
+  }
+
+  oneOf(key: string, options: readonly string[]): string {
+    const v = this.get(key);
+    if (typeof v !== 'string' || !options.includes(v)) this.fail(key, `one of ${options.map((o) => JSON.stringify(o)).join(', ')}`, v);
+    return v;
+  }
+
+  path(key: string): string {
+    const v = this.get(key);
+    if (typeof v !== 'string' || v.length === 0 || v.includes('\0')) this.fail(key, 'a non-empty path', v);
+    return v;
+  }
+
+  nodeName(key: string): string {
+    const v = this.get(key);
+    const expected = `a name of 1..${nodeNameBytesMax} characters from A-Z a-z 0-9 _ . -`;
+    if (typeof v !== 'string' || !nodeNamePattern.test(v) || Buffer.byteLength(v, 'utf8') > nodeNameBytesMax) this.fail(key, expected, v);
+    return v;
+  }
+
+  ipv4(key: string): string {
+    const v = this.get(key);
+    if (typeof v !== 'string' || !ipv4Pattern.test(v)) this.fail(key, 'an IPv4 address like "127.0.0.1"', v);
+    if (v === '0.0.0.0') this.fail(key, 'an address peers can send to, not 0.0.0.0', v);
+    return v;
+  }
+}
+
+function isTable(x: unknown): x is Table {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Date);
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing (the field is missing)';
+  if (typeof v === 'string') return `${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)} (a string)`;
+  if (typeof v === 'bigint' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'number') return `${v} (a float)`;
+  if (Array.isArray(v)) return 'an array';
+  if (v instanceof Date) return 'a date';
+  return 'a table';
+}

@@ -1,0 +1,65 @@
+// The cluster secret, like Erlang's cookie: a file made on first start and read by every replica
+// and by kvc. The key is the file's trimmed text, so an operator may also write one by hand.
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export const cookieBytesMin = 16;
+const cookieRandomBytes = 32;
+
+/** Reads the cookie at `path`, creating it (mode 0600, 32 random bytes as hex) if there is none. */
+export function loadOrCreateCookie(path: string): Buffer {
+  let text = readText(path);
+  if (text === null) {
+    create(path);
+    text = readText(path);
+    if (text === null) throw new Error(`cookie ${path}: missing right after it was created`);
+  }
+  const cookie = Buffer.from(text.trim(), 'utf8');
+  if (cookie.length < cookieBytesMin) {
+    throw new Error(`cookie ${path}: ${cookie.length} bytes after trimming, under the minimum of ${cookieBytesMin}; delete it to make a new one`);
+  }
+  return cookie;
+}
+
+/** The file's text, or null if there is no file. */
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return null;
+    throw new Error(`cookie ${path}: cannot read: ${errorText(e)}`);
+  }
+}
+
+/**
+ * Two replicas may start at once. Each writes its own complete file under a private name (exclusive
+ * create, 0600) and links it into place; link refuses to replace an existing file, so exactly one
+ * wins and nobody can read a half-written cookie. The loser reads the winner's.
+ */
+function create(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    writeSync(fd, randomBytes(cookieRandomBytes).toString('hex') + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(tmp, path);
+  } catch (e) {
+    if (!isErrno(e, 'EEXIST')) throw new Error(`cookie ${path}: cannot create: ${errorText(e)}`);
+  } finally {
+    unlinkSync(tmp);
+  }
+}
+
+function isErrno(e: unknown, code: string): boolean {
+  return e instanceof Error && (e as NodeJS.ErrnoException).code === code;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

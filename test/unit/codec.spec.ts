@@ -1,0 +1,182 @@
+import { createHmac } from 'node:crypto';
+import { expect } from 'chai';
+import { encode as cborEncode } from 'cbor-x';
+import fc from 'fast-check';
+import { datagramBytesMax, nodeNameBytesMax, valueBytesMaxCeiling } from '../../src/core/limits.js';
+import type { Message } from '../../src/core/messages.js';
+import { Codec, tagBytes } from '../../src/io/codec.js';
+
+const cookie = Buffer.from('0123456789abcdef0123456789abcdef', 'utf8');
+const valueBytesMax = 60_000;
+const codec = new Codec(cookie, valueBytesMax);
+
+/** A payload tagged with the right cookie: it passes authentication and reaches the decoder. */
+function tagged(payload: Uint8Array): Buffer {
+  return Buffer.concat([createHmac('sha256', cookie).update(payload).digest(), payload]);
+}
+
+const examples: Message[] = [
+  { t: 'get', id: 1, key: 0, level: 'ONE' },
+  { t: 'put', id: 2, key: 255, value: 'héllo ✓ 𝄞', level: 'QUORUM' },
+  { t: 'local', id: 3, key: 17 },
+  { t: 'status', id: 4 },
+  { t: 'get.ok', id: 5, key: 17, value: 'v', stamp: [1_700_000_000_000, 3, 1], coordinator: 'replica-2' },
+  { t: 'get.ok', id: 6, key: 18, value: null, stamp: null, coordinator: 'replica-2' },
+  { t: 'put.ok', id: 7, key: 17, stamp: [1_700_000_000_000, 0, 2], coordinator: 'replica-3' },
+  { t: 'local.ok', id: 8, key: 17, value: '', stamp: [1, 2, 3], node: 'replica-4' },
+  {
+    t: 'status.ok', id: 9, status: {
+      node: 'replica-1', replicationFactor: 3, repairMode: 'both',
+      ring: [{ first: 0, last: 63, replicas: ['replica-1', 'replica-2', 'replica-3'] }],
+      peers: [{ name: 'replica-2', up: true, hintsPending: 4 }],
+      keysStored: 10, logBytes: 4096, logRecords: 12, droppedDatagrams: { forged: 2 }, clientRequestsInFlight: 0,
+    },
+  },
+  { t: 'fail', id: 10, error: 'Timeout', message: 'Timeout: 1 of 2 acks', acks: 1, required: 2 },
+  { t: 'fail', id: 11, error: 'Unavailable', message: 'Unavailable: 1 of 2 replicas alive for key 17' },
+  { t: 'rw', from: 0, gen: 1_700_000_000_000, id: 12, key: 9, value: 'x', stamp: [5, 0, 0] },
+  { t: 'rw.ok', from: 1, id: 12 },
+  { t: 'rr', from: 2, gen: 7, id: 13, key: 9 },
+  { t: 'rr.ok', from: 3, id: 13, value: 'x', stamp: [5, 0, 0] },
+  { t: 'rr.ok', from: 3, id: 14, value: null, stamp: null },
+  { t: 'hints', from: 0, gen: 7, id: 15, writes: [[1, 'a', [5, 0, 0]], [2, 'b', [6, 1, 0]]] },
+  { t: 'hints.ok', from: 1, id: 15 },
+  { t: 'hb', from: 2, gen: 7, counter: 99, hlc: [1_700_000_000_000, 4, 2] },
+];
+
+const arbStamp = fc.tuple(fc.nat(), fc.nat(), fc.nat({ max: 63 }));
+const arbKey = fc.nat({ max: 255 });
+const arbId = fc.nat();
+const arbValue = fc.string({ unit: 'grapheme', maxLength: 200 });
+const arbMessage: fc.Arbitrary<Message> = fc.oneof(
+  fc.record({ t: fc.constant('get' as const), id: arbId, key: arbKey, level: fc.constantFrom('ONE', 'TWO', 'THREE', 'QUORUM', 'ALL' as const) }),
+  fc.record({ t: fc.constant('put' as const), id: arbId, key: arbKey, value: arbValue, level: fc.constantFrom('ONE', 'QUORUM', 'ALL' as const) }),
+  fc.record({ t: fc.constant('rw' as const), from: fc.nat({ max: 63 }), gen: fc.nat(), id: arbId, key: arbKey, value: arbValue, stamp: arbStamp }),
+  fc.record({ t: fc.constant('rr.ok' as const), from: fc.nat({ max: 63 }), id: arbId, value: arbValue, stamp: arbStamp }),
+  fc.record({ t: fc.constant('hb' as const), from: fc.nat({ max: 63 }), gen: fc.nat(), counter: fc.nat(), hlc: arbStamp }),
+  fc.constantFrom(...examples),
+);
+
+describe('io/codec', () => {
+  it('round-trips one example of every message type', () => {
+    const types = new Set(examples.map((m) => m.t));
+    expect(types.size).to.equal(16);
+    for (const msg of examples) {
+      const datagram = codec.encode(msg);
+      expect(datagram.length).to.be.greaterThan(tagBytes);
+      const back = codec.decode(datagram);
+      expect(back, msg.t).to.deep.equal({ ok: true, msg });
+    }
+  });
+
+  it('decodes into plain objects, not Maps', () => {
+    const back = codec.decode(codec.encode(examples[8]!));
+    if (!back.ok) expect.fail(back.detail);
+    expect(Object.getPrototypeOf(back.msg)).to.equal(Object.prototype);
+  });
+
+  it('round-trips random messages', () => {
+    fc.assert(fc.property(arbMessage, (msg) => {
+      expect(codec.decode(codec.encode(msg))).to.deep.equal({ ok: true, msg });
+    }), { numRuns: 200 });
+  });
+
+  it('refuses a datagram with any single bit flipped, as forged', () => {
+    fc.assert(fc.property(arbMessage, fc.nat(), (msg, at) => {
+      const datagram = codec.encode(msg);
+      const bit = at % (datagram.length * 8);
+      datagram[bit >> 3]! ^= 1 << (bit & 7);
+      const back = codec.decode(datagram);
+      expect(back.ok).to.equal(false);
+      if (!back.ok) expect(back.error).to.equal('forged');
+    }), { numRuns: 500 });
+  });
+
+  it('refuses a datagram tagged under another cookie', () => {
+    const other = new Codec(Buffer.from('another cookie, same length....!'), valueBytesMax);
+    for (const msg of examples) {
+      expect(other.decode(codec.encode(msg))).to.include({ ok: false, error: 'forged' });
+      expect(codec.decode(other.encode(msg))).to.include({ ok: false, error: 'forged' });
+    }
+  });
+
+  it('refuses every truncation of a datagram without throwing', () => {
+    const datagram = codec.encode(examples[1]!);
+    for (let n = 0; n < datagram.length; n++) {
+      const back = codec.decode(datagram.subarray(0, n));
+      expect(back.ok, `${n} bytes`).to.equal(false);
+      if (!back.ok) expect(back.error).to.equal(n <= tagBytes ? 'short' : 'forged');
+    }
+  });
+
+  it('never throws on random bytes', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+      const back = codec.decode(bytes);
+      expect(back.ok).to.equal(false);
+      if (!back.ok) expect(back.error).to.be.oneOf(['short', 'forged']);
+    }), { numRuns: 500 });
+  });
+
+  it('never throws on random payloads that carry a valid tag', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), (payload) => {
+      const back = codec.decode(tagged(payload));
+      if (!back.ok) expect(back.error).to.be.oneOf(['cbor', 'invalid']);
+    }), { numRuns: 1_000 });
+  });
+
+  it('never throws on random CBOR values that carry a valid tag', () => {
+    fc.assert(fc.property(fc.anything({ maxDepth: 3 }), (x) => {
+      let payload: Uint8Array;
+      try { payload = cborEncode(x); } catch { return; }
+      if (payload.length === 0) return;
+      const back = codec.decode(tagged(payload));
+      if (!back.ok) expect(back.error).to.be.oneOf(['cbor', 'invalid']);
+    }), { numRuns: 300 });
+  });
+
+  it('refuses a correctly tagged payload that is not a valid message, with the reason', () => {
+    const back = codec.decode(tagged(cborEncode({ t: 'get', id: 1, key: 300, level: 'ONE' })));
+    expect(back).to.include({ ok: false, error: 'invalid' });
+    if (!back.ok) expect(back.detail).to.match(/^key: expected an integer in 0\.\.255, got 300/);
+    const unknown = codec.decode(tagged(cborEncode({ t: 'nope', id: 1 })));
+    expect(unknown).to.include({ ok: false, error: 'invalid' });
+    if (!unknown.ok) expect(unknown.detail).to.contain('unknown message type');
+  });
+
+  it('refuses a value over the configured limit as invalid', () => {
+    const small = new Codec(cookie, 10);
+    const back = small.decode(small.encode({ t: 'put', id: 1, key: 1, value: 'x'.repeat(11), level: 'ONE' }));
+    expect(back).to.include({ ok: false, error: 'invalid' });
+    if (!back.ok) expect(back.detail).to.contain('value: 11 bytes, over the limit of 10');
+  });
+
+  it('refuses payloads that are not CBOR, or CBOR that is not plain data', () => {
+    expect(codec.decode(tagged(Uint8Array.of(0x1c)))).to.include({ ok: false, error: 'cbor' });
+    expect(codec.decode(tagged(Uint8Array.of(0xff)))).to.include({ ok: false, error: 'cbor' });
+    expect(codec.decode(tagged(Uint8Array.of(0x82, 0x01, 0xff)))).to.include({ ok: false, error: 'cbor' });
+    const full = cborEncode({ t: 'status', id: 1 });
+    expect(codec.decode(tagged(full.subarray(0, full.length - 1)))).to.include({ ok: false, error: 'cbor' });
+    const withMap = codec.decode(tagged(cborEncode({ t: 'status', id: 1, extra: new Map([[1, 2]]) })));
+    expect(withMap).to.include({ ok: false, error: 'cbor' });
+    if (!withMap.ok) expect(withMap.detail).to.contain('Map');
+  });
+
+  it('refuses to encode a message over one datagram, and to decode one', () => {
+    const huge: Message = { t: 'put', id: 1, key: 1, value: 'x'.repeat(datagramBytesMax), level: 'ONE' };
+    expect(() => codec.encode(huge)).to.throw(Error, /over the datagram limit of 65000/);
+    const back = codec.decode(Buffer.alloc(datagramBytesMax + 1));
+    expect(back).to.include({ ok: false, error: 'oversize' });
+    // At the ceiling, the largest message of each kind that carries a value still fits one datagram.
+    const atCeiling = new Codec(cookie, valueBytesMaxCeiling);
+    const value = '\u{10FFFF}'.repeat(valueBytesMaxCeiling / 4);
+    const big = Number.MAX_SAFE_INTEGER;
+    const name = 'n'.repeat(nodeNameBytesMax);
+    const largest: Message[] = [
+      { t: 'rw', from: 63, gen: big, id: big, key: 255, value, stamp: [big, big, 63] },
+      { t: 'get.ok', id: big, key: 255, value, stamp: [big, big, 63], coordinator: name },
+      { t: 'local.ok', id: big, key: 255, value, stamp: [big, big, 63], node: name },
+      { t: 'put', id: big, key: 255, value, level: 'QUORUM' },
+    ];
+    for (const msg of largest) expect(atCeiling.decode(atCeiling.encode(msg)).ok, msg.t).to.equal(true);
+  });
+});
