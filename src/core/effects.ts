@@ -1,0 +1,38 @@
+// What goes into a node and what comes out of it.
+import type { LogRecord } from './log-record.js';
+import type { ClientReply, Message } from './messages.js';
+import type { Address } from './types.js';
+
+export type Input =
+  /** Replay is done: start heartbeating and serving. */
+  | { kind: 'start' }
+  /** A decoded, validated, authenticated datagram and the address it came from. */
+  | { kind: 'message'; from: Address; msg: Message }
+  /** Time passed: retransmit, expire, heartbeat, sweep hints. */
+  | { kind: 'tick' }
+  /** Every record up to and including `upToLsn` is durable; the log is now `logBytes` long. */
+  | { kind: 'synced'; upToLsn: number; logBytes: number }
+  /** The runtime refused a datagram (short, forged, cbor, invalid, spoofed …): counted here. */
+  | { kind: 'dropped'; from: Address; reason: string };
+
+export type Effect =
+  | { kind: 'send'; to: Address; msg: Message }
+  | { kind: 'reply'; to: Address; msg: ClientReply }
+  /** Append a record to the log; the node hears `synced` once it is durable. lsn counts from 1 per process. */
+  | { kind: 'append'; lsn: number; record: LogRecord }
+  /**
+   * Memory as of every record up to `coversLsn`. The runtime writes it durably (tmp, fsync, rename),
+   * starts a new log segment for later appends, and may then delete every segment whose records
+   * are all at or below coversLsn. Replay is: the newest snapshot, then every remaining segment in
+   * order; records replayed twice are harmless (last write wins; hints keep the newest stamp).
+   */
+  | { kind: 'snapshot'; coversLsn: number; record: LogRecord & { t: 'snap' } }
+  | { kind: 'log'; event: LogEvent };
+
+export interface LogEvent {
+  level: 'info' | 'warn';
+  /** A short stable name: started, peer-up, peer-down, hint-stored, hints-delivered, read-repair, dropped … */
+  name: string;
+  /** One readable line for an operator. */
+  text: string;
+}

@@ -1,0 +1,84 @@
+// Reliability above UDP, sender side: every request gets an id; the reply with that id is the ack.
+// Unanswered requests are retransmitted with exponential backoff and jitter until their deadline.
+import { peerRequestsInFlightMax, retriesMax, retryCeilingMs, retryFirstMs } from './limits.js';
+import type { PeerReply, PeerRequest } from './messages.js';
+import type { Random } from './prng.js';
+import type { NodeIndex } from './types.js';
+
+export interface Outbound {
+  readonly id: number;
+  readonly to: NodeIndex;
+  readonly msg: PeerRequest;
+  readonly deadlineMs: number;
+  attempts: number;
+  nextSendMs: number;
+  readonly onReply: (reply: PeerReply) => void;
+  readonly onGiveUp: () => void;
+}
+
+export interface Due {
+  retransmit: Outbound[];
+  expired: Outbound[];
+}
+
+export class RequestTracker {
+  private nextId = 1;
+  private readonly open = new Map<number, Outbound>();
+
+  constructor(private readonly random: Random) {}
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  hasRoom(n = 1): boolean {
+    return this.open.size + n <= peerRequestsInFlightMax;
+  }
+
+  /** Registers a request; `retransmits` is false for the loopback to this node, which never loses it. */
+  register(
+    to: NodeIndex,
+    build: (id: number) => PeerRequest,
+    nowMs: number,
+    deadlineMs: number,
+    retransmits: boolean,
+    onReply: (reply: PeerReply) => void,
+    onGiveUp: () => void = () => {},
+  ): PeerRequest {
+    const id = this.nextId++;
+    const msg = build(id);
+    const nextSendMs = retransmits ? nowMs + this.backoffMs(0) : Infinity;
+    this.open.set(id, { id, to, msg, deadlineMs, attempts: 1, nextSendMs, onReply, onGiveUp });
+    return msg;
+  }
+
+  /** The open request this reply answers (from the node it was sent to), now closed. */
+  settle(id: number, from: NodeIndex): Outbound | undefined {
+    const out = this.open.get(id);
+    if (out === undefined || out.to !== from) return undefined;
+    this.open.delete(id);
+    return out;
+  }
+
+  /** Requests to send again now, and requests past their deadline or retries (closed). */
+  due(nowMs: number): Due {
+    const retransmit: Outbound[] = [];
+    const expired: Outbound[] = [];
+    for (const out of this.open.values()) {
+      if (nowMs >= out.deadlineMs || (out.attempts > retriesMax && nowMs >= out.nextSendMs)) {
+        expired.push(out);
+      } else if (nowMs >= out.nextSendMs) {
+        out.nextSendMs = nowMs + this.backoffMs(out.attempts);
+        out.attempts++;
+        retransmit.push(out);
+      }
+    }
+    for (const out of expired) this.open.delete(out.id);
+    return { retransmit, expired };
+  }
+
+  private backoffMs(attempt: number): number {
+    const base = Math.min(retryCeilingMs, retryFirstMs * 2 ** attempt);
+    return Math.max(1, Math.round(base * (0.5 + this.random())));
+  }
+}

@@ -1,0 +1,306 @@
+// One simulated run from one seed: a cluster shape, a client workload under a schedule of faults,
+// then healing, then the checkers. Everything is derived from the seed, so a failure replays.
+import { compareStamps, formatStamp } from '../../src/core/hlc.js';
+import type { ClientReply, Message } from '../../src/core/messages.js';
+import { seededRandom, type Random } from '../../src/core/prng.js';
+import { requiredAcks } from '../../src/core/quorum.js';
+import { levels, type Key, type Level, type RepairMode, type Stamp } from '../../src/core/types.js';
+import { SimCluster, StepError } from './cluster.js';
+
+export interface SeedOptions {
+  seed: number;
+  /** Defaults derived from the seed. */
+  mode?: RepairMode;
+  nodes?: number;
+  replicationFactor?: number;
+  /** Virtual ms of workload under faults. */
+  faultMs?: number;
+  clients?: number;
+  faults?: boolean;
+}
+
+export interface Op {
+  client: number;
+  kind: 'put' | 'get';
+  key: Key;
+  level: Level;
+  value?: string;
+  coordinator: number;
+  invokeMs: number;
+  completeMs?: number;
+  outcome?: 'ok' | 'fail' | 'noreply';
+  error?: string;
+  stamp?: Stamp | null;
+  got?: string | null;
+}
+
+export interface SeedResult {
+  seed: number;
+  shape: string;
+  failures: string[];
+  stats: { ops: number; acked: number; failed: number; noReply: number; crashes: number; partitions: number; steps: number; junk: number };
+  log: string[];
+}
+
+const modes: RepairMode[] = ['hinted-handoff', 'read-repair', 'both'];
+const clientRetryMs = 40;
+const clientDeadlineMs = 1_500;
+
+export function replayCommand(seed: number): string {
+  return `npm run sim -- --seed ${seed}`;
+}
+
+export function runSeed(opts: SeedOptions): SeedResult {
+  const shapeRandom = seededRandom(opts.seed ^ 0x5eed);
+  const nodes = opts.nodes ?? 3 + Math.floor(shapeRandom() * 3);
+  const rf = opts.replicationFactor ?? Math.min(nodes, 2 + Math.floor(shapeRandom() * 2));
+  const mode = opts.mode ?? modes[Math.floor(shapeRandom() * 3)]!;
+  const faultMs = opts.faultMs ?? 3_000;
+  const sim = new SimCluster({ seed: opts.seed, nodes, replicationFactor: rf, repairMode: mode });
+  const random = seededRandom(opts.seed ^ 0xc0ffee);
+  const shape = `${nodes} nodes, RF ${rf}, ${mode}`;
+  const result: SeedResult = {
+    seed: opts.seed, shape, failures: [], log: sim.logLines,
+    stats: { ops: 0, acked: 0, failed: 0, noReply: 0, crashes: 0, partitions: 0, steps: 0, junk: 0 },
+  };
+  const history: Op[] = [];
+  const crashes: { node: number; atMs: number }[] = [];
+  const keys = Array.from({ length: 6 }, (_, i) => (i * 43 + Math.floor(random() * 40)) % 256);
+  const usable = levels.filter((l) => requiredAcks(l, rf).ok);
+
+  try {
+    const clients = startClients(sim, random, opts.clients ?? 3, keys, usable, history, () => sim.now < endOfFaults);
+    const endOfFaults = sim.now + faultMs;
+    if (opts.faults !== false) scheduleFaults(sim, random, faultMs, result, crashes);
+    sim.runFor(faultMs);
+    // Heal: every node back, the network clean; let clients finish what they started.
+    sim.heal();
+    for (let i = 0; i < nodes; i++) sim.restart(i);
+    sim.runUntil(() => clients.every((c) => c.idle), clientDeadlineMs * 2);
+    const quietMs = sim.config.downAfterMs * 2 + sim.config.hintSweepIntervalMs * 3 + 2_000;
+    sim.runFor(quietMs);
+    if (mode !== 'hinted-handoff') {
+      readEveryKey(sim, random, keys, history);
+      sim.runFor(2_000);
+    }
+    check(sim, history, crashes, mode, rf, keys, result);
+  } catch (e) {
+    if (e instanceof StepError) result.failures.push(`a step threw or broke an invariant: ${e.message}`);
+    else result.failures.push(`simulation error: ${(e as Error).stack ?? e}`);
+  }
+  result.stats.ops = history.length;
+  result.stats.acked = history.filter((o) => o.outcome === 'ok').length;
+  result.stats.failed = history.filter((o) => o.outcome === 'fail').length;
+  result.stats.noReply = history.filter((o) => o.outcome === 'noreply').length;
+  result.stats.steps = sim.stepCount;
+  return result;
+}
+
+interface SimClient { idle: boolean }
+
+/** Each client runs one request at a time, retransmitting it until it is answered or gives up. */
+function startClients(sim: SimCluster, random: Random, count: number, keys: Key[], usable: readonly Level[], history: Op[], running: () => boolean): SimClient[] {
+  const out: SimClient[] = [];
+  for (let c = 0; c < count; c++) {
+    const address = `127.0.0.2:${5000 + c}`;
+    const state: SimClient = { idle: false };
+    out.push(state);
+    let nextId = 1;
+    let current: { op: Op; id: number } | null = null;
+    let seq = 0;
+    const next = () => {
+      if (!running()) { state.idle = true; current = null; return; }
+      const key = keys[Math.floor(random() * keys.length)]!;
+      const level = usable[Math.floor(random() * usable.length)]!;
+      const coordinator = Math.floor(random() * sim.config.nodes.length);
+      const isPut = random() < 0.5;
+      const op: Op = { client: c, kind: isPut ? 'put' : 'get', key, level, coordinator, invokeMs: sim.now };
+      if (isPut) op.value = `c${c}-${seq++}`;
+      history.push(op);
+      const id = nextId++;
+      current = { op, id };
+      const msg: Message = isPut ? { t: 'put', id, key, value: op.value!, level } : { t: 'get', id, key, level };
+      const attempt = () => {
+        if (current?.id !== id) return;
+        if (sim.now - op.invokeMs >= clientDeadlineMs) {
+          op.outcome = 'noreply';
+          op.completeMs = sim.now;
+          return next();
+        }
+        sim.clientSend(address, coordinator, msg as never);
+        sim.at(clientRetryMs, attempt);
+      };
+      attempt();
+    };
+    sim.addClient(address, (reply: ClientReply) => {
+      if (current === null || reply.id !== current.id) return;
+      const op = current.op;
+      current = null;
+      op.completeMs = sim.now;
+      if (reply.t === 'fail') { op.outcome = 'fail'; op.error = reply.error; }
+      else if (reply.t === 'put.ok') { op.outcome = 'ok'; op.stamp = reply.stamp; }
+      else if (reply.t === 'get.ok') { op.outcome = 'ok'; op.stamp = reply.stamp; op.got = reply.value; }
+      sim.at(random() * 10, next);
+    });
+    sim.at(random() * 10, next);
+  }
+  return out;
+}
+
+function scheduleFaults(sim: SimCluster, random: Random, faultMs: number, result: SeedResult, crashes: { node: number; atMs: number }[]): void {
+  const n = sim.config.nodes.length;
+  sim.faults = { lossRate: random() * 0.2, duplicateRate: random() * 0.05 };
+  for (let t = random() * 400; t < faultMs; t += 200 + random() * 800) {
+    const pick = random();
+    const node = Math.floor(random() * n);
+    const lastsMs = 100 + random() * 1_200;
+    if (pick < 0.35) {
+      sim.at(t, () => {
+        if (!sim.isRunning(node)) return;
+        crashes.push({ node, atMs: sim.now });
+        result.stats.crashes++;
+        sim.crash(node);
+        sim.at(lastsMs, () => sim.restart(node));
+      });
+    } else if (pick < 0.6) {
+      sim.at(t, () => { result.stats.partitions++; sim.isolate(node); sim.at(lastsMs, () => sim.heal()); });
+    } else if (pick < 0.75) {
+      sim.at(t, () => {
+        const cut = 1 + Math.floor(random() * (n - 1));
+        result.stats.partitions++;
+        sim.partition(sim.addresses.slice(0, cut), sim.addresses.slice(cut));
+        sim.at(lastsMs, () => sim.heal());
+      });
+    } else {
+      sim.at(t, () => {
+        if (!sim.isRunning(node)) return;
+        for (let j = 0; j < 5; j++) { result.stats.junk++; sim.inject(node, junkFrom(sim, random), junk(random, n)); }
+      });
+    }
+  }
+}
+
+/** Something that decoded from a datagram: garbage, or a well-formed message from the wrong place. */
+function junk(random: Random, n: number): unknown {
+  const pick = (xs: unknown[]) => xs[Math.floor(random() * xs.length)];
+  const anyValue = () => pick([null, -1, 1.5, 256, 17, 'x', '\ud800', [], {}, [1, 2, 3], Number.MAX_SAFE_INTEGER + 2, true]);
+  const t = pick(['get', 'put', 'local', 'status', 'rw', 'rw.ok', 'rr', 'rr.ok', 'hints', 'hints.ok', 'hb', 'get.ok', 'fail', 'nope', 7]);
+  if (random() < 0.5) {
+    return { t, id: anyValue(), key: anyValue(), value: anyValue(), level: pick(['ONE', 'ALL', 'one', 5]), from: anyValue(), gen: anyValue(), stamp: anyValue(), writes: anyValue(), hlc: anyValue() };
+  }
+  // Well formed, so only the address check or the replica-set check stands in its way.
+  const from = Math.floor(random() * n);
+  const key = Math.floor(random() * 256);
+  return pick([
+    { t: 'rw', from, gen: 1, id: 99, key, value: 'forged', stamp: [9e12, 0, from] },
+    { t: 'hints', from, gen: 1, id: 98, writes: [[key, 'forged', [9e12, 0, from]]] },
+    { t: 'hb', from, gen: 9e12, counter: 1, hlc: [9e12, 0, from] },
+    { t: 'rw.ok', from, id: 1 },
+    { t: 'status', id: 5 },
+  ]);
+}
+
+function junkFrom(sim: SimCluster, random: Random): string {
+  return random() < 0.5 ? `127.0.0.9:${Math.floor(random() * 65536)}` : `127.0.0.1:${9000 + Math.floor(random() * 10)}`;
+}
+
+function readEveryKey(sim: SimCluster, random: Random, keys: Key[], history: Op[]): void {
+  const address = '127.0.0.3:6000';
+  sim.addClient(address, () => {});
+  keys.forEach((key, i) => {
+    const coordinator = Math.floor(random() * sim.config.nodes.length);
+    history.push({ client: -1, kind: 'get', key, level: 'ONE', coordinator, invokeMs: sim.now });
+    sim.clientSend(address, coordinator, { t: 'get', id: i + 1, key, level: 'ONE' });
+  });
+}
+
+// ---- checkers ---------------------------------------------------------------------------------------
+
+function acksFor(level: Level, rf: number): number {
+  const r = requiredAcks(level, rf);
+  return r.ok ? r.acks : Infinity;
+}
+
+function cmp(a: Stamp | null | undefined, b: Stamp | null | undefined): number {
+  if (a == null) return b == null ? 0 : -1;
+  if (b == null) return 1;
+  return compareStamps(a, b);
+}
+
+function check(sim: SimCluster, history: Op[], crashes: { node: number; atMs: number }[], mode: RepairMode, rf: number, keys: Key[], result: SeedResult): void {
+  const fail = (m: string) => result.failures.push(m);
+  const puts = history.filter((o) => o.kind === 'put');
+  const gets = history.filter((o) => o.kind === 'get' && o.outcome === 'ok' && o.client >= 0);
+  const written = new Map<string, Op>();
+  for (const p of puts) written.set(p.value!, p);
+
+  // A read that starts after a write was acknowledged by W replicas, reading R replicas with
+  // W + R > RF, sees that write or a newer one (QUORUM/QUORUM is the common case).
+  for (const g of gets) {
+    const r = acksFor(g.level, rf);
+    for (const p of puts) {
+      if (p.outcome !== 'ok' || p.key !== g.key || p.completeMs! > g.invokeMs) continue;
+      if (acksFor(p.level, rf) + r <= rf) continue;
+      if (cmp(g.stamp, p.stamp) < 0) {
+        fail(`stale read: get key ${g.key} at ${g.level} (from ${g.invokeMs}) returned ${g.stamp ? formatStamp(g.stamp) : 'not found'}, ` +
+          `but put ${p.value} at ${p.level} was acknowledged at ${p.completeMs} with ${formatStamp(p.stamp!)}`);
+        break;
+      }
+    }
+  }
+  // With blocking read repair, a read never goes back in time behind an earlier overlapping read.
+  if (mode !== 'hinted-handoff') {
+    for (const g of gets) {
+      for (const earlier of gets) {
+        if (earlier.key !== g.key || earlier.completeMs! > g.invokeMs) continue;
+        if (acksFor(earlier.level, rf) + acksFor(g.level, rf) <= rf) continue;
+        if (cmp(g.stamp, earlier.stamp) < 0) {
+          fail(`read went back in time: get key ${g.key} at ${g.level} (from ${g.invokeMs}) returned ${g.stamp ? formatStamp(g.stamp) : 'not found'} ` +
+            `after a get at ${earlier.level} returned ${formatStamp(earlier.stamp!)} at ${earlier.completeMs}`);
+          break;
+        }
+      }
+    }
+  }
+  // A value a read returned was written by someone.
+  for (const g of gets) if (g.got != null && !written.has(g.got)) fail(`get key ${g.key} returned ${g.got}, which no client wrote`);
+
+  // Keys whose convergence hinted handoff alone cannot promise: a coordinator died holding a
+  // write in flight (its hints were never stored) or lost an unsynced hint record.
+  const uncertain = new Set<Key>();
+  for (const c of crashes) {
+    // The coordinator holds a write from its arrival (no later than its answer) until its deadline.
+    for (const p of puts) {
+      const heldUntilMs = (p.completeMs ?? p.invokeMs + clientDeadlineMs) + sim.config.writeTimeoutMs + 50;
+      if (p.coordinator === c.node && p.invokeMs <= c.atMs && c.atMs <= heldUntilMs) uncertain.add(p.key);
+    }
+  }
+  for (let i = 0; i < sim.config.nodes.length; i++) for (const r of sim.lostAtCrash(i)) if (r.t === 'h') uncertain.add(r.key);
+
+  for (const key of keys) {
+    const acked = puts.filter((p) => p.key === key && p.outcome === 'ok');
+    const latest = acked.reduce<Stamp | null>((s, p) => (cmp(p.stamp, s) > 0 ? p.stamp! : s), null);
+    const replicas = sim.node(0).ring.replicasFor(key);
+    const held = replicas.map((r) => sim.node(r).store.read(key) ?? null);
+    const describe = () => replicas.map((r, i) => `${sim.config.nodes[r]!.name}=${held[i] ? `${held[i]!.value}@${formatStamp(held[i]!.stamp)}` : 'none'}`).join(', ');
+    for (const v of held) if (v !== null && !written.has(v.value)) fail(`key ${key}: a replica holds ${v.value}, which no client wrote`);
+    const relaxed = mode === 'hinted-handoff' && uncertain.has(key);
+    if (latest !== null) {
+      // Durability: the latest acknowledged write (or a newer one) survives, on every replica.
+      const survivors = held.filter((v) => v !== null && compareStamps(v.stamp, latest) >= 0).length;
+      if (survivors === 0) fail(`key ${key}: acknowledged write ${formatStamp(latest)} lost (${describe()})`);
+      else if (!relaxed && survivors < held.length) fail(`key ${key}: not every replica has the acknowledged write ${formatStamp(latest)} after healing (${describe()})`);
+    }
+    // Convergence: every replica of the key holds the same version.
+    if (!relaxed) {
+      const first = held[0] ?? null;
+      if (held.some((v) => cmp(v?.stamp, first?.stamp) !== 0)) fail(`key ${key}: replicas did not converge after healing (${describe()})`);
+    }
+  }
+}
+
+export function summarize(r: SeedResult): string {
+  const s = r.stats;
+  return `seed ${r.seed} (${r.shape}): ${r.failures.length === 0 ? 'ok' : `FAILED (${r.failures.length})`}; ` +
+    `${s.ops} ops (${s.acked} ok, ${s.failed} refused, ${s.noReply} unanswered), ${s.crashes} crashes, ${s.partitions} partitions, ${s.junk} junk, ${s.steps} steps`;
+}
