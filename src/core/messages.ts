@@ -131,14 +131,30 @@ function describe(v: unknown): string {
 function validateStatus(x: unknown): StatusReport {
   if (!isRecord(x)) fail('status: expected an object');
   const s = x;
-  const name = text(s, 'node', nodeNameBytesMax);
-  if (!Array.isArray(s.ring) || !Array.isArray(s.peers) || !isRecord(s.droppedDatagrams)) fail('status: missing ring, peers or droppedDatagrams');
-  for (const r of s.ring) if (!isRecord(r) || !Array.isArray(r.replicas)) fail('status: bad ring entry');
-  for (const p of s.peers) if (!isRecord(p) || typeof p.name !== 'string' || typeof p.up !== 'boolean') fail('status: bad peer entry');
-  for (const f of ['replicationFactor', 'keysStored', 'logBytes', 'logRecords', 'clientRequestsInFlight']) uint(s, f);
-  if (typeof s.repairMode !== 'string') fail('status: repairMode');
-  void name;
-  return s as unknown as StatusReport;
+  const list = (field: string): Record<string, unknown>[] => {
+    const v = s[field];
+    if (!Array.isArray(v) || v.length > nodesMax) fail(`status.${field}: expected a list of at most ${nodesMax}`);
+    return v.map((e) => (isRecord(e) ? e : fail(`status.${field}: expected objects`)));
+  };
+  const dropped = s.droppedDatagrams;
+  if (!isRecord(dropped)) fail('status.droppedDatagrams: expected an object');
+  const droppedDatagrams: Record<string, number> = {};
+  for (const reason of Object.keys(dropped).slice(0, 32)) droppedDatagrams[text({ reason }, 'reason', 64)] = uint(dropped, reason);
+  return {
+    node: text(s, 'node', nodeNameBytesMax),
+    replicationFactor: uint(s, 'replicationFactor', nodesMax),
+    repairMode: text(s, 'repairMode', 32),
+    ring: list('ring').map((r) => ({
+      first: key({ key: r.first }), last: key({ key: r.last }),
+      replicas: (Array.isArray(r.replicas) ? r.replicas : fail('status.ring: expected replicas')).map((n: unknown) => text({ n }, 'n', nodeNameBytesMax)),
+    })),
+    peers: list('peers').map((p) => ({ name: text(p, 'name', nodeNameBytesMax), up: p.up === true, hintsPending: uint(p, 'hintsPending') })),
+    keysStored: uint(s, 'keysStored'),
+    logBytes: uint(s, 'logBytes'),
+    logRecords: uint(s, 'logRecords'),
+    droppedDatagrams,
+    clientRequestsInFlight: uint(s, 'clientRequestsInFlight'),
+  };
 }
 
 function validateOrThrow(x: unknown, valueBytesMax: number): Message {
