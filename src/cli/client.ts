@@ -1,0 +1,344 @@
+// The client library, used by kvc, the integration tests and the benchmark. One UDP socket, many
+// requests in flight (a map id -> pending); each request is retransmitted with exponential backoff
+// and jitter, under the same id, until the reply carrying that id arrives or its deadline passes.
+// The coordinator answers a retransmission from its dedup cache, so a request never runs twice.
+import { randomInt } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { cookieBytesMin } from '../io/cookie.js';
+import { Codec } from '../io/codec.js';
+import { ConfigError, loadConfig, requestTimeoutMsMax } from '../io/config.js';
+import { clientRequestsInFlightMax, messageIdMax, retryCeilingMs } from '../core/limits.js';
+import type { ClientReply, ClientRequest, FailReply, StatusReport } from '../core/messages.js';
+import { utf8Bytes } from '../core/messages.js';
+import { requiredAcks } from '../core/quorum.js';
+import type { ClusterConfig, Key, Level, NodeSpec, Stamp } from '../core/types.js';
+import { isRefused, parseKey, parseLevel } from './shell-parse.js';
+
+/**
+ * First wait before a retransmission: the RTO, from the round trips seen so far as in TCP (RFC 6298:
+ * srtt + 4 rttvar, sampled only from requests answered without a retransmission), never under
+ * retransmitFirstMs. Each later wait doubles, up to retransmitCeilingMs; each is jittered ±25%.
+ */
+export const retransmitFirstMs = 50;
+export const retransmitCeilingMs = retryCeilingMs;
+/** The default deadline is the coordinator's own (write or read timeout) plus this, so its Timeout reply can still arrive. */
+export const deadlineSlackMs = 1_000;
+/** Requests one client holds open at once; past it a request is refused with OverloadedError, unsent. */
+export const requestsInFlightMax = clientRequestsInFlightMax;
+/** Ids start at a random point below this, so two clients on one address rarely reuse each other's. */
+const idStartMax = 2 ** 47;
+
+// ---- errors, matched by .name ----------------------------------------------------------------
+
+/** What went wrong, as kvc prints it and --json reports it. */
+export type ErrorKind = 'Unavailable' | 'Timeout' | 'Overloaded' | 'InvalidRequest' | 'NoResponse' | 'BadInput';
+
+export abstract class KvError extends Error {
+  abstract readonly kind: ErrorKind;
+}
+
+/** The coordinator answered with `fail`: the message is its own; acks/required as it sent them. */
+export abstract class ClusterError extends KvError {
+  readonly acks: number | undefined;
+  readonly required: number | undefined;
+  constructor(reply: Pick<FailReply, 'message' | 'acks' | 'required'>) {
+    super(reply.message);
+    this.acks = reply.acks;
+    this.required = reply.required;
+  }
+}
+export class UnavailableError extends ClusterError { override name = 'UnavailableError'; readonly kind = 'Unavailable'; }
+export class TimeoutError extends ClusterError { override name = 'TimeoutError'; readonly kind = 'Timeout'; }
+/** Also raised locally, unsent, when this client already has requestsInFlightMax requests open. */
+export class OverloadedError extends ClusterError { override name = 'OverloadedError'; readonly kind = 'Overloaded'; }
+export class InvalidRequestError extends ClusterError { override name = 'InvalidRequestError'; readonly kind = 'InvalidRequest'; }
+/** No reply by the deadline, or the client was closed first. The request may still have run. */
+export class NoResponseError extends KvError { override name = 'NoResponseError'; readonly kind = 'NoResponse'; }
+/** Refused before anything was sent: bad key, value, level, replica name or option. */
+export class BadInputError extends KvError { override name = 'BadInputError'; readonly kind = 'BadInput'; }
+
+function errorFromFail(reply: FailReply): ClusterError {
+  switch (reply.error) {
+    case 'Unavailable': return new UnavailableError(reply);
+    case 'Timeout': return new TimeoutError(reply);
+    case 'Overloaded': return new OverloadedError(reply);
+    case 'InvalidRequest': return new InvalidRequestError(reply);
+  }
+}
+
+// ---- results ----------------------------------------------------------------------------------
+
+export interface GetResult { key: Key; found: boolean; value: string | null; stamp: Stamp | null; coordinator: string }
+export interface PutResult { key: Key; stamp: Stamp; coordinator: string }
+export interface LocalResult { key: Key; found: boolean; value: string | null; stamp: Stamp | null; node: string }
+
+export interface ClientOptions {
+  configPath: string;
+  /** Replica name; every get/put goes to it. Default: the first node in nodes.toml. */
+  coordinator?: string;
+  /** Overall deadline per request. Default: the config's write (put) or read timeout + deadlineSlackMs. */
+  timeoutMs?: number;
+}
+
+/** What the socket saw; for tests, the benchmark and debugging. */
+export interface ClientCounters {
+  sent: number;
+  retransmitted: number;
+  accepted: number;
+  /** Replies whose id is no longer pending: answers to a retransmission after the first answer, or late. */
+  duplicates: number;
+  /** Datagrams refused: codec errors (forged, cbor, invalid, …), 'unexpected' (not a reply), 'mismatched' (wrong reply type). */
+  dropped: Record<string, number>;
+  sendErrors: number;
+}
+
+type ReplyType = ClientReply['t'];
+type Request = ClientRequest extends infer R ? (R extends ClientRequest ? Omit<R, 'id'> : never) : never;
+
+interface Pending {
+  readonly datagram: Buffer;
+  readonly to: NodeSpec;
+  readonly expect: ReplyType;
+  readonly deadlineAt: number;
+  readonly sentAt: number;
+  waitMs: number;
+  retransmitted: boolean;
+  timer?: NodeJS.Timeout;
+  resolve(reply: ClientReply): void;
+  reject(e: Error): void;
+}
+
+export class KvClient {
+  readonly counters: ClientCounters = { sent: 0, retransmitted: 0, accepted: 0, duplicates: 0, dropped: {}, sendErrors: 0 };
+  private readonly pending = new Map<number, Pending>();
+  private nextId = randomInt(0, idStartMax);
+  private closed = false;
+  /** Smoothed round trip and its variation, for the RTO; unset until the first sample. */
+  private srttMs: number | undefined;
+  private rttvarMs = 0;
+
+  private constructor(
+    readonly config: ClusterConfig,
+    private readonly coordinatorSpec: NodeSpec,
+    private readonly timeoutMs: number | undefined,
+    private readonly codec: Codec,
+    private readonly socket: Socket,
+  ) {
+    socket.on('message', (datagram) => this.receive(datagram));
+    // A send error (e.g. no route) is counted in send's callback; retransmission covers it.
+    socket.on('error', () => { this.counters.sendErrors++; });
+  }
+
+  /** Reads nodes.toml and the cluster cookie, binds one UDP socket. Throws ConfigError or BadInputError. */
+  static async open(opts: ClientOptions): Promise<KvClient> {
+    const config = loadConfig(opts.configPath);
+    const first = config.nodes[0];
+    if (first === undefined) throw new ConfigError(`${opts.configPath}: no nodes`);
+    const coordinator = opts.coordinator === undefined ? first : nodeByName(config, opts.coordinator, 'coordinator');
+    if (opts.timeoutMs !== undefined && (!Number.isInteger(opts.timeoutMs) || opts.timeoutMs < 1 || opts.timeoutMs > requestTimeoutMsMax)) {
+      throw new BadInputError(`timeout: expected an integer in 1..${requestTimeoutMsMax} ms, got ${opts.timeoutMs}`);
+    }
+    const codec = new Codec(readCookie(config.cookieFile), config.valueBytesMax);
+    const socket = createSocket({ type: 'udp4' });
+    const loopbackOnly = config.nodes.every((n) => n.host.startsWith('127.'));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, loopbackOnly ? '127.0.0.1' : '0.0.0.0', () => { socket.off('error', reject); resolve(); });
+    });
+    return new KvClient(config, coordinator, opts.timeoutMs, codec, socket);
+  }
+
+  /** The replica every get and put of this client goes to. */
+  get coordinator(): string {
+    return this.coordinatorSpec.name;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  async get(key: Key | string, level: Level | string = 'QUORUM'): Promise<GetResult> {
+    const k = this.checkKey(key);
+    const l = this.checkLevel(level);
+    const reply = await this.request({ t: 'get', key: k, level: l }, this.coordinatorSpec, 'get.ok', this.config.readTimeoutMs);
+    if (reply.t !== 'get.ok') throw new Error(`client: expected get.ok, got ${reply.t}`);
+    return { key: reply.key, found: reply.value !== null, value: reply.value, stamp: reply.stamp, coordinator: reply.coordinator };
+  }
+
+  async put(key: Key | string, value: string, level: Level | string = 'QUORUM'): Promise<PutResult> {
+    const k = this.checkKey(key);
+    const v = this.checkValue(value);
+    const l = this.checkLevel(level);
+    const reply = await this.request({ t: 'put', key: k, value: v, level: l }, this.coordinatorSpec, 'put.ok', this.config.writeTimeoutMs);
+    if (reply.t !== 'put.ok') throw new Error(`client: expected put.ok, got ${reply.t}`);
+    return { key: reply.key, stamp: reply.stamp, coordinator: reply.coordinator };
+  }
+
+  /** One replica's own stored version, without coordination. Default: this client's coordinator. */
+  async local(key: Key | string, node?: string): Promise<LocalResult> {
+    const k = this.checkKey(key);
+    const to = node === undefined ? this.coordinatorSpec : nodeByName(this.config, node, 'node');
+    const reply = await this.request({ t: 'local', key: k }, to, 'local.ok', this.config.readTimeoutMs);
+    if (reply.t !== 'local.ok') throw new Error(`client: expected local.ok, got ${reply.t}`);
+    return { key: reply.key, found: reply.value !== null, value: reply.value, stamp: reply.stamp, node: reply.node };
+  }
+
+  /** A replica's view of the cluster. Default: this client's coordinator. */
+  async status(node?: string): Promise<StatusReport> {
+    const to = node === undefined ? this.coordinatorSpec : nodeByName(this.config, node, 'node');
+    const reply = await this.request({ t: 'status' }, to, 'status.ok', this.config.readTimeoutMs);
+    if (reply.t !== 'status.ok') throw new Error(`client: expected status.ok, got ${reply.t}`);
+    return reply.status;
+  }
+
+  /** Checks a level against the cluster's RF without sending anything (the shell's `level` command). */
+  checkLevel(level: Level | string): Level {
+    const l = parseLevel(level);
+    if (isRefused(l)) throw new BadInputError(l.error);
+    const acks = requiredAcks(l, this.config.replicationFactor);
+    if (!acks.ok) throw new BadInputError(acks.reason);
+    return l;
+  }
+
+  /** Fails every request still open with NoResponseError and closes the socket. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.reject(new NoResponseError(`client closed before ${p.to.name} answered`));
+    }
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+
+  private checkKey(key: Key | string): Key {
+    const k = parseKey(key);
+    if (isRefused(k)) throw new BadInputError(k.error);
+    return k;
+  }
+
+  private checkValue(value: string): string {
+    if (typeof value !== 'string') throw new BadInputError(`value: expected a string, got ${typeof value}`);
+    if (!value.isWellFormed()) throw new BadInputError('value: not well-formed Unicode (lone surrogate)');
+    const bytes = utf8Bytes(value);
+    if (bytes > this.config.valueBytesMax) {
+      throw new BadInputError(`value: ${bytes} bytes in UTF-8, over the cluster's limit of ${this.config.valueBytesMax} (value_bytes_max)`);
+    }
+    return value;
+  }
+
+  private request(req: Request, to: NodeSpec, expect: ReplyType, coordinatorTimeoutMs: number): Promise<ClientReply> {
+    if (this.closed) return Promise.reject(new NoResponseError('client closed'));
+    if (this.pending.size >= requestsInFlightMax) {
+      return Promise.reject(new OverloadedError({ message: `client: ${requestsInFlightMax} requests already in flight (the limit); wait for some to finish` }));
+    }
+    const id = this.takeId();
+    const datagram = this.codec.encode({ ...req, id } as ClientRequest);
+    const deadlineAt = performance.now() + (this.timeoutMs ?? coordinatorTimeoutMs + deadlineSlackMs);
+    return new Promise<ClientReply>((resolve, reject) => {
+      const p: Pending = { datagram, to, expect, deadlineAt, sentAt: performance.now(), waitMs: this.rtoMs(), retransmitted: false, resolve, reject };
+      this.pending.set(id, p);
+      this.send(p);
+      this.schedule(id, p);
+    });
+  }
+
+  private takeId(): number {
+    // Skip ids still pending: after a wrap, an id must never name two open requests.
+    do this.nextId = this.nextId >= messageIdMax ? 0 : this.nextId + 1;
+    while (this.pending.has(this.nextId));
+    return this.nextId;
+  }
+
+  private send(p: Pending): void {
+    this.counters.sent++;
+    this.socket.send(p.datagram, p.to.port, p.to.host, (err) => { if (err) this.counters.sendErrors++; });
+  }
+
+  /** Retransmits after a jittered wait, doubling it up to the ceiling, until the deadline. */
+  private schedule(id: number, p: Pending): void {
+    const leftMs = p.deadlineAt - performance.now();
+    if (leftMs <= 0) {
+      this.pending.delete(id);
+      p.reject(new NoResponseError(`no reply from ${p.to.name} (${p.to.host}:${p.to.port}) within the deadline; is it running?`));
+      return;
+    }
+    const jittered = p.waitMs * (0.75 + Math.random() * 0.5);
+    p.timer = setTimeout(() => {
+      if (performance.now() < p.deadlineAt) {
+        this.counters.retransmitted++;
+        p.retransmitted = true;
+        this.send(p);
+      }
+      this.schedule(id, p);
+    }, Math.min(jittered, leftMs));
+    p.waitMs = Math.min(p.waitMs * 2, retransmitCeilingMs);
+  }
+
+  private rtoMs(): number {
+    if (this.srttMs === undefined) return retransmitFirstMs;
+    return Math.min(Math.max(this.srttMs + 4 * this.rttvarMs, retransmitFirstMs), retransmitCeilingMs);
+  }
+
+  private sampleRtt(rttMs: number): void {
+    if (this.srttMs === undefined) {
+      this.srttMs = rttMs;
+      this.rttvarMs = rttMs / 2;
+    } else {
+      this.rttvarMs = 0.75 * this.rttvarMs + 0.25 * Math.abs(this.srttMs - rttMs);
+      this.srttMs = 0.875 * this.srttMs + 0.125 * rttMs;
+    }
+  }
+
+  private receive(datagram: Buffer): void {
+    const decoded = this.codec.decode(datagram);
+    if (!decoded.ok) return this.drop(decoded.error);
+    const msg = decoded.msg;
+    if (!isClientReply(msg)) return this.drop('unexpected');
+    const p = this.pending.get(msg.id);
+    if (p === undefined) {
+      this.counters.duplicates++;
+      return;
+    }
+    if (msg.t !== p.expect && msg.t !== 'fail') return this.drop('mismatched');
+    clearTimeout(p.timer);
+    this.pending.delete(msg.id);
+    this.counters.accepted++;
+    if (!p.retransmitted && msg.t !== 'fail') this.sampleRtt(performance.now() - p.sentAt);
+    if (msg.t === 'fail') p.reject(errorFromFail(msg));
+    else p.resolve(msg);
+  }
+
+  private drop(reason: string): void {
+    this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
+  }
+}
+
+function isClientReply(m: { t: string }): m is ClientReply {
+  return m.t === 'get.ok' || m.t === 'put.ok' || m.t === 'local.ok' || m.t === 'status.ok' || m.t === 'fail';
+}
+
+function nodeByName(config: ClusterConfig, name: string, what: string): NodeSpec {
+  const spec = config.nodes.find((n) => n.name === name);
+  if (spec === undefined) {
+    throw new BadInputError(`${what}: unknown replica ${JSON.stringify(name)} (replicas: ${config.nodes.map((n) => n.name).join(', ')})`);
+  }
+  return spec;
+}
+
+/** The client only reads the cookie: a missing one means no replica has started, so none could answer. */
+function readCookie(path: string): Buffer {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ConfigError(`no cookie at ${path}: start the cluster first (npm start)`);
+    throw new ConfigError(`cookie ${path}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const cookie = Buffer.from(text.trim(), 'utf8');
+  if (cookie.length < cookieBytesMin) throw new ConfigError(`cookie ${path}: ${cookie.length} bytes after trimming, under the minimum of ${cookieBytesMin}`);
+  return cookie;
+}

@@ -1,0 +1,307 @@
+#!/usr/bin/env node
+// kvc, the ringkv client: an interactive shell bound to one coordinator, and one-shot commands for
+// scripts. Exit status: 0 success (found or not), 1 the cluster answered with an error or did not
+// answer, 2 input refused before anything was sent (bad key, value, level, replica or config).
+import { createInterface } from 'node:readline';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { formatStamp } from '../core/hlc.js';
+import type { StatusReport } from '../core/messages.js';
+import type { Level, Stamp } from '../core/types.js';
+import { ConfigError } from '../io/config.js';
+import { BadInputError, ClusterError, KvClient, KvError, type ClientOptions, type GetResult, type LocalResult, type PutResult } from './client.js';
+import { isRefused, parseShellLine, type ShellCommand } from './shell-parse.js';
+
+const exitOk = 0;
+const exitClusterError = 1;
+const exitBadInput = 2;
+const defaultLevel: Level = 'QUORUM';
+const historyLinesMax = 1_000;
+
+// ---- output -------------------------------------------------------------------------------------
+
+type Json = Record<string, unknown>;
+
+function stampJson(stamp: Stamp | null): Json {
+  return { timestamp: stamp === null ? null : stamp[0], stamp };
+}
+
+function getText(r: GetResult): string {
+  return r.found && r.stamp !== null
+    ? `${r.key} = ${JSON.stringify(r.value)} (stamp ${formatStamp(r.stamp)}, coordinator ${r.coordinator})`
+    : `${r.key} not found (coordinator ${r.coordinator})`;
+}
+function getJson(r: GetResult): Json {
+  return { ok: true, key: r.key, found: r.found, value: r.value, ...stampJson(r.stamp), coordinator: r.coordinator };
+}
+function putText(r: PutResult): string {
+  return `OK ${r.key} (stamp ${formatStamp(r.stamp)}, coordinator ${r.coordinator})`;
+}
+function putJson(r: PutResult): Json {
+  return { ok: true, key: r.key, ...stampJson(r.stamp), coordinator: r.coordinator };
+}
+function localText(r: LocalResult): string {
+  return r.found && r.stamp !== null
+    ? `${r.key} = ${JSON.stringify(r.value)} (stamp ${formatStamp(r.stamp)}, node ${r.node})`
+    : `${r.key} not found (node ${r.node})`;
+}
+function localJson(r: LocalResult): Json {
+  return { ok: true, key: r.key, found: r.found, value: r.value, ...stampJson(r.stamp), node: r.node };
+}
+
+function upOrDown(s: StatusReport, name: string): string {
+  if (name === s.node) return 'UP';
+  const peer = s.peers.find((p) => p.name === name);
+  return peer === undefined ? '?' : peer.up ? 'UP' : 'DOWN';
+}
+function droppedText(s: StatusReport): string {
+  const entries = Object.entries(s.droppedDatagrams).filter(([, n]) => n > 0);
+  return entries.length === 0 ? 'none' : entries.map(([why, n]) => `${why} ${n}`).join(', ');
+}
+
+function statusText(s: StatusReport): string {
+  const width = Math.max(...s.ring.flatMap((r) => r.replicas.map((n) => n.length)), 4);
+  const lines = [
+    `${s.node}: replication factor ${s.replicationFactor}, repair ${s.repairMode}, client requests in flight ${s.clientRequestsInFlight}`,
+    `ring (as ${s.node} sees it):`,
+    ...s.ring.map((r) => `  ${`${r.first}..${r.last}`.padStart(8)}  ${r.replicas.map((n) => `${n.padEnd(width)} ${upOrDown(s, n).padEnd(4)}`).join('  ').trimEnd()}`),
+    `hints pending: ${s.peers.map((p) => `${p.name} ${p.hintsPending}`).join(', ') || 'no peers'}`,
+    `keys stored: ${s.keysStored}; log: ${s.logBytes} bytes in ${s.logRecords} records`,
+    `dropped datagrams: ${droppedText(s)}`,
+  ];
+  return lines.join('\n');
+}
+
+/** The status on one line, for piped shells: one result line per command. */
+function statusLine(s: StatusReport): string {
+  const names = [s.node, ...s.peers.map((p) => p.name)];
+  const up = names.filter((n) => upOrDown(s, n) === 'UP');
+  const down = names.filter((n) => upOrDown(s, n) !== 'UP');
+  const hints = s.peers.filter((p) => p.hintsPending > 0).map((p) => `${p.name} ${p.hintsPending}`);
+  return `${s.node}: RF ${s.replicationFactor}, ${s.repairMode}; up ${up.join(' ') || 'none'}; down ${down.join(' ') || 'none'}; `
+    + `hints ${hints.join(', ') || 'none'}; keys ${s.keysStored}; log ${s.logBytes} bytes/${s.logRecords} records; dropped ${droppedText(s)}`;
+}
+
+function exitCodeOf(e: unknown): number {
+  if (e instanceof KvError) return e.kind === 'BadInput' ? exitBadInput : exitClusterError;
+  if (e instanceof ConfigError) return exitBadInput;
+  return exitClusterError;
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof KvError) {
+    const prefix = `${e.kind}:`;
+    let text = e.message.startsWith(prefix) ? e.message : `${prefix} ${e.message}`;
+    if (e instanceof ClusterError && e.acks !== undefined && e.required !== undefined && !text.includes(`${e.acks} of ${e.required}`)) {
+      text += ` (${e.acks} of ${e.required} acks)`;
+    }
+    return text;
+  }
+  if (e instanceof ConfigError) return e.message;
+  return `kvc: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+function errorJson(e: unknown): Json {
+  if (e instanceof KvError) {
+    const out: Json = { ok: false, error: e.kind === 'BadInput' ? 'InvalidRequest' : e.kind, message: e.message };
+    if (e instanceof ClusterError && e.acks !== undefined) out.acks = e.acks;
+    if (e instanceof ClusterError && e.required !== undefined) out.required = e.required;
+    return out;
+  }
+  if (e instanceof ConfigError) return { ok: false, error: 'InvalidRequest', message: e.message };
+  return { ok: false, error: 'NoResponse', message: e instanceof Error ? e.message : String(e) };
+}
+
+// ---- one-shot commands --------------------------------------------------------------------------
+
+interface CommonArgs { config: string; coordinator?: string | undefined; json: boolean; timeoutMs?: number | undefined }
+
+function clientOptions(args: CommonArgs): ClientOptions {
+  const opts: ClientOptions = { configPath: args.config };
+  if (args.coordinator !== undefined) opts.coordinator = args.coordinator;
+  if (args.timeoutMs !== undefined) opts.timeoutMs = args.timeoutMs;
+  return opts;
+}
+
+/** Opens a client, runs one request, prints its result or error, sets the exit status. */
+async function oneShot<R>(args: CommonArgs, run: (c: KvClient) => Promise<R>, text: (r: R) => string, json: (r: R) => Json): Promise<void> {
+  let client: KvClient | undefined;
+  try {
+    client = await KvClient.open(clientOptions(args));
+    const result = await run(client);
+    console.log(args.json ? JSON.stringify(json(result)) : text(result));
+    process.exitCode = exitOk;
+  } catch (e) {
+    if (args.json) console.log(JSON.stringify(errorJson(e)));
+    else console.error(errorText(e));
+    process.exitCode = exitCodeOf(e);
+  } finally {
+    await client?.close();
+  }
+}
+
+// ---- the shell ----------------------------------------------------------------------------------
+
+function shellHelp(coordinator: string): string {
+  return [
+    `commands (every request goes to ${coordinator}):`,
+    '  get <key> [level]           read key 0..255 at a level (default: the shell\'s level)',
+    '  put <key> <value> [level]   write; quote a value with spaces: put 17 "hello world" QUORUM (or \'...\')',
+    '  get,17,QUORUM  put,17,hello,ONE   the original comma syntax (a put\'s last field is its level)',
+    '  level [L]                   show or set the default level: ONE TWO THREE QUORUM ALL (any case; QUORUM at start)',
+    '  status                      the coordinator\'s view: ring, replicas UP/DOWN, hints, keys, log, drops',
+    '  help                        this text',
+    '  quit | exit                 leave (also Ctrl-D)',
+    'with stdin not a terminal (kvc < commands.txt): no prompt, one result line per command on stdout,',
+    'errors and status included (help excepted); the exit status is 0 if every command succeeded, else',
+    'that of the last command that failed: 1 the cluster answered with an error or did not answer,',
+    '2 input refused before sending. At a terminal the shell always exits 0.',
+  ].join('\n');
+}
+
+interface ShellState { client: KvClient; level: Level; json: boolean; interactive: boolean }
+
+/** Runs one parsed command; returns its exit code, or 'quit'. */
+async function execute(c: ShellCommand, st: ShellState): Promise<number | 'quit'> {
+  const say = (text: string, json: Json) => console.log(st.json ? JSON.stringify(json) : text);
+  switch (c.cmd) {
+    case 'none': return exitOk;
+    case 'quit': return 'quit';
+    case 'help': console.log(shellHelp(st.client.coordinator)); return exitOk;
+    case 'level':
+      if (c.level !== undefined) st.level = st.client.checkLevel(c.level);
+      say(`level ${st.level}`, { ok: true, level: st.level });
+      return exitOk;
+    case 'get': {
+      const r = await st.client.get(c.key, c.level ?? st.level);
+      say(getText(r), getJson(r));
+      return exitOk;
+    }
+    case 'put': {
+      const r = await st.client.put(c.key, c.value, c.level ?? st.level);
+      say(putText(r), putJson(r));
+      return exitOk;
+    }
+    case 'status': {
+      const s = await st.client.status();
+      say(st.interactive ? statusText(s) : statusLine(s), { ok: true, ...s });
+      return exitOk;
+    }
+  }
+}
+
+async function shell(args: CommonArgs): Promise<void> {
+  let client: KvClient;
+  try {
+    client = await KvClient.open(clientOptions(args));
+  } catch (e) {
+    if (args.json) console.log(JSON.stringify(errorJson(e)));
+    else console.error(errorText(e));
+    process.exitCode = exitCodeOf(e);
+    return;
+  }
+  const interactive = process.stdin.isTTY === true;
+  const st: ShellState = { client, level: defaultLevel, json: args.json, interactive };
+  const rl = createInterface({
+    input: process.stdin, output: process.stdout, terminal: interactive,
+    historySize: historyLinesMax, removeHistoryDuplicates: true, prompt: `kvc ${client.coordinator}> `,
+  });
+  rl.on('SIGINT', () => { process.stdout.write('\n'); rl.close(); });
+  let exitCode = exitOk;
+  if (interactive) {
+    console.log(`kvc: coordinator ${client.coordinator}, replication factor ${client.config.replicationFactor}, level ${st.level}; type help`);
+    rl.prompt();
+  }
+  try {
+    for await (const line of rl) {
+      const c = parseShellLine(line);
+      let code: number | 'quit';
+      try {
+        if (isRefused(c)) throw new BadInputError(c.error);
+        code = await execute(c, st);
+      } catch (e) {
+        // Piped, errors go to stdout too, so the output keeps one line per command.
+        if (st.json) console.log(JSON.stringify(errorJson(e)));
+        else if (interactive) console.error(errorText(e));
+        else console.log(errorText(e));
+        code = exitCodeOf(e);
+      }
+      if (code === 'quit') break;
+      // A person at the prompt sees each error; only a script needs them in the exit status.
+      if (code !== exitOk && !interactive) exitCode = code;
+      if (interactive) rl.prompt();
+    }
+  } finally {
+    rl.close();
+    await client.close();
+  }
+  process.exitCode = exitCode;
+}
+
+// ---- arguments ----------------------------------------------------------------------------------
+
+function wantsJson(argv: string[]): boolean {
+  const dashes = argv.indexOf('--');
+  return (dashes < 0 ? argv : argv.slice(0, dashes)).includes('--json');
+}
+
+/**
+ * yargs fills no positional from the words after `--`, and reads a lone `-` as an empty string. So
+ * each such word goes to yargs as a stand-in it takes as a plain word, and `word` maps it back:
+ * `kvc put 17 -- -x` stores "-x".
+ */
+function protectWords(argv: string[]): { args: string[]; word: (x: string | undefined) => string } {
+  const words: string[] = [];
+  const standIn = (w: string) => `\u0000${words.push(w) - 1}`;
+  const dashes = argv.indexOf('--');
+  const head = dashes < 0 ? argv : argv.slice(0, dashes);
+  const tail = dashes < 0 ? [] : argv.slice(dashes + 1);
+  const args = [...head.map((w) => (w === '-' ? standIn(w) : w)), ...tail.map(standIn)];
+  const word = (x: string | undefined) => {
+    const m = x === undefined ? null : /^\u0000(\d+)$/.exec(x);
+    return m === null ? (x ?? '') : (words[Number(m[1])] ?? '');
+  };
+  return { args, word };
+}
+
+async function main(): Promise<void> {
+  const argv = hideBin(process.argv);
+  const { args, word } = protectWords(argv);
+  await yargs(args)
+    .scriptName('kvc')
+    .usage('$0 [command]\n\nWithout a command: the interactive shell, bound to one coordinator (type help in it).')
+    .option('config', { type: 'string', default: process.env.RINGKV_CONFIG ?? 'nodes.toml', describe: 'the cluster\'s nodes.toml (env RINGKV_CONFIG)' })
+    .option('coordinator', { type: 'string', describe: 'replica every get/put goes to (default: the first in nodes.toml)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per result' })
+    .option('timeout-ms', { type: 'number', describe: 'overall deadline per request (default: the config\'s write/read timeout + 1 s)' })
+    .command('$0', 'open the interactive shell (reads commands line by line when stdin is not a terminal)', () => {}, (a) => shell(a))
+    .command('get <key>', 'read a key (0..255)', (y) => y
+      .positional('key', { type: 'string', describe: 'integer 0..255' })
+      .option('cl', { alias: 'level', type: 'string', default: defaultLevel, describe: 'ONE, TWO, THREE, QUORUM or ALL' }),
+    (a) => oneShot(a, (c) => c.get(word(a.key), a.cl), getText, getJson))
+    .command('put <key> <value>', 'write a key (a value starting with - goes after --)', (y) => y
+      .positional('key', { type: 'string', describe: 'integer 0..255' })
+      .positional('value', { type: 'string', describe: 'UTF-8 text' })
+      .option('cl', { alias: 'level', type: 'string', default: defaultLevel, describe: 'ONE, TWO, THREE, QUORUM or ALL' }),
+    (a) => oneShot(a, (c) => c.put(word(a.key), word(a.value), a.cl), putText, putJson))
+    .command('local <key>', 'one replica\'s own stored version of a key, without coordination', (y) => y
+      .positional('key', { type: 'string', describe: 'integer 0..255' })
+      .option('node', { type: 'string', demandOption: true, describe: 'the replica to ask' }),
+    (a) => oneShot(a, (c) => c.local(word(a.key), a.node), localText, localJson))
+    .command('status', 'a replica\'s view: ring ranges and replicas UP/DOWN, hints pending, keys, log, dropped datagrams', () => {},
+      (a) => oneShot(a, (c) => c.status(), statusText, (s) => ({ ok: true, ...s })))
+    .epilog('Exit status: 0 success (found or not); 1 the cluster answered with an error or did not answer; 2 input refused before sending (bad key, value, level, replica or config).')
+    .strict()
+    .version(false)
+    .help()
+    .alias('h', 'help')
+    .fail((msg, err) => {
+      const message = (msg ?? (err instanceof Error ? err.message : String(err))).replace(/\u0000\d+/g, (w) => JSON.stringify(word(w)));
+      if (wantsJson(argv)) console.log(JSON.stringify({ ok: false, error: 'InvalidRequest', message }));
+      else console.error(`${message} (kvc --help shows the usage)`);
+      process.exit(exitBadInput);
+    })
+    .parseAsync();
+}
+
+await main();

@@ -1,0 +1,177 @@
+// What a person types, as data: kvc shell lines and the key and level arguments of every command.
+// Pure: no IO, nothing thrown; a line is either a command or the reason it was refused.
+import { keyMax, keyMin } from '../core/limits.js';
+import { levels, type Key, type Level } from '../core/types.js';
+
+export type ShellCommand =
+  | { cmd: 'get'; key: Key; level?: Level }
+  | { cmd: 'put'; key: Key; value: string; level?: Level }
+  /** Without a level: show the default level. */
+  | { cmd: 'level'; level?: Level }
+  | { cmd: 'status' }
+  | { cmd: 'help' }
+  | { cmd: 'quit' }
+  /** A blank line or a `#` comment: nothing to do. */
+  | { cmd: 'none' };
+
+export type Refused = { error: string };
+export type Parsed<T> = T | Refused;
+
+export const usage = {
+  get: 'get <key> [level]',
+  put: 'put <key> <value> [level]',
+  level: 'level [ONE|TWO|THREE|QUORUM|ALL]',
+} as const;
+
+/** Shell line length bound: a value at the ceiling, quoted and escaped, still fits. */
+export const shellLineCharsMax = 256 * 1024;
+
+export function isRefused(x: unknown): x is Refused {
+  return typeof x === 'object' && x !== null && 'error' in x;
+}
+
+/** A key typed as text (digits only) or given as a number; 0..255. */
+export function parseKey(x: unknown): Parsed<Key> {
+  const expected = `key: expected an integer in ${keyMin}..${keyMax}, got`;
+  if (typeof x === 'number') {
+    return Number.isInteger(x) && x >= keyMin && x <= keyMax ? x : { error: `${expected} ${x}` };
+  }
+  if (typeof x !== 'string') return { error: `${expected} ${x === undefined ? 'nothing' : typeof x}` };
+  const text = x.trim();
+  if (!/^[0-9]{1,10}$/.test(text)) return { error: `${expected} ${JSON.stringify(shorten(x))}` };
+  const key = Number(text);
+  return key >= keyMin && key <= keyMax ? key : { error: `${expected} ${text}` };
+}
+
+/** A consistency level, any case. Whether the cluster's RF allows it is the client's check. */
+export function parseLevel(x: unknown): Parsed<Level> {
+  const text = typeof x === 'string' ? x.trim().toUpperCase() : undefined;
+  if (text !== undefined && (levels as readonly string[]).includes(text)) return text as Level;
+  const got = typeof x === 'string' ? JSON.stringify(shorten(x)) : x === undefined ? 'nothing' : typeof x;
+  return { error: `level: expected one of ${levels.join(', ')}, got ${got}` };
+}
+
+export function parseShellLine(line: string): Parsed<ShellCommand> {
+  if (line.length > shellLineCharsMax) return { error: `line: ${line.length} characters, over the limit of ${shellLineCharsMax}` };
+  const trimmed = line.trim();
+  if (trimmed === '' || trimmed.startsWith('#')) return { cmd: 'none' };
+  if (/^(get|put)\s*,/i.test(trimmed)) return parseCommaLine(trimmed);
+  const tokens = tokenize(trimmed);
+  if (isRefused(tokens)) return tokens;
+  const [name = '', ...args] = tokens;
+  switch (name.toLowerCase()) {
+    case 'get': return parseGet(args);
+    case 'put': return parsePut(args);
+    case 'level': return parseLevelCommand(args);
+    case 'status': return noArgs('status', args);
+    case 'help': case '?': return noArgs('help', args);
+    case 'quit': case 'exit': return noArgs('quit', args);
+    default: return { error: `unknown command ${JSON.stringify(shorten(name))} (commands: get, put, level, status, help, quit; try help)` };
+  }
+}
+
+function parseGet(args: string[]): Parsed<ShellCommand> {
+  if (args.length < 1) return { error: `get: missing key (usage: ${usage.get})` };
+  if (args.length > 2) return { error: `get: too many arguments (usage: ${usage.get})` };
+  return withLevel({ cmd: 'get', key: args[0] }, args[1]);
+}
+
+function parsePut(args: string[]): Parsed<ShellCommand> {
+  if (args.length < 1) return { error: `put: missing key and value (usage: ${usage.put})` };
+  if (args.length < 2) return { error: `put: missing value (usage: ${usage.put})` };
+  if (args.length > 3) return { error: `put: too many arguments (usage: ${usage.put}; quote a value with spaces: put 17 "hello world")` };
+  return withLevel({ cmd: 'put', key: args[0], value: args[1] ?? '' }, args[2]);
+}
+
+function parseLevelCommand(args: string[]): Parsed<ShellCommand> {
+  if (args.length > 1) return { error: `level: too many arguments (usage: ${usage.level})` };
+  if (args[0] === undefined) return { cmd: 'level' };
+  const level = parseLevel(args[0]);
+  return isRefused(level) ? level : { cmd: 'level', level };
+}
+
+function noArgs(cmd: 'status' | 'help' | 'quit', args: string[]): Parsed<ShellCommand> {
+  return args.length === 0 ? { cmd } : { error: `${cmd}: takes no arguments` };
+}
+
+/** get/put with the key still text: check the key and the optional level, drop an absent level. */
+function withLevel(
+  c: { cmd: 'get'; key: string | undefined } | { cmd: 'put'; key: string | undefined; value: string },
+  levelText: string | undefined,
+): Parsed<ShellCommand> {
+  const key = parseKey(c.key);
+  if (isRefused(key)) return key;
+  const base: ShellCommand = c.cmd === 'get' ? { cmd: 'get', key } : { cmd: 'put', key, value: c.value };
+  if (levelText === undefined) return base;
+  const level = parseLevel(levelText);
+  return isRefused(level) ? level : { ...base, level };
+}
+
+/**
+ * The original tool's syntax: `get,17,QUORUM` and `put,17,hello,ONE`. A put with four or more
+ * fields takes the last as its level and the fields between as the value, so a value may hold
+ * commas; a level that is not one is refused rather than stored as part of the value.
+ */
+function parseCommaLine(line: string): Parsed<ShellCommand> {
+  const fields = line.split(',');
+  const name = (fields[0] ?? '').trim().toLowerCase();
+  const keyText = fields[1]?.trim();
+  if (name === 'get') {
+    if (fields.length > 3) return { error: 'get: too many fields (usage: get,<key>[,level])' };
+    return withLevel({ cmd: 'get', key: keyText === '' ? undefined : keyText }, fields[2]?.trim());
+  }
+  if (fields.length < 3) return { error: 'put: missing value (usage: put,<key>,<value>[,level])' };
+  if (fields.length === 3) return withLevel({ cmd: 'put', key: keyText, value: fields[2] ?? '' }, undefined);
+  const value = fields.slice(2, -1).join(',');
+  return withLevel({ cmd: 'put', key: keyText, value }, (fields[fields.length - 1] ?? '').trim());
+}
+
+/**
+ * Splits on whitespace, shell-like: "double quotes" take \" and \\ escapes, 'single quotes' are
+ * literal, and quoted parts join the text around them into one word (so "" is an empty word).
+ */
+export function tokenize(line: string): Parsed<string[]> {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  let i = 0;
+  while (i < line.length) {
+    const c = line[i] as string;
+    if (/\s/.test(c)) {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+      i++;
+    } else if (c === '"' || c === "'") {
+      const end = quotedEnd(line, i);
+      if (end < 0) return { error: `unterminated ${c === '"' ? 'double' : 'single'} quote at column ${i + 1}` };
+      word += c === '"' ? unescapeDouble(line.slice(i + 1, end)) : line.slice(i + 1, end);
+      inWord = true;
+      i = end + 1;
+    } else {
+      word += c;
+      inWord = true;
+      i++;
+    }
+  }
+  if (inWord) words.push(word);
+  return words;
+}
+
+/** Index of the quote closing the one at `start`, or -1. */
+function quotedEnd(line: string, start: number): number {
+  const quote = line[start];
+  for (let i = start + 1; i < line.length; i++) {
+    if (quote === '"' && line[i] === '\\') i++;
+    else if (line[i] === quote) return i;
+  }
+  return -1;
+}
+
+function unescapeDouble(s: string): string {
+  return s.replace(/\\(["\\])/g, '$1');
+}
+
+function shorten(s: string): string {
+  return s.length > 20 ? s.slice(0, 20) + '…' : s;
+}

@@ -1,0 +1,348 @@
+// KvClient against fake coordinators: real UDP sockets on 127.0.0.1 that decode with the cluster's
+// Codec and answer (or not) as each test scripts them. No replica runs here.
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { expect } from 'chai';
+import { KvClient } from '../../src/cli/client.js';
+import type { ClientReply, ClientRequest, Message, StatusReport } from '../../src/core/messages.js';
+import { Codec } from '../../src/io/codec.js';
+
+const cookie = Buffer.from('a-test-cookie-of-enough-length-0123456789', 'utf8');
+const valueBytesMax = 100;
+const codec = new Codec(cookie, valueBytesMax);
+
+/** Answers a request, or returns null to drop it. `copy` counts the datagrams seen with this id, from 1. */
+type Script = (req: ClientRequest, copy: number) => ClientReply | ClientReply[] | null;
+
+class FakeReplica {
+  readonly received: ClientRequest[] = [];
+  private readonly copies = new Map<number, number>();
+  script: Script = () => null;
+
+  private constructor(readonly name: string, readonly socket: Socket) {
+    socket.on('message', (datagram, from) => this.receive(datagram, from));
+  }
+
+  static async start(name: string): Promise<FakeReplica> {
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    return new FakeReplica(name, socket);
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  reset(script: Script): void {
+    this.received.length = 0;
+    this.copies.clear();
+    this.script = script;
+  }
+
+  /** Sends any message, tagged with any codec (a wrong cookie makes a forgery). */
+  sendTo(to: RemoteInfo, msg: Message, withCodec = codec): void {
+    this.socket.send(withCodec.encode(msg), to.port, to.address);
+  }
+
+  private receive(datagram: Buffer, from: RemoteInfo): void {
+    const d = codec.decode(datagram);
+    if (!d.ok) throw new Error(`fake ${this.name}: undecodable datagram: ${d.error} ${d.detail}`);
+    const req = d.msg as ClientRequest;
+    this.received.push(req);
+    const copy = (this.copies.get(req.id) ?? 0) + 1;
+    this.copies.set(req.id, copy);
+    const out = this.script(req, copy);
+    for (const reply of out === null ? [] : Array.isArray(out) ? out : [out]) this.sendTo(from, reply);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
+const stamp = [1_732_170_000_000, 0, 0] as const;
+
+/** The obvious answer to each request, as the coordinator named `name`. */
+function answer(name: string, store: Map<number, string> = new Map()): Script {
+  return (req) => {
+    switch (req.t) {
+      case 'get': {
+        const value = store.get(req.key) ?? null;
+        return { t: 'get.ok', id: req.id, key: req.key, value, stamp: value === null ? null : stamp, coordinator: name };
+      }
+      case 'put': store.set(req.key, req.value); return { t: 'put.ok', id: req.id, key: req.key, stamp, coordinator: name };
+      case 'local': return { t: 'local.ok', id: req.id, key: req.key, value: store.get(req.key) ?? null, stamp: store.has(req.key) ? stamp : null, node: name };
+      case 'status': return { t: 'status.ok', id: req.id, status: statusOf(name) };
+    }
+  };
+}
+
+function statusOf(name: string): StatusReport {
+  return {
+    node: name, replicationFactor: 2, repairMode: 'both',
+    ring: [{ first: 0, last: 127, replicas: ['fake-1', 'fake-2'] }, { first: 128, last: 255, replicas: ['fake-2', 'fake-1'] }],
+    peers: [{ name: name === 'fake-1' ? 'fake-2' : 'fake-1', up: true, hintsPending: 3 }],
+    keysStored: 2, logBytes: 512, logRecords: 4, droppedDatagrams: { forged: 1 }, clientRequestsInFlight: 0,
+  };
+}
+
+/** A nodes.toml for the fakes: RF 2, 1 s coordinator timeouts, a small value limit. */
+function configText(fakes: FakeReplica[], cookieFile: string): string {
+  return [
+    'replication_factor = 2', 'repair_mode = "both"', 'read_repair_blocking = true', 'data_dir = "data"', `cookie_file = "${cookieFile}"`,
+    'gossip_interval_ms = 200', 'down_after_ms = 1000', 'write_timeout_ms = 1000', 'read_timeout_ms = 1000',
+    'max_hint_window_ms = 10800000', 'hint_sweep_interval_ms = 1000', `value_bytes_max = ${valueBytesMax}`,
+    ...fakes.map((f) => `[[nodes]]\nname = "${f.name}"\nhost = "127.0.0.1"\nport = ${f.port}`),
+  ].join('\n');
+}
+
+async function rejection(p: Promise<unknown>): Promise<Error & Record<string, unknown>> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).to.be.instanceOf(Error);
+    return e as Error & Record<string, unknown>;
+  }
+  return expect.fail('expected a rejection');
+}
+
+describe('cli/client (against fake coordinators on loopback)', () => {
+  let dir: string;
+  let configPath: string;
+  let fake1: FakeReplica;
+  let fake2: FakeReplica;
+  let client: KvClient;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ringkv-client-'));
+    writeFileSync(join(dir, 'cookie'), cookie.toString('utf8') + '\n');
+    fake1 = await FakeReplica.start('fake-1');
+    fake2 = await FakeReplica.start('fake-2');
+    configPath = join(dir, 'nodes.toml');
+    writeFileSync(configPath, configText([fake1, fake2], 'cookie'));
+    client = await KvClient.open({ configPath });
+  });
+
+  after(async () => {
+    await client.close();
+    await fake1.close();
+    await fake2.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sends every request to its coordinator, the first node by default, and reads the replies', async () => {
+    fake1.reset(answer('fake-1', new Map([[17, 'hello']])));
+    expect(client.coordinator).to.equal('fake-1');
+    expect(await client.get(17, 'QUORUM')).to.deep.equal({ key: 17, found: true, value: 'hello', stamp, coordinator: 'fake-1' });
+    expect(await client.get(18, 'ONE')).to.deep.equal({ key: 18, found: false, value: null, stamp: null, coordinator: 'fake-1' });
+    expect(await client.put('19', 'héllo ✓', 'all')).to.deep.equal({ key: 19, stamp, coordinator: 'fake-1' });
+    expect(fake1.received.map((r) => ({ ...r, id: 0 }))).to.deep.equal([
+      { t: 'get', id: 0, key: 17, level: 'QUORUM' },
+      { t: 'get', id: 0, key: 18, level: 'ONE' },
+      { t: 'put', id: 0, key: 19, value: 'héllo ✓', level: 'ALL' },
+    ]);
+    const ids = fake1.received.map((r) => r.id);
+    expect(new Set(ids).size).to.equal(3);
+  });
+
+  it('asks the named replica for local and status', async () => {
+    fake2.reset(answer('fake-2', new Map([[5, 'five']])));
+    expect(await client.local(5, 'fake-2')).to.deep.equal({ key: 5, found: true, value: 'five', stamp, node: 'fake-2' });
+    expect(await client.local('6', 'fake-2')).to.deep.equal({ key: 6, found: false, value: null, stamp: null, node: 'fake-2' });
+    expect(await client.status('fake-2')).to.deep.equal(statusOf('fake-2'));
+    expect(fake2.received.map((r) => r.t)).to.deep.equal(['local', 'local', 'status']);
+  });
+
+  it('accepts the reply to a retransmitted request once, and counts the second answer as a duplicate', async () => {
+    const before = { ...client.counters };
+    // The first copy is "slow": it is answered only when the retransmission arrives, and both copies get an answer.
+    const answerAll = answer('fake-1', new Map([[40, 'x']]));
+    fake1.reset((req, copy) => {
+      if (copy === 1) return null;
+      const reply = answerAll(req, copy);
+      return copy === 2 && reply !== null && !Array.isArray(reply) ? [reply, reply] : reply;
+    });
+    expect(await client.get(40, 'ONE')).to.deep.include({ value: 'x' });
+    expect(fake1.received.length).to.equal(2);
+    expect(fake1.received[1]).to.deep.equal(fake1.received[0]);
+    await waitFor(() => client.counters.duplicates > before.duplicates);
+    expect(client.counters.accepted - before.accepted).to.equal(1);
+    expect(client.counters.duplicates - before.duplicates).to.equal(1);
+    expect(client.counters.retransmitted - before.retransmitted).to.equal(1);
+  });
+
+  it('retransmits with backoff until answered when the first two requests are lost', async () => {
+    fake1.reset((req, copy) => (copy <= 2 ? null : answer('fake-1')(req, copy)));
+    const startedAt = performance.now();
+    expect(await client.put(41, 'v', 'TWO')).to.deep.equal({ key: 41, stamp, coordinator: 'fake-1' });
+    const elapsedMs = performance.now() - startedAt;
+    expect(fake1.received).to.have.length(3);
+    expect(new Set(fake1.received.map((r) => r.id)).size).to.equal(1);
+    // Waits of about 50 and 100 ms (±25% jitter): backoff doubles.
+    expect(elapsedMs).to.be.within(100, 1_000);
+  });
+
+  for (const error of ['Unavailable', 'Timeout', 'Overloaded', 'InvalidRequest'] as const) {
+    it(`turns a ${error} reply into ${error}Error, keeping its message, acks and required`, async () => {
+      fake1.reset((req) => ({ t: 'fail', id: req.id, error, message: `${error}: as the fake says`, acks: 1, required: 2 }));
+      const e = await rejection(client.put(42, 'v', 'QUORUM'));
+      expect(e.name).to.equal(`${error}Error`);
+      expect(e.message).to.equal(`${error}: as the fake says`);
+      expect(e.acks).to.equal(1);
+      expect(e.required).to.equal(2);
+      expect(fake1.received).to.have.length(1);
+    });
+  }
+
+  it('leaves acks and required undefined when the fail reply has none', async () => {
+    fake1.reset((req) => ({ t: 'fail', id: req.id, error: 'Unavailable', message: 'Unavailable: 0 of 2 replicas alive for key 43' }));
+    const e = await rejection(client.get(43, 'ALL'));
+    expect(e.name).to.equal('UnavailableError');
+    expect(e.acks).to.equal(undefined);
+    expect(e.required).to.equal(undefined);
+  });
+
+  it('fails with NoResponseError at the deadline when nothing answers, having retransmitted', async () => {
+    const quick = await KvClient.open({ configPath, timeoutMs: 300 });
+    try {
+      fake1.reset(() => null);
+      const startedAt = performance.now();
+      const e = await rejection(quick.get(44, 'ONE'));
+      const elapsedMs = performance.now() - startedAt;
+      expect(e.name).to.equal('NoResponseError');
+      expect(e.message).to.match(/^no reply from fake-1 \(127\.0\.0\.1:\d+\) within the deadline/);
+      expect(elapsedMs).to.be.within(290, 900);
+      expect(fake1.received.length).to.be.within(3, 5); // sent at 0, ~50, ~150, (~350 is past the deadline)
+      expect(quick.inFlight).to.equal(0);
+    } finally {
+      await quick.close();
+    }
+  });
+
+  it('refuses bad input with BadInputError, sending nothing', async () => {
+    fake1.reset(answer('fake-1'));
+    fake2.reset(answer('fake-2'));
+    const refusals: [Promise<unknown>, RegExp][] = [
+      [client.get(256, 'ONE'), /^key: expected an integer in 0\.\.255, got 256$/],
+      [client.get('abc', 'ONE'), /^key: expected an integer in 0\.\.255, got "abc"$/],
+      [client.get(1.5, 'ONE'), /^key: expected an integer in 0\.\.255, got 1\.5$/],
+      [client.put(1, 'x'.repeat(valueBytesMax + 1), 'ONE'), /^value: 101 bytes in UTF-8, over the cluster's limit of 100/],
+      [client.put(1, 'é'.repeat(51), 'ONE'), /^value: 102 bytes in UTF-8/],
+      [client.put(1, '\ud800', 'ONE'), /^value: not well-formed Unicode/],
+      [client.get(1, 'FIVE'), /^level: expected one of ONE, TWO, THREE, QUORUM, ALL, got "FIVE"$/],
+      [client.put(1, 'v', 'THREE'), /^level THREE needs 3 replicas but the replication factor is 2$/],
+      [client.local(1, 'replica-9'), /^node: unknown replica "replica-9" \(replicas: fake-1, fake-2\)$/],
+      [client.status('replica-9'), /^node: unknown replica "replica-9"/],
+      [KvClient.open({ configPath, coordinator: 'replica-9' }), /^coordinator: unknown replica "replica-9" \(replicas: fake-1, fake-2\)$/],
+      [KvClient.open({ configPath, timeoutMs: 0 }), /^timeout: expected an integer/],
+    ];
+    for (const [p, message] of refusals) {
+      const e = await rejection(p);
+      expect(e.name, e.message).to.equal('BadInputError');
+      expect(e.message).to.match(message);
+    }
+    // A value exactly at the limit goes through; loopback keeps order, so this is the first datagram either fake sees.
+    expect(await client.put(1, 'x'.repeat(valueBytesMax), 'TWO')).to.deep.include({ key: 1 });
+    expect(fake1.received.map((r) => r.t)).to.deep.equal(['put']);
+    expect(fake2.received).to.deep.equal([]);
+  });
+
+  it('checks a level against the replication factor without sending', () => {
+    expect(client.checkLevel('quorum')).to.equal('QUORUM');
+    expect(client.checkLevel('TWO')).to.equal('TWO');
+    expect(() => client.checkLevel('THREE')).to.throw(/needs 3 replicas/).with.property('name', 'BadInputError');
+  });
+
+  it('holds many requests in flight and matches each reply to its request by id', async () => {
+    const store = new Map(Array.from({ length: 64 }, (_, k) => [k, `v${k}`] as [number, string]));
+    const held: { req: ClientRequest; reply: ClientReply }[] = [];
+    const answerAll = answer('fake-1', store);
+    let from: RemoteInfo | undefined;
+    fake1.socket.once('message', (_d, r) => { from = r; });
+    // Hold every first copy, then answer them all in reverse order; retransmissions are ignored.
+    fake1.reset((req, copy) => {
+      if (copy === 1) held.push({ req, reply: answerAll(req, copy) as ClientReply });
+      return null;
+    });
+    const results = Promise.all(Array.from({ length: 64 }, (_, k) => client.get(k, 'ONE')));
+    await waitFor(() => held.length === 64);
+    expect(client.inFlight).to.equal(64);
+    for (const { reply } of held.reverse()) fake1.sendTo(from as RemoteInfo, reply);
+    const got = await results;
+    expect(got.map((r) => r.value)).to.deep.equal(Array.from({ length: 64 }, (_, k) => `v${k}`));
+    expect(client.inFlight).to.equal(0);
+  });
+
+  it('drops forged replies and replies of the wrong type, then accepts the real one', async () => {
+    const before = { ...client.counters.dropped };
+    const forger = new Codec(Buffer.from('another-cluster-cookie-0123456789'), valueBytesMax);
+    fake1.reset((req, copy) => {
+      if (copy > 1) return null;
+      const real = answer('fake-1', new Map([[50, 'real']]))(req, copy) as ClientReply;
+      return [
+        { ...real, value: 'forged' } as ClientReply,
+        { t: 'put.ok', id: req.id, key: 50, stamp, coordinator: 'fake-1' },
+        { t: 'get', id: req.id, key: 50, level: 'ONE' } as unknown as ClientReply,
+        real,
+      ];
+    });
+    // The forged copy is sent with the other cookie, the rest with ours.
+    const origSendTo = fake1.sendTo.bind(fake1);
+    let n = 0;
+    fake1.sendTo = (to, msg) => origSendTo(to, msg, n++ === 0 ? forger : codec);
+    try {
+      expect(await client.get(50, 'ONE')).to.deep.include({ value: 'real' });
+    } finally {
+      fake1.sendTo = origSendTo;
+    }
+    const dropped = client.counters.dropped;
+    expect((dropped.forged ?? 0) - (before.forged ?? 0)).to.equal(1);
+    expect((dropped.mismatched ?? 0) - (before.mismatched ?? 0)).to.equal(1);
+    expect((dropped.unexpected ?? 0) - (before.unexpected ?? 0)).to.equal(1);
+  });
+
+  it('opens against another coordinator by name', async () => {
+    const other = await KvClient.open({ configPath, coordinator: 'fake-2' });
+    try {
+      fake2.reset(answer('fake-2', new Map([[7, 'seven']])));
+      expect(other.coordinator).to.equal('fake-2');
+      expect(await other.get(7, 'ONE')).to.deep.include({ value: 'seven', coordinator: 'fake-2' });
+      expect(fake2.received).to.have.length(1);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('fails open requests with NoResponseError on close, and refuses new ones', async () => {
+    const closing = await KvClient.open({ configPath });
+    fake1.reset(() => null);
+    const pending = closing.get(60, 'ONE');
+    await closing.close();
+    const e = await rejection(pending);
+    expect(e.name).to.equal('NoResponseError');
+    expect(e.message).to.equal('client closed before fake-1 answered');
+    expect((await rejection(closing.get(60, 'ONE'))).name).to.equal('NoResponseError');
+  });
+
+  it('only reads the cookie: a missing one is a ConfigError telling to start the cluster', async () => {
+    const noCookie = join(dir, 'no-cookie.toml');
+    writeFileSync(noCookie, configText([fake1, fake2], 'missing/cookie'));
+    const e = await rejection(KvClient.open({ configPath: noCookie }));
+    expect(e.name).to.equal('ConfigError');
+    expect(e.message).to.equal(`no cookie at ${join(dir, 'missing', 'cookie')}: start the cluster first (npm start)`);
+    const eConfig = await rejection(KvClient.open({ configPath: join(dir, 'absent.toml') }));
+    expect(eConfig.name).to.equal('ConfigError');
+  });
+});
+
+/** Polls a condition set by socket events; fails after a bound instead of hanging the suite. */
+async function waitFor(cond: () => boolean, timeoutMs = 2_000): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  while (!cond()) {
+    if (performance.now() > until) expect.fail('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
