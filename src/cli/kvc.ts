@@ -270,7 +270,7 @@ async function main(): Promise<void> {
   await yargs(args)
     .scriptName('kvc')
     .usage('$0 [command]\n\nWithout a command: the interactive shell, bound to one coordinator (type help in it).')
-    .option('config', { type: 'string', default: process.env.RINGKV_CONFIG ?? 'nodes.toml', describe: 'the cluster\'s nodes.toml (env RINGKV_CONFIG)' })
+    .option('config', { type: 'string', default: process.env.KV_CONFIG ?? 'nodes.toml', describe: 'the cluster\'s nodes.toml (env KV_CONFIG)' })
     .option('coordinator', { type: 'string', describe: 'replica every get/put goes to (default: the first in nodes.toml)' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per result' })
     .option('timeout-ms', { type: 'number', describe: 'overall deadline per request (default: the config\'s write/read timeout + 1 s)' })
