@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// The replica main, the pm2 script: kvd --config nodes.toml --name replica-2 [--repair MODE] [--data-dir DIR]
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { repairModes, type RepairMode } from '../core/types.js';
+import { ConfigError } from '../io/config.js';
+import { createLogger, startReplica, type Replica } from '../io/runtime.js';
+
+/** The original tool's numeric switch: 1 = read repair, 0 = hinted handoff. */
+const repairAliases: Record<string, RepairMode> = { '0': 'hinted-handoff', '1': 'read-repair' };
+const exitConfigError = 2;
+const exitFailure = 1;
+
+async function main(): Promise<void> {
+  const argv = await yargs(hideBin(process.argv))
+    .scriptName('kvd')
+    .usage('$0 --config nodes.toml --name replica-2 [--repair MODE] [--data-dir DIR]\n\nRuns one ringkv replica.')
+    .option('config', { type: 'string', demandOption: true, describe: 'the cluster file, nodes.toml' })
+    .option('name', { type: 'string', demandOption: true, describe: 'this replica, as named in nodes.toml' })
+    .option('repair', {
+      type: 'string', choices: [...repairModes, '0', '1'],
+      describe: 'override repair_mode: hinted-handoff | read-repair | both (0 = hinted-handoff, 1 = read-repair)',
+    })
+    .option('data-dir', { type: 'string', describe: 'this replica\'s log directory (default: <data_dir>/<name>)' })
+    .strict()
+    .version(false)
+    .help()
+    .parseAsync();
+
+  const repairMode = argv.repair === undefined ? undefined : (repairAliases[argv.repair] ?? (argv.repair as RepairMode));
+  const logger = createLogger(argv.name);
+  let replica: Replica;
+  try {
+    replica = await startReplica({
+      configPath: argv.config, name: argv.name, repairMode, dataDir: argv['data-dir'], logger,
+      // Restart and replay rather than run on a log that cannot be written (pm2 restarts us).
+      onFatal: () => process.exit(exitFailure),
+    });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`kvd: ${e.message}\n`);
+      process.exit(exitConfigError);
+    }
+    process.stderr.write(`kvd: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(exitFailure);
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ event: 'stopping' }, `${signal}: stopping`);
+    replica.stop().then(() => process.exit(0), (e: unknown) => {
+      process.stderr.write(`kvd: stop failed: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(exitFailure);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+await main();

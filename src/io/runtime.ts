@@ -1,0 +1,276 @@
+// Drives one Node against the real world: datagrams and ticks in, effects out. It keeps etcd's rule
+// through the Outbox: a step's sends that follow its appends leave only once those appends are
+// fsynced. Group commit: one fsync at a time; whatever is appended while it runs shares the next.
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import type { Effect, Input, LogEvent } from '../core/effects.js';
+import { dropLogIntervalMs } from '../core/limits.js';
+import { encodeRecord, type LogRecord } from '../core/log-record.js';
+import { Node } from '../core/node.js';
+import { Outbox, type Outgoing } from '../core/outbox.js';
+import { addressOf, type Address, type RepairMode } from '../core/types.js';
+import { Codec } from './codec.js';
+import { loadConfig, nodeIndexByName } from './config.js';
+import { loadOrCreateCookie } from './cookie.js';
+import { openLog, type LogFile } from './log-file.js';
+import { UdpEndpoint } from './udp.js';
+
+/** How often the node hears time pass (retransmits, heartbeats, deadlines, hint sweeps). */
+export const tickIntervalMs = 5;
+/** At stop: fsync rounds to run while the node keeps appending in answer to the previous one. */
+const stopSyncRoundsMax = 8;
+
+export interface ReplicaOptions {
+  configPath: string;
+  name: string;
+  /** Overrides nodes.toml's repair_mode for this replica. */
+  repairMode?: RepairMode;
+  /** Default: <config data_dir>/<name>. */
+  dataDir?: string;
+  /** Default: createLogger(name), one readable line per event on stdout. */
+  logger?: Logger;
+  /**
+   * The log can no longer be written (write or fdatasync failed): nothing more will be acked.
+   * kvd exits so pm2 restarts it and it replays; the default only logs it.
+   */
+  onFatal?: (error: Error) => void;
+}
+
+export interface Replica {
+  node: Node;
+  /** host:port the replica listens on. */
+  address: Address;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/** Loads the config and cookie, binds the port, replays the log and starts serving. */
+export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
+  const config = loadConfig(opts.configPath);
+  const self = nodeIndexByName(config, opts.name);
+  const spec = config.nodes[self]!;
+  const logger = opts.logger ?? createLogger(spec.name);
+  const codec = new Codec(loadOrCreateCookie(config.cookieFile), config.valueBytesMax);
+  const dataDir = opts.dataDir ?? join(config.dataDir, spec.name);
+
+  // Bind first: the port doubles as a lock, so a second kvd of this replica fails here, before it
+  // could touch the log the first one is writing. Datagrams before start are ignored (senders retry).
+  let runtime: Runtime | null = null;
+  let udp: UdpEndpoint;
+  try {
+    udp = await UdpEndpoint.bind(spec.host, spec.port, (bytes, from) => runtime?.receive(bytes, from), (e, to) => runtime?.sendFailed(e, to));
+  } catch (e) {
+    throw new Error(`${spec.name}: cannot listen on ${addressOf(spec)}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+
+  let opened: Awaited<ReturnType<typeof openLog>>;
+  try {
+    opened = await openLog(dataDir);
+  } catch (e) {
+    await udp.close();
+    throw new Error(`${spec.name}: cannot open the log in ${dataDir}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  for (const problem of opened.problems) logger.warn({ event: 'log-damaged' }, `log ${dataDir}: ${problem}`);
+  const nowMs = Date.now();
+  const node = new Node({ config, self, generation: nowMs, random: Math.random, repairMode: opts.repairMode, nowMs });
+  for (const record of opened.records) node.replay(record);
+  node.replayTruncated(opened.truncatedBytes);
+  logger.info({ event: 'log-replayed' },
+    `log ${dataDir}: replayed ${opened.records.length} records (${opened.log.sizeBytes} bytes) in ${opened.replayMs.toFixed(1)} ms` +
+    `${opened.truncatedBytes > 0 ? `; dropped ${opened.truncatedBytes} damaged bytes` : ''}`);
+
+  const started = new Runtime(node, codec, opened.log, logger, opts.onFatal ?? (() => {}));
+  runtime = started;
+  started.start(udp);
+  return { node, address: udp.address, dataDir, stop: () => started.stop() };
+}
+
+/**
+ * One line per event: `<time> INFO replica-2 peer-up: peer replica-3 UP`. The time is left out under
+ * pm2 (its `time` option stamps every line already). KV_LOG_LEVEL=debug also shows why each datagram was dropped.
+ */
+export function createLogger(name: string, write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
+  const stamped = process.env.pm_id === undefined;
+  const wanted = process.env.KV_LOG_LEVEL ?? 'info';
+  const level = wanted === 'silent' || Object.hasOwn(pino.levels.values, wanted) ? wanted : 'info';
+  return pino({ base: { node: name }, level, timestamp: pino.stdTimeFunctions.isoTime }, {
+    write(json: string) {
+      let o: Record<string, unknown>;
+      try {
+        o = JSON.parse(json) as Record<string, unknown>;
+      } catch {
+        write(json);
+        return;
+      }
+      const level = (pino.levels.labels[Number(o.level)] ?? String(o.level)).toUpperCase().padEnd(5);
+      const event = typeof o.event === 'string' ? `${o.event}: ` : '';
+      const err = o.err as { stack?: string } | undefined;
+      write(`${stamped ? `${String(o.time)} ` : ''}${level} ${String(o.node)} ${event}${String(o.msg)}${err?.stack ? `\n${err.stack}` : ''}\n`);
+    },
+  });
+}
+
+class Runtime {
+  private readonly outbox = new Outbox();
+  private udp: UdpEndpoint | null = null;
+  private ticker: NodeJS.Timeout | null = null;
+  /** The fsync in flight; appends made meanwhile wait for the next one. */
+  private syncing: Promise<void> | null = null;
+  private stopping: Promise<void> | null = null;
+  private failed = false;
+  private sendFailures = 0;
+  private lastSendFailureLogMs = -Infinity;
+
+  constructor(
+    private readonly node: Node,
+    private readonly codec: Codec,
+    private readonly log: LogFile,
+    private readonly logger: Logger,
+    private readonly onFatal: (error: Error) => void,
+  ) {}
+
+  start(udp: UdpEndpoint): void {
+    this.udp = udp;
+    const { recv, send } = udp.bufferBytes;
+    this.logger.info({ event: 'listening' }, `listening on ${udp.address} (socket buffers: receive ${recv} bytes, send ${send} bytes)`);
+    this.step({ kind: 'start' });
+    this.ticker = setInterval(() => this.step({ kind: 'tick' }), tickIntervalMs);
+    this.ticker.unref();
+  }
+
+  receive(bytes: Buffer, from: Address): void {
+    if (this.stopping !== null) return;
+    const decoded = this.codec.decode(bytes);
+    // The node checks that a replica's message comes from that replica's address ('spoofed').
+    if (decoded.ok) return this.step({ kind: 'message', from, msg: decoded.msg });
+    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ event: 'dropped' }, `from ${from}: ${decoded.error}: ${decoded.detail}`);
+    this.step({ kind: 'dropped', from, reason: decoded.error });
+  }
+
+  sendFailed(error: Error, to: Address): void {
+    this.sendFailures++;
+    const now = Date.now();
+    if (now - this.lastSendFailureLogMs < dropLogIntervalMs) return;
+    this.logger.warn({ event: 'send-failed' }, `${this.sendFailures} sends failed since the last report; latest to ${to}: ${error.message}`);
+    this.sendFailures = 0;
+    this.lastSendFailureLogMs = now;
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.udp?.stopReceiving();
+    if (this.ticker !== null) clearInterval(this.ticker);
+    // Finish the fsync in flight and flush what is buffered, so the acks waiting for them still leave.
+    for (let round = 0; round < stopSyncRoundsMax; round++) {
+      if (this.syncing === null) this.kickSync();
+      if (this.syncing === null) break;
+      await this.syncing;
+    }
+    await this.log.close();
+    await this.udp?.close();
+    this.logger.info({ event: 'stopped' }, `${this.node.name} stopped`);
+  }
+
+  private step(input: Input): void {
+    let effects: Effect[];
+    try {
+      effects = this.node.step(input, Date.now());
+    } catch (e) {
+      this.logger.error({ event: 'bug', err: e }, `node.step threw on a '${input.kind}' input (input ignored, still serving): ${errorText(e)}`);
+      return;
+    }
+    this.execute(effects);
+  }
+
+  private execute(effects: Effect[]): void {
+    const routed = this.outbox.route(effects);
+    for (const { event } of routed.logs) this.logEvent(event);
+    for (const { lsn, record } of routed.appends) {
+      let bytes: Uint8Array;
+      try {
+        bytes = encodeRecord(record);
+      } catch (e) {
+        // Acking a write that is not in the log would break durability: stop acking instead.
+        this.fail(new Error(`cannot encode log record lsn ${lsn} ('${record.t}'): ${errorText(e)}`));
+        continue;
+      }
+      if (this.failed) continue;
+      try {
+        this.log.append(bytes, lsn);
+      } catch (e) {
+        this.fail(new Error(`cannot append log record lsn ${lsn}: ${errorText(e)}`));
+      }
+    }
+    for (const snapshot of routed.snapshots) this.writeSnapshot(snapshot.record, snapshot.coversLsn);
+    this.send(routed.sendsNow);
+    this.kickSync();
+  }
+
+  /** Starts an fsync of everything buffered, unless one is running (then the next one takes it). */
+  private kickSync(): void {
+    if (this.syncing !== null || this.failed || this.log.pendingBytes === 0) return;
+    this.syncing = this.log.sync().then(
+      (upToLsn) => {
+        this.syncing = null;
+        this.send(this.outbox.synced(upToLsn));
+        this.step({ kind: 'synced', upToLsn, logBytes: this.log.sizeBytes });
+        this.kickSync();
+      },
+      (e: unknown) => {
+        this.syncing = null;
+        this.fail(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  }
+
+  private writeSnapshot(record: Extract<LogRecord, { t: 'snap' }>, coversLsn: number): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeRecord(record);
+    } catch (e) {
+      this.logger.warn({ event: 'snapshot-failed' }, `snapshot not written (the log keeps growing): ${errorText(e)}`);
+      return;
+    }
+    const startedMs = Date.now();
+    this.log.snapshot(bytes, coversLsn).then(
+      () => this.logger.info({ event: 'snapshot' },
+        `snapshot written: ${record.writes.length} keys, ${record.hints.length} hints, ${bytes.length} bytes, up to lsn ${coversLsn}, ` +
+        `in ${Date.now() - startedMs} ms; log now ${this.log.sizeBytes} bytes`),
+      (e: unknown) => this.logger.warn({ event: 'snapshot-failed' }, `snapshot not written (the log keeps growing): ${errorText(e)}`),
+    );
+  }
+
+  private send(outgoing: Outgoing[]): void {
+    const udp = this.udp;
+    if (udp === null) return;
+    for (const out of outgoing) {
+      let bytes: Buffer;
+      try {
+        bytes = this.codec.encode(out.msg);
+      } catch (e) {
+        this.logger.warn({ event: 'send-dropped' }, `not sent to ${out.to}: ${errorText(e)}`);
+        continue;
+      }
+      udp.send(out.to, bytes);
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.logger.error({ event: 'log-failed' }, `${error.message}; no more writes are acknowledged until a restart`);
+    this.onFatal(error);
+  }
+
+  private logEvent(event: LogEvent): void {
+    this.logger[event.level]({ event: event.name }, event.text);
+  }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
