@@ -25,8 +25,12 @@ export const peerRequestsInFlightMax = 32_768;
 export const dedupEntriesMax = 65_536;
 /** Retransmissions of one request before it is given up (its deadline usually comes first). */
 export const retriesMax = 12;
-/** Backoff between retransmissions: first wait and ceiling, before jitter. */
-export const retryFirstMs = 20;
+/**
+ * Retransmission timeout to a peer: measured round trip plus four deviations (as TCP does), never
+ * below retryMinMs; retryFirstMs until a round trip is measured; doubling per attempt up to the ceiling.
+ */
+export const retryFirstMs = 100;
+export const retryMinMs = 20;
 export const retryCeilingMs = 1_000;
 
 /** Hints: at most one per (target, key), so a target never needs more than keyCount. */

@@ -303,6 +303,7 @@ export class Node {
     this.hlc.observe(hlc);
     const outcome = this.detector.heartbeat(peer, generation, this.nowMs);
     const name = this.nameOf(peer);
+    if (outcome === 'first-contact') this.log('info', 'peer-up', `peer ${name} UP (first heartbeat, generation ${generation})`);
     if (outcome === 'up' || outcome === 'restarted') {
       this.log('info', 'peer-up', `peer ${name} UP${outcome === 'restarted' ? ` (restarted, generation ${generation})` : ''}` +
         `${this.hints.countFor(peer) > 0 ? `; delivering ${this.hints.countFor(peer)} hints` : ''}`);
@@ -549,7 +550,7 @@ export class Node {
   }
 
   private onPeerReply(peer: NodeIndex, reply: PeerReply): void {
-    this.requests.settle(reply.id, peer)?.onReply(reply);
+    this.requests.settle(reply.id, peer, this.nowMs)?.onReply(reply);
   }
 
   // ---- status, drops, invariants -----------------------------------------------------------------

@@ -1,6 +1,7 @@
 // Reliability above UDP, sender side: every request gets an id; the reply with that id is the ack.
-// Unanswered requests are retransmitted with exponential backoff and jitter until their deadline.
-import { peerRequestsInFlightMax, retriesMax, retryCeilingMs, retryFirstMs } from './limits.js';
+// Unanswered requests are retransmitted with exponential backoff and jitter until their deadline;
+// the first wait follows the peer's measured round trip, so a busy peer is not flooded with copies.
+import { peerRequestsInFlightMax, retriesMax, retryCeilingMs, retryFirstMs, retryMinMs } from './limits.js';
 import type { PeerReply, PeerRequest } from './messages.js';
 import type { Random } from './prng.js';
 import type { NodeIndex } from './types.js';
@@ -10,6 +11,7 @@ export interface Outbound {
   readonly to: NodeIndex;
   readonly msg: PeerRequest;
   readonly deadlineMs: number;
+  readonly sentAtMs: number;
   attempts: number;
   nextSendMs: number;
   readonly onReply: (reply: PeerReply) => void;
@@ -24,6 +26,8 @@ export interface Due {
 export class RequestTracker {
   private nextId = 1;
   private readonly open = new Map<number, Outbound>();
+  /** Smoothed round trip and its deviation per peer (RFC 6298), from replies to first attempts only. */
+  private readonly rtt = new Map<NodeIndex, { srttMs: number; rttVarMs: number }>();
 
   constructor(private readonly random: Random) {}
 
@@ -47,17 +51,36 @@ export class RequestTracker {
   ): PeerRequest {
     const id = this.nextId++;
     const msg = build(id);
-    const nextSendMs = retransmits ? nowMs + this.backoffMs(0) : Infinity;
-    this.open.set(id, { id, to, msg, deadlineMs, attempts: 1, nextSendMs, onReply, onGiveUp });
+    const nextSendMs = retransmits ? nowMs + this.backoffMs(to, 0) : Infinity;
+    this.open.set(id, { id, to, msg, deadlineMs, sentAtMs: nowMs, attempts: 1, nextSendMs, onReply, onGiveUp });
     return msg;
   }
 
   /** The open request this reply answers (from the node it was sent to), now closed. */
-  settle(id: number, from: NodeIndex): Outbound | undefined {
+  settle(id: number, from: NodeIndex, nowMs: number): Outbound | undefined {
     const out = this.open.get(id);
     if (out === undefined || out.to !== from) return undefined;
     this.open.delete(id);
+    // Karn's rule: a reply to a retransmitted request says nothing certain about the round trip.
+    if (out.attempts === 1 && out.nextSendMs !== Infinity) this.sampleRtt(from, nowMs - out.sentAtMs);
     return out;
+  }
+
+  private sampleRtt(peer: NodeIndex, sampleMs: number): void {
+    const est = this.rtt.get(peer);
+    if (est === undefined) {
+      this.rtt.set(peer, { srttMs: sampleMs, rttVarMs: sampleMs / 2 });
+    } else {
+      est.rttVarMs = 0.75 * est.rttVarMs + 0.25 * Math.abs(est.srttMs - sampleMs);
+      est.srttMs = 0.875 * est.srttMs + 0.125 * sampleMs;
+    }
+  }
+
+  /** The peer's retransmission timeout before backoff. */
+  rtoMs(peer: NodeIndex): number {
+    const est = this.rtt.get(peer);
+    if (est === undefined) return retryFirstMs;
+    return Math.min(retryCeilingMs, Math.max(retryMinMs, est.srttMs + 4 * est.rttVarMs));
   }
 
   /** Requests to send again now, and requests past their deadline or retries (closed). */
@@ -68,7 +91,7 @@ export class RequestTracker {
       if (nowMs >= out.deadlineMs || (out.attempts > retriesMax && nowMs >= out.nextSendMs)) {
         expired.push(out);
       } else if (nowMs >= out.nextSendMs) {
-        out.nextSendMs = nowMs + this.backoffMs(out.attempts);
+        out.nextSendMs = nowMs + this.backoffMs(out.to, out.attempts);
         out.attempts++;
         retransmit.push(out);
       }
@@ -77,8 +100,9 @@ export class RequestTracker {
     return { retransmit, expired };
   }
 
-  private backoffMs(attempt: number): number {
-    const base = Math.min(retryCeilingMs, retryFirstMs * 2 ** attempt);
-    return Math.max(1, Math.round(base * (0.5 + this.random())));
+  /** Never earlier than the timeout, up to half again later, so retries from many requests spread out. */
+  private backoffMs(peer: NodeIndex, attempt: number): number {
+    const base = Math.min(retryCeilingMs, this.rtoMs(peer) * 2 ** attempt);
+    return Math.max(1, Math.round(base * (1 + 0.5 * this.random())));
   }
 }
