@@ -47,6 +47,8 @@ export const recordsPerSnapshotMin = 10_000;
 
 /** Operator log lines about dropped datagrams: at most one per interval. */
 export const dropLogIntervalMs = 5_000;
+/** Operator log lines about hints stored for one target: one per hint, then at most one summary per interval. */
+export const hintLogIntervalMs = 1_000;
 
 /** Request and reply ids are unsigned integers up to this (safe in a JS number and in CBOR). */
 export const messageIdMax = Number.MAX_SAFE_INTEGER;

@@ -5,7 +5,7 @@ import { FailureDetector } from './failure-detector.js';
 import { HintStore, type Hint } from './hints.js';
 import { compareStamps, formatStamp, Hlc } from './hlc.js';
 import {
-  clientRequestsInFlightMax, dedupEntriesMax, dropLogIntervalMs, hintBatchBytesMax,
+  clientRequestsInFlightMax, dedupEntriesMax, dropLogIntervalMs, hintLogIntervalMs, hintBatchBytesMax,
   hintBatchesInFlightPerTargetMax, hintEntryOverheadBytes, hintsPerTargetMax, recordsPerSnapshotMin,
 } from './limits.js';
 import type { LogRecord } from './log-record.js';
@@ -98,6 +98,8 @@ export class Node {
   private nextHeartbeatMs = 0;
   private nextHintSweepMs = 0;
   private readonly hintBatchesInFlight = new Map<NodeIndex, number>();
+  /** Hints stored per target since its last log line, so a long outage logs a summary a second, not a line a write. */
+  private readonly hintsUnlogged = new Map<NodeIndex, { count: number; keys: Set<Key>; lastLogMs: number }>();
 
   // counters
   readonly dropped: Record<string, number> = {};
@@ -321,6 +323,7 @@ export class Node {
     for (const out of expired) out.onGiveUp();
     for (const op of [...this.clientOps.values()]) if (this.nowMs >= op.deadlineMs) this.expireOp(op);
     if (this.nowMs >= this.nextHintSweepMs) this.sweepHints();
+    if (this.hintsUnlogged.size > 0) this.logHintsStored();
   }
 
   // ---- hinted handoff ----------------------------------------------------------------------------
@@ -328,7 +331,24 @@ export class Node {
   private storeHint(target: NodeIndex, key: Key, value: string, stamp: Stamp): void {
     if (!this.hinting || !this.hints.isNewer(target, key, stamp)) return;
     this.append({ t: 'h', target, key, value, stamp, atMs: this.nowMs }, null);
-    this.log('info', 'hint-stored', `hint stored for ${this.nameOf(target)}: key ${key} (${formatStamp(stamp)})`);
+    const unlogged = this.hintsUnlogged.get(target) ?? { count: 0, keys: new Set<Key>(), lastLogMs: -Infinity };
+    this.hintsUnlogged.set(target, unlogged);
+    if (this.nowMs - unlogged.lastLogMs >= hintLogIntervalMs) {
+      this.log('info', 'hint-stored', `hint stored for ${this.nameOf(target)}: key ${key} (${formatStamp(stamp)})`);
+      unlogged.lastLogMs = this.nowMs;
+    } else {
+      unlogged.count++;
+      unlogged.keys.add(key);
+    }
+  }
+
+  private logHintsStored(): void {
+    for (const [target, unlogged] of this.hintsUnlogged) {
+      if (unlogged.count === 0 || this.nowMs - unlogged.lastLogMs < hintLogIntervalMs) continue;
+      this.log('info', 'hint-stored', `hints stored for ${this.nameOf(target)}: ${unlogged.count} more writes ` +
+        `(keys ${summarizeKeys([...unlogged.keys])}); ${this.hints.countFor(target)} hints held`);
+      this.hintsUnlogged.set(target, { count: 0, keys: new Set(), lastLogMs: this.nowMs });
+    }
   }
 
   private sweepHints(): void {
