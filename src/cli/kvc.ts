@@ -74,7 +74,7 @@ function statusText(s: StatusReport): string {
 
 /** The status on one line, for piped shells: one result line per command. */
 function statusLine(s: StatusReport): string {
-  const names = [s.node, ...s.peers.map((p) => p.name)];
+  const names = s.peers.map((p) => p.name); // every replica, this one included
   const up = names.filter((n) => upOrDown(s, n) === 'UP');
   const down = names.filter((n) => upOrDown(s, n) !== 'UP');
   const hints = s.peers.filter((p) => p.hintsPending > 0).map((p) => `${p.name} ${p.hintsPending}`);
