@@ -10,7 +10,7 @@ import { cookieBytesMin } from '../io/cookie.js';
 import { Codec } from '../io/codec.js';
 import { ConfigError, loadConfig, requestTimeoutMsMax } from '../io/config.js';
 import { clientRequestsInFlightMax, messageIdMax, retryCeilingMs } from '../core/limits.js';
-import type { ClientReply, ClientRequest, FailReply, StatusReport } from '../core/messages.js';
+import type { ClientReply, ClientRequest, FailReply, Message, StatusReport } from '../core/messages.js';
 import { utf8Bytes } from '../core/messages.js';
 import { requiredAcks } from '../core/quorum.js';
 import type { ClusterConfig, Key, Level, NodeSpec, Stamp } from '../core/types.js';
@@ -98,7 +98,7 @@ type ReplyType = ClientReply['t'];
 type Request = ClientRequest extends infer R ? (R extends ClientRequest ? Omit<R, 'id'> : never) : never;
 
 interface Pending {
-  readonly datagram: Buffer;
+  readonly msg: ClientRequest;
   readonly to: NodeSpec;
   readonly expect: ReplyType;
   readonly deadlineAt: number;
@@ -113,6 +113,8 @@ interface Pending {
 export class KvClient {
   readonly counters: ClientCounters = { sent: 0, retransmitted: 0, accepted: 0, duplicates: 0, dropped: {}, sendErrors: 0 };
   private readonly pending = new Map<number, Pending>();
+  /** Requests made this event-loop turn, not yet sent. */
+  private outgoing: Pending[] = [];
   private nextId = randomInt(0, idStartMax);
   private closed = false;
   /** Smoothed round trip and its variation, for the RTO; unset until the first sample. */
@@ -236,12 +238,12 @@ export class KvClient {
       return Promise.reject(new OverloadedError({ message: `client: ${requestsInFlightMax} requests already in flight (the limit); wait for some to finish` }));
     }
     const id = this.takeId();
-    const datagram = this.codec.encode({ ...req, id } as ClientRequest);
+    const msg = { ...req, id } as ClientRequest;
     const deadlineAt = performance.now() + (this.timeoutMs ?? coordinatorTimeoutMs + deadlineSlackMs);
     return new Promise<ClientReply>((resolve, reject) => {
-      const p: Pending = { datagram, to, expect, deadlineAt, sentAt: performance.now(), waitMs: this.rtoMs(), retransmitted: false, resolve, reject };
+      const p: Pending = { msg, to, expect, deadlineAt, sentAt: performance.now(), waitMs: this.rtoMs(), retransmitted: false, resolve, reject };
       this.pending.set(id, p);
-      this.send(p);
+      this.enqueue(p);
       this.schedule(id, p);
     });
   }
@@ -253,9 +255,35 @@ export class KvClient {
     return this.nextId;
   }
 
+  /** First sends wait for the end of this event-loop turn, to leave as few datagrams per coordinator. */
+  private enqueue(p: Pending): void {
+    this.outgoing.push(p);
+    if (this.outgoing.length === 1) setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    const byNode = new Map<string, Pending[]>();
+    for (const p of this.outgoing) {
+      const group = byNode.get(p.to.name);
+      if (group === undefined) byNode.set(p.to.name, [p]);
+      else group.push(p);
+    }
+    this.outgoing = [];
+    for (const group of byNode.values()) {
+      const to = group[0]!.to;
+      this.counters.sent += group.length;
+      for (const datagram of this.codec.encodeBatch(group.map((p) => p.msg))) this.sendDatagram(datagram, to);
+    }
+  }
+
   private send(p: Pending): void {
     this.counters.sent++;
-    this.socket.send(p.datagram, p.to.port, p.to.host, (err) => { if (err) this.counters.sendErrors++; });
+    this.sendDatagram(this.codec.encode(p.msg), p.to);
+  }
+
+  private sendDatagram(datagram: Buffer, to: NodeSpec): void {
+    if (this.closed) return;
+    this.socket.send(datagram, to.port, to.host, (err) => { if (err) this.counters.sendErrors++; });
   }
 
   /** Retransmits after a jittered wait, doubling it up to the ceiling, until the deadline. */
@@ -294,9 +322,13 @@ export class KvClient {
   }
 
   private receive(datagram: Buffer): void {
-    const decoded = this.codec.decode(datagram);
+    const decoded = this.codec.decodeMany(datagram);
     if (!decoded.ok) return this.drop(decoded.error);
-    const msg = decoded.msg;
+    for (const _ of decoded.invalid) this.drop('invalid');
+    for (const msg of decoded.msgs) this.accept(msg);
+  }
+
+  private accept(msg: Message): void {
     if (!isClientReply(msg)) return this.drop('unexpected');
     const p = this.pending.get(msg.id);
     if (p === undefined) {

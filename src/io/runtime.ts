@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Effect, Input, LogEvent } from '../core/effects.js';
+import type { Message } from '../core/messages.js';
 import { dropLogIntervalMs } from '../core/limits.js';
 import { encodeRecord, type LogRecord } from '../core/log-record.js';
 import { Node } from '../core/node.js';
@@ -120,6 +121,9 @@ class Runtime {
   private failed = false;
   private sendFailures = 0;
   private lastSendFailureLogMs = -Infinity;
+  /** What this event-loop turn sends, per destination: sent together at its end, few datagrams each. */
+  private readonly outgoing = new Map<Address, Message[]>();
+  private flushScheduled = false;
 
   constructor(
     private readonly node: Node,
@@ -140,11 +144,16 @@ class Runtime {
 
   receive(bytes: Buffer, from: Address): void {
     if (this.stopping !== null) return;
-    const decoded = this.codec.decode(bytes);
+    const decoded = this.codec.decodeMany(bytes);
+    if (!decoded.ok) return this.drop(from, decoded.error, decoded.detail);
     // The node checks that a replica's message comes from that replica's address ('spoofed').
-    if (decoded.ok) return this.step({ kind: 'message', from, msg: decoded.msg });
-    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ event: 'dropped' }, `from ${from}: ${decoded.error}: ${decoded.detail}`);
-    this.step({ kind: 'dropped', from, reason: decoded.error });
+    for (const msg of decoded.msgs) this.step({ kind: 'message', from, msg });
+    for (const reason of decoded.invalid) this.drop(from, 'invalid', reason);
+  }
+
+  private drop(from: Address, reason: string, detail: string): void {
+    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ event: 'dropped' }, `from ${from}: ${reason}: ${detail}`);
+    this.step({ kind: 'dropped', from, reason });
   }
 
   sendFailed(error: Error, to: Address): void {
@@ -171,6 +180,7 @@ class Runtime {
       await this.syncing;
     }
     await this.log.close();
+    this.flush(); // the acks released by the last fsync
     await this.udp?.close();
     this.logger.info({ event: 'stopped' }, `${this.node.name} stopped`);
   }
@@ -245,18 +255,40 @@ class Runtime {
   }
 
   private send(outgoing: Outgoing[]): void {
-    const udp = this.udp;
-    if (udp === null) return;
+    if (outgoing.length === 0) return;
     for (const out of outgoing) {
-      let bytes: Buffer;
-      try {
-        bytes = this.codec.encode(out.msg);
-      } catch (e) {
-        this.logger.warn({ event: 'send-dropped' }, `not sent to ${out.to}: ${errorText(e)}`);
-        continue;
-      }
-      udp.send(out.to, bytes);
+      const queued = this.outgoing.get(out.to);
+      if (queued === undefined) this.outgoing.set(out.to, [out.msg]);
+      else queued.push(out.msg);
     }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Coalesces each destination's messages into as few datagrams as fit (see codec.encodeBatch). */
+  private flush(): void {
+    this.flushScheduled = false;
+    const udp = this.udp;
+    for (const [to, msgs] of this.outgoing) {
+      let datagrams: Buffer[];
+      try {
+        datagrams = this.codec.encodeBatch(msgs);
+      } catch {
+        // One oversize message must not take the others with it: send them one by one.
+        datagrams = [];
+        for (const msg of msgs) {
+          try {
+            datagrams.push(this.codec.encode(msg));
+          } catch (e1) {
+            this.logger.warn({ event: 'send-dropped' }, `not sent to ${to}: ${errorText(e1)}`);
+          }
+        }
+      }
+      for (const d of datagrams) udp?.send(to, d);
+    }
+    this.outgoing.clear();
   }
 
   private fail(error: Error): void {

@@ -48,9 +48,13 @@ class FakeReplica {
   }
 
   private receive(datagram: Buffer, from: RemoteInfo): void {
-    const d = codec.decode(datagram);
-    if (!d.ok) throw new Error(`fake ${this.name}: undecodable datagram: ${d.error} ${d.detail}`);
-    const req = d.msg as ClientRequest;
+    // The client coalesces the requests of one event-loop turn into one datagram.
+    const d = codec.decodeMany(datagram);
+    if (!d.ok || d.invalid.length > 0) throw new Error(`fake ${this.name}: undecodable datagram: ${JSON.stringify(d)}`);
+    for (const msg of d.msgs) this.handle(msg as ClientRequest, from);
+  }
+
+  private handle(req: ClientRequest, from: RemoteInfo): void {
     this.received.push(req);
     const copy = (this.copies.get(req.id) ?? 0) + 1;
     this.copies.set(req.id, copy);

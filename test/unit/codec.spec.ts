@@ -180,3 +180,51 @@ describe('io/codec', () => {
     for (const msg of largest) expect(atCeiling.decode(atCeiling.encode(msg)).ok, msg.t).to.equal(true);
   });
 });
+
+describe('io/codec batches', () => {
+  const codec = new Codec(Buffer.from('batch-cookie-0123456789abcdef'), 60_000);
+  const ack = (id: number) => ({ t: 'rw.ok' as const, from: 1, id });
+
+  it('coalesces messages to one destination into one datagram, in order', () => {
+    const msgs = Array.from({ length: 50 }, (_, i) => ack(i));
+    const datagrams = codec.encodeBatch(msgs);
+    expect(datagrams).to.have.length(1);
+    const back = codec.decodeMany(datagrams[0]!);
+    expect(back.ok && back.msgs).to.deep.equal(msgs);
+  });
+
+  it('splits a batch that does not fit one datagram, keeping every message and the order', () => {
+    const big = 'v'.repeat(20_000);
+    const msgs = Array.from({ length: 7 }, (_, i) => ({ t: 'rw' as const, from: 0, gen: 1, id: i, key: i, value: big, stamp: [1, 0, 0] as const }));
+    const datagrams = codec.encodeBatch(msgs as never);
+    expect(datagrams.length).to.be.greaterThan(2);
+    for (const d of datagrams) expect(d.length).to.be.at.most(datagramBytesMax);
+    const back = datagrams.flatMap((d) => { const r = codec.decodeMany(d); return r.ok ? r.msgs : []; });
+    expect(back.map((m) => (m as { id: number }).id)).to.deep.equal([0, 1, 2, 3, 4, 5, 6]);
+  });
+
+  it('sends a lone message as a plain map that decode reads too', () => {
+    const [d] = codec.encodeBatch([ack(7)]);
+    expect(codec.decode(d!)).to.deep.equal({ ok: true, msg: ack(7) });
+  });
+
+  it('keeps the good messages of a batch and gives the reasons for the bad ones', () => {
+    const payload = Buffer.concat([Buffer.of(0x83), ...[ack(1), { t: 'rw.ok', from: 1, id: -1 }, ack(3)].map((m) => Buffer.from(cborEncode(m)))]);
+    const datagram = Buffer.concat([createHmac('sha256', Buffer.from('batch-cookie-0123456789abcdef')).update(payload).digest(), payload]);
+    const back = codec.decodeMany(datagram);
+    expect(back.ok).to.equal(true);
+    if (!back.ok) return;
+    expect(back.msgs).to.deep.equal([ack(1), ack(3)]);
+    expect(back.invalid).to.have.length(1);
+    expect(back.invalid[0]).to.match(/^id:/);
+  });
+
+  it('refuses a forged batch before decoding it, and an empty one', () => {
+    const [d] = codec.encodeBatch([ack(1), ack(2)]);
+    d![d!.length - 1]! ^= 1;
+    expect(codec.decodeMany(d!)).to.include({ ok: false, error: 'forged' });
+    const empty = Buffer.of(0x80);
+    const datagram = Buffer.concat([createHmac('sha256', Buffer.from('batch-cookie-0123456789abcdef')).update(empty).digest(), empty]);
+    expect(codec.decodeMany(datagram)).to.include({ ok: false, error: 'invalid' });
+  });
+});
