@@ -250,6 +250,13 @@ export class Node {
   // ---- replica side ------------------------------------------------------------------------------
 
   private onPeerRequest(peer: NodeIndex, msg: PeerRequest): void {
+    if (msg.t === 'rr') {
+      // A read changes nothing, so a retransmitted one is simply read again: its reply (a value of
+      // up to 60 KB) is never cached.
+      if (!this.ring.holds(this.self, msg.key)) return this.countDrop('misrouted');
+      const v = this.store.read(msg.key);
+      return this.sendPeer(peer, { t: 'rr.ok', from: this.self, id: msg.id, value: v?.value ?? null, stamp: v?.stamp ?? null });
+    }
     const dedupKey = `${peer}:${msg.gen}:${msg.id}`;
     const seen = this.peerReplies.get(dedupKey);
     if (seen === pendingReply) return; // its record is on the way to disk; the ack follows
@@ -260,11 +267,6 @@ export class Node {
       this.sendPeer(peer, reply);
     };
     switch (msg.t) {
-      case 'rr': {
-        if (!this.ring.holds(this.self, msg.key)) return this.countDrop('misrouted');
-        const v = this.store.read(msg.key);
-        return answer({ t: 'rr.ok', from: this.self, id: msg.id, value: v?.value ?? null, stamp: v?.stamp ?? null });
-      }
       case 'rw': {
         if (!this.ring.holds(this.self, msg.key)) return this.countDrop('misrouted');
         this.peerReplies.set(dedupKey, pendingReply);
@@ -560,8 +562,12 @@ export class Node {
     }
   }
 
+  /**
+   * Answers a get or put. A put's answer is remembered, so a retransmitted put is answered again and
+   * never stamped and written twice; a get is idempotent and its answer (with its value) is not kept.
+   */
   private answer(client: Address, id: number, reply: ClientReply, opKey = `${client}|${id}`): void {
-    this.clientReplies.set(opKey, reply);
+    if (reply.t !== 'get.ok') this.clientReplies.set(opKey, reply);
     this.reply(client, reply);
   }
 
