@@ -12,6 +12,7 @@ import { ConfigError, loadConfig, requestTimeoutMsMax } from '../io/config.js';
 import { clientRequestsInFlightMax, messageIdMax, retryCeilingMs } from '../core/limits.js';
 import type { ClientReply, ClientRequest, FailReply, Message, StatusReport } from '../core/messages.js';
 import { utf8Bytes } from '../core/messages.js';
+import { RttEstimator } from '../core/rtt.js';
 import { requiredAcks } from '../core/quorum.js';
 import type { ClusterConfig, Key, Level, NodeSpec, Stamp } from '../core/types.js';
 import { isRefused, parseKey, parseLevel } from './shell-parse.js';
@@ -118,8 +119,7 @@ export class KvClient {
   private nextId = randomInt(0, idStartMax);
   private closed = false;
   /** Smoothed round trip and its variation, for the RTO; unset until the first sample. */
-  private srttMs: number | undefined;
-  private rttvarMs = 0;
+  private readonly rtt = new RttEstimator(retransmitFirstMs, retransmitFirstMs, retransmitCeilingMs);
 
   private constructor(
     readonly config: ClusterConfig,
@@ -307,18 +307,7 @@ export class KvClient {
   }
 
   private rtoMs(): number {
-    if (this.srttMs === undefined) return retransmitFirstMs;
-    return Math.min(Math.max(this.srttMs + 4 * this.rttvarMs, retransmitFirstMs), retransmitCeilingMs);
-  }
-
-  private sampleRtt(rttMs: number): void {
-    if (this.srttMs === undefined) {
-      this.srttMs = rttMs;
-      this.rttvarMs = rttMs / 2;
-    } else {
-      this.rttvarMs = 0.75 * this.rttvarMs + 0.25 * Math.abs(this.srttMs - rttMs);
-      this.srttMs = 0.875 * this.srttMs + 0.125 * rttMs;
-    }
+    return this.rtt.timeoutMs();
   }
 
   private receive(datagram: Buffer): void {
@@ -339,7 +328,7 @@ export class KvClient {
     clearTimeout(p.timer);
     this.pending.delete(msg.id);
     this.counters.accepted++;
-    if (!p.retransmitted && msg.t !== 'fail') this.sampleRtt(performance.now() - p.sentAt);
+    if (!p.retransmitted && msg.t !== 'fail') this.rtt.sample(performance.now() - p.sentAt);
     if (msg.t === 'fail') p.reject(errorFromFail(msg));
     else p.resolve(msg);
   }

@@ -4,6 +4,7 @@
 import { peerRequestsInFlightMax, retriesMax, retryCeilingMs, retryFirstMs, retryMinMs } from './limits.js';
 import type { PeerReply, PeerRequest } from './messages.js';
 import type { Random } from './prng.js';
+import { RttEstimator } from './rtt.js';
 import type { NodeIndex } from './types.js';
 
 export interface Outbound {
@@ -26,8 +27,8 @@ export interface Due {
 export class RequestTracker {
   private nextId = 1;
   private readonly open = new Map<number, Outbound>();
-  /** Smoothed round trip and its deviation per peer (RFC 6298), from replies to first attempts only. */
-  private readonly rtt = new Map<NodeIndex, { srttMs: number; rttVarMs: number }>();
+  /** Round trip per peer, from replies to first attempts only. */
+  private readonly rtt = new Map<NodeIndex, RttEstimator>();
 
   constructor(private readonly random: Random) {}
 
@@ -67,20 +68,14 @@ export class RequestTracker {
   }
 
   private sampleRtt(peer: NodeIndex, sampleMs: number): void {
-    const est = this.rtt.get(peer);
-    if (est === undefined) {
-      this.rtt.set(peer, { srttMs: sampleMs, rttVarMs: sampleMs / 2 });
-    } else {
-      est.rttVarMs = 0.75 * est.rttVarMs + 0.25 * Math.abs(est.srttMs - sampleMs);
-      est.srttMs = 0.875 * est.srttMs + 0.125 * sampleMs;
-    }
+    let est = this.rtt.get(peer);
+    if (est === undefined) this.rtt.set(peer, (est = new RttEstimator(retryFirstMs, retryMinMs, retryCeilingMs)));
+    est.sample(sampleMs);
   }
 
   /** The peer's retransmission timeout before backoff. */
   rtoMs(peer: NodeIndex): number {
-    const est = this.rtt.get(peer);
-    if (est === undefined) return retryFirstMs;
-    return Math.min(retryCeilingMs, Math.max(retryMinMs, est.srttMs + 4 * est.rttVarMs));
+    return this.rtt.get(peer)?.timeoutMs() ?? retryFirstMs;
   }
 
   /** Requests to send again now, and requests past their deadline or retries (closed). */
