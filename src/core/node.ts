@@ -326,6 +326,7 @@ export class Node {
     for (const op of [...this.clientOps.values()]) if (this.nowMs >= op.deadlineMs) this.expireOp(op);
     if (this.nowMs >= this.nextHintSweepMs) this.sweepHints();
     if (this.hintsUnlogged.size > 0) this.logHintsStored();
+    this.logDrops();
   }
 
   // ---- hinted handoff ----------------------------------------------------------------------------
@@ -496,6 +497,8 @@ export class Node {
         // Cassandra 4's blocking read repair: the replicas read get the newest version before the
         // answer leaves, so a later read at this level never sees an older one.
         op.blockingRepair = new Set(stale);
+        this.log('info', 'read-repair', `read repair of key ${op.key} (blocking, before answering): ` +
+          `${stale.map((r) => this.nameOf(r)).join(', ')} given ${formatStamp(newest.stamp)}`);
         for (const r of stale) this.repair(op, r, newest, () => {
           op.blockingRepair?.delete(r);
           if (op.blockingRepair?.size !== 0 || op.answered || !this.clientOps.has(opKey)) return;
@@ -599,12 +602,16 @@ export class Node {
   private countDrop(reason: string): void {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
     this.droppedSinceLog++;
-    if (this.nowMs - this.lastDropLogMs >= dropLogIntervalMs) {
-      const total = Object.entries(this.dropped).map(([r, n]) => `${r} ${n}`).join(', ');
-      this.log('warn', 'dropped', `dropped ${this.droppedSinceLog} datagrams since the last report (totals: ${total})`);
-      this.droppedSinceLog = 0;
-      this.lastDropLogMs = this.nowMs;
-    }
+    this.logDrops();
+  }
+
+  /** At most one line per interval; what arrives meanwhile is reported by the next tick past it. */
+  private logDrops(): void {
+    if (this.droppedSinceLog === 0 || this.nowMs - this.lastDropLogMs < dropLogIntervalMs) return;
+    const total = Object.entries(this.dropped).map(([r, n]) => `${r} ${n}`).join(', ');
+    this.log('warn', 'dropped', `dropped ${this.droppedSinceLog} datagrams since the last report (totals: ${total})`);
+    this.droppedSinceLog = 0;
+    this.lastDropLogMs = this.nowMs;
   }
 
   private log(level: LogEvent['level'], name: string, text: string): void {
