@@ -66,6 +66,9 @@ function statusText(s: StatusReport): string {
     `ring (as ${s.node} sees it):`,
     ...s.ring.map((r) => `  ${`${r.first}..${r.last}`.padStart(8)}  ${r.replicas.map((n) => `${n.padEnd(width)} ${upOrDown(s, n).padEnd(4)}`).join('  ').trimEnd()}`),
     `hints pending: ${s.peers.map((p) => `${p.name} ${p.hintsPending}`).join(', ') || 'no peers'}`,
+    ...(s.peers.some((p) => p.hintsExpired > 0)
+      ? [`hints expired (older than max_hint_window_ms; repair these replicas): ${s.peers.filter((p) => p.hintsExpired > 0).map((p) => `${p.name} ${p.hintsExpired}`).join(', ')}`]
+      : []),
     `keys stored: ${s.keysStored}; log: ${s.logBytes} bytes in ${s.logRecords} records`,
     `dropped datagrams: ${droppedText(s)}`,
   ];

@@ -24,7 +24,8 @@ export interface FailReply {
 export type ClientReply = GetReply | PutReply | LocalReply | StatusReply | FailReply;
 
 export interface RangeReport { first: Key; last: Key; replicas: string[] }
-export interface PeerReport { name: string; up: boolean; hintsPending: number }
+/** hintsExpired: hints for this target dropped past max_hint_window_ms since this node started (repair those keys). */
+export interface PeerReport { name: string; up: boolean; hintsPending: number; hintsExpired: number }
 export interface StatusReport {
   node: string;
   replicationFactor: number;
@@ -148,7 +149,7 @@ function validateStatus(x: unknown): StatusReport {
       first: key({ key: r.first }), last: key({ key: r.last }),
       replicas: (Array.isArray(r.replicas) ? r.replicas : fail('status.ring: expected replicas')).map((n: unknown) => text({ n }, 'n', nodeNameBytesMax)),
     })),
-    peers: list('peers').map((p) => ({ name: text(p, 'name', nodeNameBytesMax), up: p.up === true, hintsPending: uint(p, 'hintsPending') })),
+    peers: list('peers').map((p) => ({ name: text(p, 'name', nodeNameBytesMax), up: p.up === true, hintsPending: uint(p, 'hintsPending'), hintsExpired: uint(p, 'hintsExpired') })),
     keysStored: uint(s, 'keysStored'),
     logBytes: uint(s, 'logBytes'),
     logRecords: uint(s, 'logRecords'),

@@ -98,6 +98,7 @@ export class Node {
   private nextHeartbeatMs = 0;
   private nextHintSweepMs = 0;
   private readonly hintBatchesInFlight = new Map<NodeIndex, number>();
+  private readonly hintsExpired = new Map<NodeIndex, number>();
   /** Hints stored per target since its last log line, so a long outage logs a summary a second, not a line a write. */
   private readonly hintsUnlogged = new Map<NodeIndex, { count: number; keys: Set<Key>; lastLogMs: number }>();
 
@@ -357,6 +358,7 @@ export class Node {
   private sweepHints(): void {
     this.nextHintSweepMs = this.nowMs + this.config.hintSweepIntervalMs;
     for (const [target, n] of this.hints.expire(this.nowMs, this.config.maxHintWindowMs)) {
+      this.hintsExpired.set(target, (this.hintsExpired.get(target) ?? 0) + n);
       this.log('warn', 'hints-expired', `dropped ${n} hints for ${this.nameOf(target)} older than ${this.config.maxHintWindowMs} ms (run a repair)`);
     }
     for (const target of this.hints.targets()) this.deliverHints(target);
@@ -590,7 +592,7 @@ export class Node {
       replicationFactor: this.config.replicationFactor,
       repairMode: this.repairMode,
       ring: this.ring.ranges.map((r) => ({ first: r.first, last: r.last, replicas: this.ring.replicasFor(r.first).map((n) => this.nameOf(n)) })),
-      peers: this.config.nodes.map((n, i) => ({ name: n.name, up: this.detector.isUp(i), hintsPending: this.hints.countFor(i) })),
+      peers: this.config.nodes.map((n, i) => ({ name: n.name, up: this.detector.isUp(i), hintsPending: this.hints.countFor(i), hintsExpired: this.hintsExpired.get(i) ?? 0 })),
       keysStored: this.store.size,
       logBytes: this.logBytes,
       logRecords: this.recordsSinceSnapshot,

@@ -207,14 +207,14 @@ describe('integration: the real cluster (pm2, UDP, hinted handoff)', function ()
       }
       for (const [key, value] of missed) expect(await c.get(key, 'QUORUM')).to.include({ value });
       // A ONE put may be acked before the coordinator's hint record is synced: allow it a moment.
-      type Peers = { name: string; up: boolean; hintsPending: number }[];
+      type Peers = { name: string; up: boolean; hintsPending: number; hintsExpired: number }[];
       const peers = await waitFor(`kvc status on ${coordinator} to count ${missed.size} hints for replica-3`, async () => {
         const status = await cluster.kvc(['status', '--json', '--coordinator', coordinator]);
         expect(status.code, status.stdout + status.stderr).to.equal(0);
         const p = (JSON.parse(status.stdout) as { peers: Peers }).peers;
         return p.find((x) => x.name === 'replica-3')?.hintsPending === missed.size ? p : false;
       }, 2_000);
-      expect(peers).to.deep.include({ name: 'replica-3', up: false, hintsPending: missed.size });
+      expect(peers).to.deep.include({ name: 'replica-3', up: false, hintsPending: missed.size, hintsExpired: 0 });
       expect(peers.filter((p) => p.name !== 'replica-3').map((p) => p.hintsPending)).to.deep.equal([0, 0, 0]);
 
       // From here on no client request goes to anyone: only `local`, which is not coordinated.

@@ -146,6 +146,22 @@ describe('scenarios', () => {
     expect(got.value).to.equal('durable');
   });
 
+  it('a hint older than max_hint_window_ms is dropped and counted, not delivered', () => {
+    const sim = cluster({ configOverrides: { maxHintWindowMs: 1_000 } });
+    sim.crash(r3);
+    waitDown(sim, r2, r3);
+    ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'too late', level: 'ONE' }), 'put.ok');
+    sim.runFor(20);
+    expect(sim.node(r2).hints.countFor(r3)).to.equal(1);
+    sim.runFor(2_000);
+    expect(sim.node(r2).hints.countFor(r3)).to.equal(0);
+    expect(sim.node(r2).status().peers[r3]).to.include({ hintsPending: 0, hintsExpired: 1 });
+    expect(sim.logLines.some((l) => /replica-2 hints-expired: dropped 1 hints for replica-3/.test(l))).to.equal(true);
+    sim.restart(r3);
+    sim.runFor(1_000);
+    expect(sim.node(r3).store.read(key), 'an expired hint is never delivered').to.equal(undefined);
+  });
+
   it('junk, forged and misrouted messages are dropped and counted, and the node keeps serving', () => {
     const sim = cluster();
     const stranger = '127.0.0.9:9999';

@@ -28,7 +28,7 @@ const examples: Message[] = [
     t: 'status.ok', id: 9, status: {
       node: 'replica-1', replicationFactor: 3, repairMode: 'both',
       ring: [{ first: 0, last: 63, replicas: ['replica-1', 'replica-2', 'replica-3'] }],
-      peers: [{ name: 'replica-2', up: true, hintsPending: 4 }],
+      peers: [{ name: 'replica-2', up: true, hintsPending: 4, hintsExpired: 0 }],
       keysStored: 10, logBytes: 4096, logRecords: 12, droppedDatagrams: { forged: 2 }, clientRequestsInFlight: 0,
     },
   },

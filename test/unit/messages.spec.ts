@@ -8,7 +8,7 @@ const stamp: Stamp = [1_700_000_000_000, 3, 2];
 const status = {
   node: 'replica-1', replicationFactor: 3, repairMode: 'both',
   ring: [{ first: 0, last: 63, replicas: ['replica-1', 'replica-2', 'replica-3'] }],
-  peers: [{ name: 'replica-2', up: true, hintsPending: 0 }],
+  peers: [{ name: 'replica-2', up: true, hintsPending: 0, hintsExpired: 0 }],
   keysStored: 10, logBytes: 4096, logRecords: 12, droppedDatagrams: { auth: 1 }, clientRequestsInFlight: 0,
 };
 
