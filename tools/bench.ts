@@ -1,0 +1,217 @@
+// ringkv's benchmark, in the style of YCSB and cassandra-stress: `npm run bench -- --help`.
+//   npm run bench -- --start --workload W --cl QUORUM --baseline limit --baseline etcd
+// Drives the running cluster (nodes.toml), or with --start a temporary one of its own; optional
+// baselines run in the same invocation with the same workload: bare UDP echo processes in ringkv's
+// layout (`limit`) and a three-member etcd (`etcd`). Everything it starts is stopped at the end.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { cleanupAll, installCleanupHandlers } from './bench/cleanup.js';
+import { Cluster, RingkvTarget, removeAtCleanup, repoRoot } from './bench/cluster.js';
+import { runClosedLoop, type RunPlan, type RunResult } from './bench/driver.js';
+import { ensureEtcd, startEtcd } from './bench/etcd.js';
+import { messageSizes, startLimit } from './bench/limit.js';
+import { parseOptions, opsTimeCapS, type BaselineName, type BenchOptions } from './bench/options.js';
+import { heapText, keepProfile, profileText, startProfiledReplica, summarizeHeap, summarizeProfile, type HeapSummary, type ProfiledReplica, type ProfileSummary } from './bench/profile.js';
+import { formatRate, opTables, processTable, ratios, runSummary } from './bench/report.js';
+import { hintsScenario, restartScenario, type HintsResult, type RestartResult } from './bench/scenarios.js';
+import { timelineSvg } from './bench/svg.js';
+import { machineCpuSeconds } from './bench/proc.js';
+import { workloadText } from './bench/workload.js';
+
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+async function main(): Promise<number> {
+  const o = await parseOptions();
+  installCleanupHandlers();
+  const busyBeforePercent = await machineBusyPercent();
+  // Before anything starts: a missing etcd is found now, not after the ringkv run.
+  const etcdBin = o.baselines.includes('etcd') && o.scenario === undefined ? ensureEtcd(o.etcdBin, log) : null;
+  const tempDir = mkdtempSync(join(tmpdir(), 'ringkv-bench-'));
+  removeAtCleanup(tempDir);
+  const configPath = resolve(o.config ?? process.env.KV_CONFIG ?? join(repoRoot, 'nodes.toml'));
+
+  const cluster = o.start
+    ? await Cluster.startTemporary(configPath, tempDir, o.portBase, log)
+    : await Cluster.existing(configPath);
+  if (o.coordinator !== undefined && !cluster.names.includes(o.coordinator)) {
+    throw new Error(`--coordinator: no replica ${o.coordinator} in ${cluster.configPath} (replicas: ${cluster.names.join(', ')})`);
+  }
+  const coordinators = o.coordinator !== undefined ? [o.coordinator] : cluster.names;
+  const report: Record<string, unknown> = {
+    tool: 'ringkv bench', startedAt: new Date().toISOString(), argv: o.argv,
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, busyBeforePercent },
+    source: sourceInfo(),
+    options: { ...o, argv: undefined }, cluster: { config: cluster.configPath, temporary: cluster.temporary, replicas: cluster.names, replicationFactor: cluster.config.replicationFactor },
+  };
+  if (o.scenario === 'restart') await runRestartScenario(o, cluster, coordinators, report);
+  else await runWorkload(o, cluster, coordinators, tempDir, etcdBin, report);
+  if (o.json !== undefined) writeOut(o.json, JSON.stringify(report, null, 2) + '\n');
+  return 0;
+}
+
+async function runRestartScenario(o: BenchOptions, cluster: Cluster, coordinators: string[], report: Record<string, unknown>): Promise<void> {
+  const restart = await restartScenario(cluster, o, coordinators, log);
+  const hints = await hintsScenario(cluster, o, log);
+  process.stdout.write(`${scenarioText(o, restart, hints)}\n`);
+  report.scenario = { restart, hints };
+  if (o.svg !== undefined) {
+    writeOut(o.svg, timelineSvg('ringkv restart scenario: writes before the restart, then writes while a replica is down', [
+      { label: `fill (${o.writeLevel})`, timeline: restart.writes.timeline }, { label: `writes, ${o.hintReplica} down`, timeline: hints.writes.timeline },
+    ]));
+  }
+}
+
+/** ringkv first (a broken cluster shows before the baselines spend their time), then each baseline alone on the machine. */
+async function runWorkload(o: BenchOptions, cluster: Cluster, coordinators: string[], tempDir: string, etcdBin: string | null, report: Record<string, unknown>): Promise<void> {
+  const plan: RunPlan = {
+    workload: { name: o.workload, distribution: o.distribution, valueBytes: o.valueBytes, seed: o.seed },
+    concurrency: o.concurrency, warmupS: o.warmupS, durationS: o.durationS, ops: o.ops, opsTimeCapS, progress: o.progress,
+  };
+  const header = `workload ${o.workload} (${workloadText[o.workload]}), ${o.distribution} keys 0..255, ${o.valueBytes}-byte values, ` +
+    `read ${o.readLevel} / write ${o.writeLevel}, ${o.concurrency} in flight over ${coordinators.length === 1 ? coordinators[0] : `${coordinators.length} coordinators`}` +
+    `${o.clientsPerCoordinator > 1 ? ` (${o.clientsPerCoordinator} clients each)` : ''}, ` +
+    `${o.warmupS} s warm-up + ${o.ops === null ? `${o.durationS} s` : `${o.ops.toLocaleString('en-US')} ops`}`;
+  log(header);
+
+  const profiled = o.profile !== undefined ? await startProfiledReplica(cluster, o.profile, tempDir, log) : null;
+  const target = await RingkvTarget.open(cluster, coordinators, o.clientsPerCoordinator, o.readLevel, o.writeLevel,
+    profiled ? [{ name: `${profiled.name} (cpu-prof)`, pid: profiled.child.pid }] : []);
+  let ringkv: RunResult;
+  try {
+    ringkv = await runClosedLoop(target, plan);
+  } finally {
+    await target.close();
+  }
+  log(runSummary(ringkv));
+  const profile = profiled ? await finishProfile(o, profiled, ringkv) : null;
+  // The temporary cluster would only idle during the baselines: stop it so each has the machine alone.
+  if (cluster.temporary && o.baselines.length > 0) await cluster.pm2(['stop', 'all']);
+
+  const baselines: RunResult[] = [];
+  for (const b of o.baselines) {
+    baselines.push(await runBaseline(b, o, plan, cluster, coordinators, tempDir, etcdBin));
+    log(runSummary(baselines.at(-1)!));
+  }
+
+  const out = [
+    '', `ringkv bench: ${header}`, '', opTables(ringkv, baselines), '', processTable([ringkv, ...baselines]),
+    ...(profile ? ['', profileText(o.profile!, profile.summary, profile.path)] : []),
+    ...(profile?.heap ? ['', heapText(o.profile!, profile.heap.summary, profile.heap.path)] : []),
+  ];
+  process.stdout.write(out.join('\n') + '\n');
+
+  report.runs = { ringkv, ...Object.fromEntries(baselines.map((b) => [b.target, b])) };
+  report.ratios = Object.fromEntries(baselines.map((b) => [b.target, ratios(ringkv, b)]));
+  if (profile) report.profile = profile;
+  if (o.svg !== undefined) {
+    writeOut(o.svg, timelineSvg(`ringkv bench: workload ${o.workload}, ${o.writeLevel === o.readLevel ? o.writeLevel : `read ${o.readLevel}, write ${o.writeLevel}`}, ${o.concurrency} in flight`,
+      [ringkv, ...baselines].map((r) => ({ label: r.target, timeline: r.timeline }))));
+  }
+}
+
+async function runBaseline(b: BaselineName, o: BenchOptions, plan: RunPlan, cluster: Cluster, coordinators: string[], tempDir: string, etcdBin: string | null): Promise<RunResult> {
+  if (b === 'limit') {
+    const sizes = messageSizes(o.valueBytes, o.readLevel, o.writeLevel, coordinators[0]!);
+    const lanes = coordinators.length * o.clientsPerCoordinator;
+    const replicas = cluster.config.replicationFactor;
+    log(`limit baseline: ${lanes} echo coordinators + ${replicas} echo replicas, datagram bytes ${JSON.stringify(sizes)}`);
+    const limit = await startLimit({ coordinators: lanes, readLevel: o.readLevel, writeLevel: o.writeLevel, sizes, replicas, portBase: o.portBase + 100 });
+    try {
+      return await runClosedLoop(limit, plan);
+    } finally {
+      await limit.close();
+    }
+  }
+  const lanes = Math.min(3, coordinators.length);
+  log(`etcd baseline: 3 members on 127.0.0.1:${o.portBase + 200}-${o.portBase + 202}, load over ${lanes}; reads ${o.readLevel === 'ONE' ? 'serializable' : 'linearizable'}`);
+  const etcd = await startEtcd({ tempDir, portBase: o.portBase + 200, lanes, readLevel: o.readLevel, etcdBin: etcdBin ?? ensureEtcd(o.etcdBin, log) });
+  try {
+    return await runClosedLoop(etcd, plan);
+  } finally {
+    await etcd.close();
+  }
+}
+
+interface KeptProfile { path: string; summary: ProfileSummary; heap: { path: string; summary: HeapSummary } | null }
+
+/** Stops the profiled replica, keeps its cpu profile and heap snapshot, and summarizes both over the measured window. */
+async function finishProfile(o: BenchOptions, profiled: ProfiledReplica, ringkv: RunResult): Promise<KeptProfile> {
+  const raw = await profiled.stop();
+  const base = resolve(o.profileOut ?? join('bench-results', `${profiled.name}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`));
+  const kept = keepProfile(raw.cpuProfile, base);
+  let heap: KeptProfile['heap'] = null;
+  if (raw.heapSnapshot !== null) {
+    const heapPath = keepProfile(raw.heapSnapshot, base.replace(/\.cpuprofile$/, '') + '.heapsnapshot');
+    heap = { path: heapPath, summary: summarizeHeap(heapPath) };
+  }
+  return { path: kept, summary: summarizeProfile(kept, ringkv.windowMonoUs), heap };
+}
+
+function scenarioText(o: BenchOptions, r: RestartResult, h: HintsResult): string {
+  const ms = (v: number | null) => (v === null ? 'never (timed out)' : `${v.toLocaleString('en-US')} ms`);
+  return [
+    '', `ringkv bench: restart scenario (${o.valueBytes}-byte values, writes at ${o.writeLevel}, ${o.concurrency} in flight)`,
+    `restart of ${r.comeBack.replica} after ${r.writes.total.count.toLocaleString('en-US')} writes (${formatRate(r.writes.total.opsPerSec)} ops/s, ${r.writes.total.errorCount} errors):`,
+    `  data dir at stop ${(r.dataBytesAtStop / 1e6).toFixed(1)} MB; pm2 stop took ${r.stopMs} ms`,
+    `  serving (answers local) ${ms(r.comeBack.fromProcessStartMs)} after its process started, ${ms(r.comeBack.fromPm2StartMs)} after \`pm2 start\` was issued   (target: within 2 s)`,
+    `  ${r.replayLine ?? '(no log-replayed line found in the pm2 log)'}`,
+    `hints for ${h.replica}, down for ${h.writes.total.count.toLocaleString('en-US')} writes to its ${h.keys} keys (${formatRate(h.writes.total.opsPerSec)} ops/s, ${h.writes.total.errorCount} errors):`,
+    `  hints pending on the other replicas before its start: ${h.hintsPendingAtStart}`,
+    `  serving ${ms(h.comeBack.fromProcessStartMs)} after its process started (${ms(h.comeBack.fromPm2StartMs)} after \`pm2 start\`)`,
+    `  every missed key at its newest acked write ${ms(h.allDeliveredFromProcessStartMs)} after its process started (${ms(h.allDeliveredFromPm2StartMs)} after \`pm2 start\`)   (target: within 2 s)`,
+    ...(h.keysBehindAtTimeout > 0 ? [`  ${h.keysBehindAtTimeout} keys still behind when the wait ended`] : []),
+    `  hints still pending afterwards: ${h.hintsPendingAfter}`,
+    '', processTable([{ ...r.writes, target: 'fill' }, { ...h.writes, target: 'hints' }]),
+  ].join('\n');
+}
+
+/** What was measured: the commit, files changed since, and a hash of src/ (which kvd was built from). */
+function sourceInfo(): Record<string, unknown> {
+  const git = (args: string[]) => {
+    try {
+      return execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return null;
+    }
+  };
+  const hash = createHash('sha256');
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts')) hash.update(p.slice(repoRoot.length)).update(readFileSync(p));
+    }
+  };
+  walk(join(repoRoot, 'src'));
+  return { commit: git(['rev-parse', 'HEAD']), changed: git(['status', '--porcelain'])?.split('\n').filter((l) => l !== '') ?? null, srcSha256: hash.digest('hex') };
+}
+
+/** The machine's CPU use over one second before the run (other work makes every figure noisy). */
+async function machineBusyPercent(): Promise<number | null> {
+  const a = machineCpuSeconds();
+  await new Promise((r) => setTimeout(r, 1_000));
+  const b = machineCpuSeconds();
+  if (a === null || b === null) return null;
+  const busy = (b.busy - a.busy) * 100;
+  if (busy > 20) log(`the machine was ${busy.toFixed(0)}% busy (of ${cpus().length * 100}%) before the run: other work makes the figures noisy`);
+  return busy;
+}
+
+function writeOut(path: string, text: string): void {
+  writeFileSync(path, text);
+  log(`wrote ${path}`);
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (e) {
+  process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+  code = 1;
+} finally {
+  await cleanupAll();
+}
+process.exit(code);
