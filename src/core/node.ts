@@ -10,6 +10,7 @@ import {
 } from './limits.js';
 import type { LogRecord } from './log-record.js';
 import { BoundedMap } from './lru.js';
+import { PeerDedup } from './dedup.js';
 import {
   isClientRequest, utf8Bytes, type ClientReply, type ClientRequest, type FailReply, type GetRequest, type HintBatch,
   type Message, type PeerReply, type PeerRequest, type PutRequest, type StatusReport,
@@ -58,7 +59,6 @@ type ClientOp = WriteOp | ReadOp;
 /** A durable-on-sync action waiting for its record's lsn. */
 interface PendingRecord { lsn: number; record: LogRecord; then: (() => void) | null }
 
-const pendingReply = 'pending' as const;
 
 export class Node {
   readonly config: ClusterConfig;
@@ -90,8 +90,8 @@ export class Node {
   // coordinator
   private readonly clientOps = new Map<string, ClientOp>();
   private readonly clientReplies = new BoundedMap<string, ClientReply>(dedupEntriesMax);
-  // replica: (from, gen, id) -> the reply, or 'pending' while its record is not yet durable
-  private readonly peerReplies = new BoundedMap<string, PeerReply | typeof pendingReply>(dedupEntriesMax);
+  // replica: the (from, gen, id) of writes and hint batches seen, pending until durable
+  private readonly peerRequestsSeen: PeerDedup;
 
   // gossip and sweeps
   private heartbeatCounter = 0;
@@ -120,6 +120,7 @@ export class Node {
     this.hlc = new Hlc(opts.self);
     this.detector = new FailureDetector(opts.config.nodes.length, opts.self, opts.config.downAfterMs, opts.nowMs);
     this.requests = new RequestTracker(opts.random);
+    this.peerRequestsSeen = new PeerDedup(Math.ceil(dedupEntriesMax / opts.config.nodes.length));
     this.addresses = opts.config.nodes.map(addressOf);
     this.addresses.forEach((a, i) => this.indexByAddress.set(a, i));
     this.nowMs = Math.floor(opts.nowMs);
@@ -258,27 +259,18 @@ export class Node {
       const v = this.store.read(msg.key);
       return this.sendPeer(peer, { t: 'rr.ok', from: this.self, id: msg.id, value: v?.value ?? null, stamp: v?.stamp ?? null });
     }
-    const dedupKey = `${peer}:${msg.gen}:${msg.id}`;
-    const seen = this.peerReplies.get(dedupKey);
-    if (seen === pendingReply) return; // its record is on the way to disk; the ack follows
-    if (seen !== undefined) return this.sendPeer(peer, seen);
+    const ack: PeerReply = msg.t === 'rw' ? { t: 'rw.ok', from: this.self, id: msg.id } : { t: 'hints.ok', from: this.self, id: msg.id };
+    const seen = this.peerRequestsSeen.seen(peer, msg.gen, msg.id);
+    if (seen === 'pending') return; // its records are on the way to disk; the ack follows
+    if (seen === 'done') return this.sendPeer(peer, ack);
 
-    const answer = (reply: PeerReply) => {
-      this.peerReplies.set(dedupKey, reply);
-      this.sendPeer(peer, reply);
-    };
-    switch (msg.t) {
-      case 'rw': {
-        if (!this.ring.holds(this.self, msg.key)) return this.countDrop('misrouted');
-        this.peerReplies.set(dedupKey, pendingReply);
-        return this.writeLocal([[msg.key, msg.value, msg.stamp]], () => answer({ t: 'rw.ok', from: this.self, id: msg.id }));
-      }
-      case 'hints': {
-        if (msg.writes.some(([key]) => !this.ring.holds(this.self, key))) return this.countDrop('misrouted');
-        this.peerReplies.set(dedupKey, pendingReply);
-        return this.writeLocal(msg.writes, () => answer({ t: 'hints.ok', from: this.self, id: msg.id }));
-      }
-    }
+    const writes = msg.t === 'rw' ? [[msg.key, msg.value, msg.stamp] as const] : msg.writes;
+    if (writes.some(([key]) => !this.ring.holds(this.self, key))) return this.countDrop('misrouted');
+    this.peerRequestsSeen.start(peer, msg.gen, msg.id);
+    this.writeLocal(writes, () => {
+      this.peerRequestsSeen.finish(peer, msg.gen, msg.id);
+      this.sendPeer(peer, ack);
+    });
   }
 
   /**
