@@ -12,7 +12,7 @@ import type { LogRecord } from './log-record.js';
 import { BoundedMap } from './lru.js';
 import { PeerDedup } from './dedup.js';
 import {
-  isClientRequest, utf8Bytes, type ClientReply, type ClientRequest, type FailReply, type GetRequest, type HintBatch,
+  isClientRequest, utf8Bytes, type ClientReply, type ClientRequest, type GetRequest, type HintBatch,
   type Message, type PeerReply, type PeerRequest, type PutRequest, type StatusReport,
 } from './messages.js';
 import { Ring } from './partitioner.js';
@@ -419,8 +419,9 @@ export class Node {
     const fail = (error: ClientError, message: string) => this.answer(client, req.id, { t: 'fail', id: req.id, error, message });
     const need = requiredAcks(req.level, this.config.replicationFactor);
     if (!need.ok) return fail('InvalidRequest', `InvalidRequest: ${need.reason}`);
-    if (req.t === 'put' && utf8Bytes(req.value) > this.config.valueBytesMax) {
-      return fail('InvalidRequest', `InvalidRequest: value is ${utf8Bytes(req.value)} bytes, over the limit of ${this.config.valueBytesMax}`);
+    const valueBytes = req.t === 'put' ? utf8Bytes(req.value) : 0;
+    if (valueBytes > this.config.valueBytesMax) {
+      return fail('InvalidRequest', `InvalidRequest: value is ${valueBytes} bytes, over the limit of ${this.config.valueBytesMax}`);
     }
     if (this.clientOps.size >= clientRequestsInFlightMax || !this.requests.hasRoom(this.config.replicationFactor)) {
       return fail('Overloaded', `Overloaded: ${this.name} holds ${this.clientOps.size} client requests in flight (limit ${clientRequestsInFlightMax})`);
@@ -652,4 +653,3 @@ function summarizeKeys(keys: Key[]): string {
   return keys.length <= 8 ? keys.join(', ') : `${keys.slice(0, 8).join(', ')} … ${keys.length - 8} more`;
 }
 
-export type { FailReply };

@@ -174,7 +174,7 @@ function scheduleFaults(sim: SimCluster, random: Random, faultMs: number, result
     } else {
       sim.at(t, () => {
         if (!sim.isRunning(node)) return;
-        for (let j = 0; j < 5; j++) { result.stats.junk++; sim.inject(node, junkFrom(sim, random), junk(random, n)); }
+        for (let j = 0; j < 5; j++) { result.stats.junk++; sim.inject(node, junkFrom(random), junk(random, n)); }
       });
     }
   }
@@ -200,7 +200,7 @@ function junk(random: Random, n: number): unknown {
   ]);
 }
 
-function junkFrom(sim: SimCluster, random: Random): string {
+function junkFrom(random: Random): string {
   return random() < 0.5 ? `127.0.0.9:${Math.floor(random() * 65536)}` : `127.0.0.1:${9000 + Math.floor(random() * 10)}`;
 }
 
