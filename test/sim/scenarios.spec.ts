@@ -1,6 +1,7 @@
 // Failures told as scripts: each test reads like the incident it reproduces, on a simulated cluster
 // of four replicas at RF 3 (key 128 lives on replica-3, replica-4 and replica-1).
 import { expect } from 'chai';
+import { clientRequestsInFlightMax } from '../../src/core/limits.js';
 import type { ClientReply } from '../../src/core/messages.js';
 import { SimCluster, type SimOptions } from './cluster.js';
 
@@ -160,6 +161,26 @@ describe('scenarios', () => {
     sim.restart(r3);
     sim.runFor(1_000);
     expect(sim.node(r3).store.read(key), 'an expired hint is never delivered').to.equal(undefined);
+  });
+
+  it(`past ${clientRequestsInFlightMax} client requests in flight a coordinator answers Overloaded, and serves again once they finish`, () => {
+    const sim = cluster();
+    // Replicas that never ack: every put waits for its deadline.
+    for (const r of [r3, r4]) sim.cutOneWay(sim.addresses[r]!, sim.addresses[r1]!);
+    const replies: ClientReply[] = [];
+    sim.addClient('127.0.0.5:5000', (reply) => replies.push(reply));
+    for (let id = 1; id <= clientRequestsInFlightMax + 1; id++) {
+      sim.clientSend('127.0.0.5:5000', r1, { t: 'put', id, key, value: `v${id}`, level: 'ALL' });
+    }
+    sim.runFor(50);
+    const overloaded = replies.filter((r) => r.t === 'fail' && r.error === 'Overloaded');
+    expect(overloaded).to.have.length(1);
+    expect((overloaded[0] as { message: string }).message).to.match(/^Overloaded: replica-1 holds 4096 client requests in flight/);
+    sim.runFor(sim.config.writeTimeoutMs + 100);
+    expect(replies.filter((r) => r.t === 'fail' && r.error === 'Timeout')).to.have.length(clientRequestsInFlightMax);
+    sim.heal();
+    sim.runUntil(() => sim.node(r1).status().peers.every((p) => p.up), 2_000);
+    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'served again', level: 'QUORUM' }), 'put.ok');
   });
 
   it('junk, forged and misrouted messages are dropped and counted, and the node keeps serving', () => {
