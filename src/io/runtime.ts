@@ -13,6 +13,7 @@ import { addressOf, type Address, type RepairMode } from '../core/types.js';
 import { Codec } from './codec.js';
 import { loadConfig, nodeIndexByName } from './config.js';
 import { loadOrCreateCookie } from './cookie.js';
+import { nextGeneration } from './generation.js';
 import { openLog, type LogFile } from './log-file.js';
 import { UdpEndpoint } from './udp.js';
 
@@ -73,7 +74,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   }
   for (const problem of opened.problems) logger.warn({ event: 'log-damaged' }, `log ${dataDir}: ${problem}`);
   const nowMs = Date.now();
-  const node = new Node({ config, self, generation: nowMs, random: Math.random, repairMode: opts.repairMode, nowMs });
+  const generation = await nextGeneration(dataDir, nowMs);
+  const node = new Node({ config, self, generation, random: Math.random, repairMode: opts.repairMode, nowMs });
   for (const record of opened.records) node.replay(record);
   node.replayTruncated(opened.truncatedBytes);
   logger.info({ event: 'log-replayed' },
