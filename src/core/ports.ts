@@ -1,0 +1,32 @@
+// What a node's parts (the coordinator, hinted handoff) may do and see. The node supplies it; the
+// parts stay as pure as the node itself and never reach into each other.
+import type { LogEvent } from './effects.js';
+import type { LogRecord } from './log-record.js';
+import type { ClientReply, Message } from './messages.js';
+import type { Ring } from './partitioner.js';
+import type { RequestTracker } from './reliable.js';
+import type { Address, ClusterConfig, NodeIndex } from './types.js';
+
+export interface NodePorts {
+  readonly self: NodeIndex;
+  readonly name: string;
+  readonly generation: number;
+  readonly config: ClusterConfig;
+  readonly ring: Ring;
+  readonly requests: RequestTracker;
+  /** The time of the step in progress, in whole ms. */
+  nowMs(): number;
+  /** As the failure detector sees it; this node is always up. */
+  isUp(node: NodeIndex): boolean;
+  /** Appends a log record; `then` runs once it is durable and applied to memory. */
+  append(record: LogRecord, then: (() => void) | null): void;
+  /** To a peer over the network, or to this node through the loopback (same code path). */
+  sendPeer(to: NodeIndex, msg: Message): void;
+  reply(client: Address, msg: ClientReply): void;
+  log(level: LogEvent['level'], name: string, text: string): void;
+  nameOf(node: NodeIndex): string;
+}
+
+export function summarizeKeys(keys: readonly number[]): string {
+  return keys.length <= 8 ? keys.join(', ') : `${keys.slice(0, 8).join(', ')} … ${keys.length - 8} more`;
+}
