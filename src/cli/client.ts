@@ -3,8 +3,8 @@
 // and jitter, under the same id, until the reply carrying that id arrives or its deadline passes.
 // The coordinator answers a retransmission from its dedup cache, so a request never runs twice.
 import { randomInt } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
+import { DgramAsPromised, type SocketAsPromised } from 'dgram-as-promised';
 import { performance } from 'node:perf_hooks';
 import { cookieBytesMin } from '../io/cookie.js';
 import { Codec } from '../io/codec.js';
@@ -126,11 +126,12 @@ export class KvClient {
     private readonly coordinatorSpec: NodeSpec,
     private readonly timeoutMs: number | undefined,
     private readonly codec: Codec,
-    private readonly socket: Socket,
+    private readonly socket: SocketAsPromised,
   ) {
-    socket.on('message', (datagram) => this.receive(datagram));
-    // A send error (e.g. no route) is counted in send's callback; retransmission covers it.
-    socket.on('error', () => { this.counters.sendErrors++; });
+    // The 'message' event, never recv(): that listens only while awaited and loses what arrives between.
+    socket.socket.on('message', (datagram) => this.receive(datagram));
+    // A send error (e.g. no route) is counted where the send fails; retransmission covers it.
+    socket.socket.on('error', () => { this.counters.sendErrors++; });
   }
 
   /** Reads nodes.toml and the cluster cookie, binds one UDP socket. Throws ConfigError or BadInputError. */
@@ -143,12 +144,9 @@ export class KvClient {
       throw new BadInputError(`timeout: expected an integer in 1..${requestTimeoutMsMax} ms, got ${opts.timeoutMs}`);
     }
     const codec = new Codec(readCookie(config.cookieFile), config.valueBytesMax);
-    const socket = createSocket({ type: 'udp4' });
+    const socket = DgramAsPromised.createSocket({ type: 'udp4' });
     const loopbackOnly = config.nodes.every((n) => n.host.startsWith('127.'));
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, loopbackOnly ? '127.0.0.1' : '0.0.0.0', () => { socket.off('error', reject); resolve(); });
-    });
+    await socket.bind(0, loopbackOnly ? '127.0.0.1' : '0.0.0.0');
     return new KvClient(config, coordinator, opts.timeoutMs, codec, socket);
   }
 
@@ -213,7 +211,7 @@ export class KvClient {
       this.pending.delete(id);
       p.reject(new NoResponseError(`client closed before ${p.to.name} answered`));
     }
-    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+    await this.socket.close();
   }
 
   private checkKey(key: Key | string): Key {
@@ -283,7 +281,7 @@ export class KvClient {
 
   private sendDatagram(datagram: Buffer, to: NodeSpec): void {
     if (this.closed) return;
-    this.socket.send(datagram, to.port, to.host, (err) => { if (err) this.counters.sendErrors++; });
+    this.socket.send(datagram, to.port, to.host).catch(() => { this.counters.sendErrors++; });
   }
 
   /** Retransmits after a jittered wait, doubling it up to the ceiling, until the deadline. */
