@@ -46,7 +46,6 @@ export class Node {
   private readonly detector: FailureDetector;
   private readonly requests: RequestTracker;
   private readonly addresses: Address[];
-  private readonly indexByAddress = new Map<Address, NodeIndex>();
 
   private started = false;
   private effects: Effect[] = [];
@@ -89,7 +88,6 @@ export class Node {
     this.requests = new RequestTracker(opts.random);
     this.peerRequestsSeen = new PeerDedup(Math.ceil(dedupEntriesMax / opts.config.nodes.length));
     this.addresses = opts.config.nodes.map(addressOf);
-    this.addresses.forEach((a, i) => this.indexByAddress.set(a, i));
     this.nowMs = Math.floor(opts.nowMs);
     const ports: NodePorts = {
       self: this.self, name: this.name, generation: this.generation, config: this.config, ring: this.ring, requests: this.requests,

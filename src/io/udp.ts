@@ -13,7 +13,6 @@ export type SendErrorHandler = (error: Error, to: Address) => void;
 
 export class UdpEndpoint {
   private receiving = true;
-  private sendErrorCount = 0;
   private closed = false;
 
   private constructor(private readonly socket: SocketAsPromised, readonly address: Address, private readonly onSendError: SendErrorHandler) {}
@@ -47,10 +46,6 @@ export class UdpEndpoint {
     this.socket.send(bytes, port, to.slice(0, sep)).catch((e: unknown) => this.failed(e instanceof Error ? e : new Error(String(e)), to));
   }
 
-  get sendErrors(): number {
-    return this.sendErrorCount;
-  }
-
   /** Kernel buffer sizes actually granted (for the start line). */
   get bufferBytes(): { recv: number; send: number } {
     return { recv: this.socket.socket.getRecvBufferSize(), send: this.socket.socket.getSendBufferSize() };
@@ -69,7 +64,6 @@ export class UdpEndpoint {
   }
 
   private failed(error: Error, to: Address): void {
-    this.sendErrorCount++;
     this.onSendError(error, to);
   }
 }

@@ -373,10 +373,6 @@ export class SimCluster {
   lostAtCrash(i: NodeIndex): LogRecord[] {
     return this.nodes[i]!.lostAtCrash;
   }
-
-  pendingEvents(): number {
-    return this.queue.length;
-  }
 }
 
 function before(a: Scheduled, b: Scheduled): boolean {
