@@ -1,18 +1,19 @@
-// The coordinator's side of a client's get or put: strict-quorum admission, the fan-out to every
+// The coordinator's side of a client's get, put or del: strict-quorum admission, the fan-out to every
 // replica of the key, the answer after `level` acks, timeouts (with hints for replicas that missed
-// a write) and read repair. One ClientOp per request in flight.
+// a write) and read repair. A del is a put of a tombstone (value null): the same stamp, levels,
+// hints and repair. One ClientOp per request in flight.
 import type { HintedHandoff } from './handoff.js';
 import { compareStamps, formatStamp, type Hlc } from './hlc.js';
 import { clientRequestsInFlightMax, dedupEntriesMax } from './limits.js';
 import { BoundedMap } from './lru.js';
-import { utf8Bytes, type ClientReply, type GetRequest, type PutRequest } from './messages.js';
+import { utf8Bytes, type ClientReply, type CoordinatedRequest, type DelRequest, type GetRequest, type PutRequest } from './messages.js';
 import type { NodePorts } from './ports.js';
 import { requiredAcks } from './quorum.js';
-import type { Address, ClientError, Key, Level, NodeIndex, Stamp, Versioned } from './types.js';
+import type { Address, ClientError, Key, Level, NodeIndex, Stamp, StoredValue, Versioned } from './types.js';
 
 interface WriteOp {
   kind: 'write';
-  client: Address; clientId: number; key: Key; level: Level; value: string; stamp: Stamp;
+  client: Address; clientId: number; key: Key; level: Level; value: StoredValue; stamp: Stamp;
   required: number; replicas: readonly NodeIndex[]; sentTo: Set<NodeIndex>; acked: Set<NodeIndex>; answered: boolean; deadlineMs: number;
 }
 interface ReadOp {
@@ -43,7 +44,7 @@ export class Coordinator {
     return this.ops.size;
   }
 
-  request(client: Address, req: GetRequest | PutRequest): void {
+  request(client: Address, req: CoordinatedRequest): void {
     const { config, ring, requests, name } = this.ports;
     const opKey = `${client}|${req.id}`;
     if (this.ops.has(opKey)) return; // a retransmission of a request still in progress
@@ -67,8 +68,8 @@ export class Coordinator {
       return fail('Unavailable', `Unavailable: ${req.level} needs ${need.acks} of ${replicas.length} replicas of key ${req.key}, ` +
         `${alive} alive (${down.map((r) => this.ports.nameOf(r)).join(', ')} down)`);
     }
-    if (req.t === 'put') this.startWrite(client, opKey, req, need.acks, replicas);
-    else this.startRead(client, opKey, req, need.acks, replicas);
+    if (req.t === 'get') this.startRead(client, opKey, req, need.acks, replicas);
+    else this.startWrite(client, opKey, req, need.acks, replicas);
   }
 
   /** Times out the requests past their deadline. */
@@ -83,20 +84,21 @@ export class Coordinator {
     return [...replicas.filter((r) => r !== self), ...replicas.filter((r) => r === self)];
   }
 
-  // ---- put ---------------------------------------------------------------------------------------
+  // ---- put and del -------------------------------------------------------------------------------
 
-  private startWrite(client: Address, opKey: string, req: PutRequest, required: number, replicas: readonly NodeIndex[]): void {
+  private startWrite(client: Address, opKey: string, req: PutRequest | DelRequest, required: number, replicas: readonly NodeIndex[]): void {
     const { ports } = this;
     const now = ports.nowMs();
     const stamp = this.hlc.now(now);
+    const value = req.t === 'put' ? req.value : null;
     const op: WriteOp = {
-      kind: 'write', client, clientId: req.id, key: req.key, level: req.level, value: req.value, stamp,
+      kind: 'write', client, clientId: req.id, key: req.key, level: req.level, value, stamp,
       required, replicas, sentTo: new Set(), acked: new Set(), answered: false, deadlineMs: now + ports.config.writeTimeoutMs,
     };
     this.ops.set(opKey, op);
     for (const r of this.peersFirst(replicas)) {
-      if (!ports.isUp(r)) { this.handoff.store(r, req.key, req.value, stamp); continue; }
-      const msg = ports.requests.register(r, (id) => ({ t: 'rw', from: ports.self, gen: ports.generation, id, key: req.key, value: req.value, stamp }),
+      if (!ports.isUp(r)) { this.handoff.store(r, req.key, value, stamp); continue; }
+      const msg = ports.requests.register(r, (id) => ({ t: 'rw', from: ports.self, gen: ports.generation, id, key: req.key, value, stamp }),
         now, op.deadlineMs, r !== ports.self, () => this.onWriteAck(opKey, op, r));
       op.sentTo.add(r);
       ports.sendPeer(r, msg);
@@ -107,7 +109,8 @@ export class Coordinator {
     op.acked.add(replica);
     if (!op.answered && op.acked.size >= op.required) {
       op.answered = true;
-      this.answer(op.client, op.clientId, { t: 'put.ok', id: op.clientId, key: op.key, stamp: op.stamp, coordinator: this.ports.name }, opKey);
+      const t = op.value === null ? 'del.ok' : 'put.ok';
+      this.answer(op.client, op.clientId, { t, id: op.clientId, key: op.key, stamp: op.stamp, coordinator: this.ports.name }, opKey);
     }
     if (op.acked.size === op.sentTo.size) this.ops.delete(opKey); // every replica written; none needs a hint
   }
@@ -127,7 +130,7 @@ export class Coordinator {
       const msg = ports.requests.register(r, (id) => ({ t: 'rr', from: ports.self, gen: ports.generation, id, key: req.key }),
         now, op.deadlineMs, r !== ports.self, (reply) => {
           if (reply.t !== 'rr.ok') return;
-          this.onReadReply(opKey, op, r, reply.value === null || reply.stamp === null ? null : { value: reply.value, stamp: reply.stamp });
+          this.onReadReply(opKey, op, r, reply.stamp === null ? null : { value: reply.value, stamp: reply.stamp });
         });
       ports.sendPeer(r, msg);
     }
@@ -200,7 +203,8 @@ export class Coordinator {
       if (!op.answered) {
         this.answer(op.client, op.clientId, {
           t: 'fail', id: op.clientId, error: 'Timeout', acks: op.acked.size, required: op.required,
-          message: `Timeout: ${op.acked.size} of ${op.required} acks for put of key ${op.key} at ${op.level} within ${config.writeTimeoutMs} ms (the write may still land)`,
+          message: `Timeout: ${op.acked.size} of ${op.required} acks for ${op.value === null ? 'del' : 'put'} of key ${op.key} at ${op.level} ` +
+            `within ${config.writeTimeoutMs} ms (the ${op.value === null ? 'delete' : 'write'} may still land)`,
         }, opKey);
       }
     } else {
@@ -217,8 +221,8 @@ export class Coordinator {
   }
 
   /**
-   * Answers a get or put. A put's answer is remembered, so a retransmitted put is answered again and
-   * never stamped and written twice; a get is idempotent and its answer (with its value) is not kept.
+   * Answers a request. A put's or del's answer is remembered, so a retransmission is answered again
+   * and never stamped and written twice; a get is idempotent and its answer (with its value) is not kept.
    */
   private answer(client: Address, id: number, reply: ClientReply, opKey = `${client}|${id}`): void {
     if (reply.t !== 'get.ok') this.answered.set(opKey, reply);

@@ -3,10 +3,10 @@
 // in batches that fit a datagram, and are forgotten once acked and the "delivered" record is durable.
 import { HintStore, type Hint } from './hints.js';
 import { formatStamp } from './hlc.js';
-import { hintBatchBytesMax, hintBatchesInFlightPerTargetMax, hintEntryOverheadBytes, hintLogIntervalMs } from './limits.js';
-import { utf8Bytes, type HintBatch } from './messages.js';
+import { hintBatchBytesMax, hintBatchesInFlightPerTargetMax, hintLogIntervalMs } from './limits.js';
+import { versionBytes, type HintBatch } from './messages.js';
 import { summarizeKeys, type NodePorts } from './ports.js';
-import type { Key, NodeIndex, Stamp } from './types.js';
+import type { Key, NodeIndex, Stamp, StoredValue } from './types.js';
 
 export class HintedHandoff {
   readonly hints = new HintStore();
@@ -28,7 +28,7 @@ export class HintedHandoff {
   }
 
   /** Holds a write for a replica that missed it (kept only if newer than its hint for the key). */
-  store(target: NodeIndex, key: Key, value: string, stamp: Stamp): void {
+  store(target: NodeIndex, key: Key, value: StoredValue, stamp: Stamp): void {
     if (!this.enabled || !this.hints.isNewer(target, key, stamp)) return;
     const now = this.ports.nowMs();
     this.ports.append({ t: 'h', target, key, value, stamp, atMs: now }, null);
@@ -75,7 +75,7 @@ export class HintedHandoff {
       let bytes = 0;
       for (; next < waiting.length; next++) {
         const hint = waiting[next]!;
-        const size = utf8Bytes(hint.value) + hintEntryOverheadBytes;
+        const size = versionBytes(hint.value);
         if (batch.length > 0 && bytes + size > hintBatchBytesMax) break;
         batch.push(hint);
         bytes += size;
@@ -93,7 +93,7 @@ export class HintedHandoff {
     for (const h of batch) h.inFlight = true;
     this.batchesInFlight.set(target, (this.batchesInFlight.get(target) ?? 0) + 1);
     const batchDone = () => this.batchesInFlight.set(target, Math.max(0, (this.batchesInFlight.get(target) ?? 1) - 1));
-    const writes = batch.map((h): [Key, string, Stamp] => [h.key, h.value, h.stamp]);
+    const writes = batch.map((h): [Key, StoredValue, Stamp] => [h.key, h.value, h.stamp]);
     const now = ports.nowMs();
     const msg = ports.requests.register(target, (id): HintBatch => ({ t: 'hints', from: ports.self, gen: ports.generation, id, writes }),
       now, now + 2 * ports.config.writeTimeoutMs, true,

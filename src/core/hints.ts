@@ -1,11 +1,12 @@
 // Hinted handoff state on a coordinator: for each replica that missed a write, the newest missed
 // version of each key (so a replica that missed 10,000 writes to 256 keys needs at most 256 hints).
 import { compareStamps } from './hlc.js';
-import type { Key, NodeIndex, Stamp } from './types.js';
+import type { Key, NodeIndex, Stamp, StoredValue } from './types.js';
 
 export interface Hint {
   readonly key: Key;
-  readonly value: string;
+  /** null: a tombstone (the write was a delete). */
+  readonly value: StoredValue;
   readonly stamp: Stamp;
   /** When the coordinator stored it; hints older than the hint window are dropped. */
   readonly atMs: number;
@@ -23,7 +24,7 @@ export class HintStore {
   }
 
   /** Keeps the newest hint per (target, key); returns whether this one was kept. */
-  add(target: NodeIndex, key: Key, value: string, stamp: Stamp, atMs: number): boolean {
+  add(target: NodeIndex, key: Key, value: StoredValue, stamp: Stamp, atMs: number): boolean {
     if (!this.isNewer(target, key, stamp)) return false;
     let hints = this.byTarget.get(target);
     if (hints === undefined) this.byTarget.set(target, (hints = new Map()));
@@ -75,8 +76,8 @@ export class HintStore {
   }
 
   /** Every hint, for a snapshot: [target, key, value, stamp, atMs]. */
-  dump(): [NodeIndex, Key, string, Stamp, number][] {
-    const out: [NodeIndex, Key, string, Stamp, number][] = [];
+  dump(): [NodeIndex, Key, StoredValue, Stamp, number][] {
+    const out: [NodeIndex, Key, StoredValue, Stamp, number][] = [];
     for (const [target, hints] of this.byTarget) for (const h of hints.values()) out.push([target, h.key, h.value, h.stamp, h.atMs]);
     return out;
   }

@@ -42,6 +42,20 @@ export const hintEntryOverheadBytes = 48;
 /** Hint batches to one target in flight at once. */
 export const hintBatchesInFlightPerTargetMax = 4;
 
+/**
+ * Anti-entropy compares (key, stamp) digests per block of this many consecutive keys, then the
+ * stamps of the differing blocks only: 16 blocks of 16 keys, so replicas that agree exchange one
+ * small datagram each way per peer per round.
+ */
+export const antiEntropyBlockKeys = 16;
+export const antiEntropyBlockCount = keyCount / antiEntropyBlockKeys;
+/** Anti-entropy rounds (one per peer) a node runs at once, periodic and `kvc repair` together. */
+export const antiEntropyRoundsInFlightMax = 4 * nodesMax;
+/** `kvc repair` requests a node holds open at once; past it the answer is Overloaded. */
+export const repairRequestsInFlightMax = 8;
+/** Longest accepted anti_entropy_interval_ms (a day); 0 turns anti-entropy off. */
+export const antiEntropyIntervalMsMax = 86_400_000;
+
 /** Log records written since the last snapshot before the node asks for a new snapshot. */
 export const recordsPerSnapshotMin = 10_000;
 

@@ -8,17 +8,17 @@ import {
   hintsPerTargetMax, keyCount, keyMax, keyMin, messageIdMax, nodesMax, recordBytesMax, valueBytesMaxCeiling,
 } from './limits.js';
 import { utf8Bytes } from './messages.js';
-import type { Key, NodeIndex, Stamp } from './types.js';
+import type { Key, NodeIndex, Stamp, StoredValue } from './types.js';
 
 export type LogRecord =
-  /** A data write. */
-  | { t: 'w'; key: Key; value: string; stamp: Stamp }
-  /** Hint added: this coordinator holds a write for `target`, since `atMs`. */
-  | { t: 'h'; target: NodeIndex; key: Key; value: string; stamp: Stamp; atMs: number }
+  /** A data write; value null is a tombstone (a delete). */
+  | { t: 'w'; key: Key; value: StoredValue; stamp: Stamp }
+  /** Hint added: this coordinator holds a write (or a tombstone) for `target`, since `atMs`. */
+  | { t: 'h'; target: NodeIndex; key: Key; value: StoredValue; stamp: Stamp; atMs: number }
   /** Hint delivered: forget the held hint for (target, key) if it has this stamp. */
   | { t: 'hd'; target: NodeIndex; key: Key; stamp: Stamp }
   /** Full state at a point: every stored version and every held hint [target, key, value, stamp, atMs]. */
-  | { t: 'snap'; writes: [Key, string, Stamp][]; hints: [NodeIndex, Key, string, Stamp, number][] };
+  | { t: 'snap'; writes: [Key, StoredValue, Stamp][]; hints: [NodeIndex, Key, StoredValue, Stamp, number][] };
 
 export interface RecordScan {
   /** Every good record, in log order, up to the first short or bad one. */
@@ -100,18 +100,18 @@ function validateOrThrow(x: unknown): LogRecord {
   if (typeof x !== 'object' || x === null || Array.isArray(x) || x instanceof Uint8Array) fail(`record: expected a map, got ${describe(x)}`);
   const o = x as Record<string, unknown>;
   switch (o.t) {
-    case 'w': return { t: 'w', key: key(o.key), value: value(o.value), stamp: stamp(o.stamp) };
-    case 'h': return { t: 'h', target: node(o.target), key: key(o.key), value: value(o.value), stamp: stamp(o.stamp), atMs: uint(o.atMs, 'atMs') };
+    case 'w': return { t: 'w', key: key(o.key), value: storedValue(o.value), stamp: stamp(o.stamp) };
+    case 'h': return { t: 'h', target: node(o.target), key: key(o.key), value: storedValue(o.value), stamp: stamp(o.stamp), atMs: uint(o.atMs, 'atMs') };
     case 'hd': return { t: 'hd', target: node(o.target), key: key(o.key), stamp: stamp(o.stamp) };
     case 'snap': {
-      const writes = list(o.writes, 'writes', keyCount).map((w, i): [Key, string, Stamp] => {
+      const writes = list(o.writes, 'writes', keyCount).map((w, i): [Key, StoredValue, Stamp] => {
         const [k, v, s] = tuple(w, 3, `writes[${i}]`);
-        return [key(k, `writes[${i}].key`), value(v, `writes[${i}].value`), stamp(s, `writes[${i}].stamp`)];
+        return [key(k, `writes[${i}].key`), storedValue(v, `writes[${i}].value`), stamp(s, `writes[${i}].stamp`)];
       });
-      const hints = list(o.hints, 'hints', nodesMax * hintsPerTargetMax).map((h, i): [NodeIndex, Key, string, Stamp, number] => {
+      const hints = list(o.hints, 'hints', nodesMax * hintsPerTargetMax).map((h, i): [NodeIndex, Key, StoredValue, Stamp, number] => {
         const [n, k, v, s, at] = tuple(h, 5, `hints[${i}]`);
         const f = `hints[${i}]`;
-        return [node(n, `${f}.target`), key(k, `${f}.key`), value(v, `${f}.value`), stamp(s, `${f}.stamp`), uint(at, `${f}.atMs`)];
+        return [node(n, `${f}.target`), key(k, `${f}.key`), storedValue(v, `${f}.value`), stamp(s, `${f}.stamp`), uint(at, `${f}.atMs`)];
       });
       return { t: 'snap', writes, hints };
     }
@@ -136,6 +136,10 @@ function value(v: unknown, field = 'value'): string {
   const n = utf8Bytes(v);
   if (n > valueBytesMaxCeiling) fail(`${field}: ${n} bytes, over the limit of ${valueBytesMaxCeiling}`);
   return v;
+}
+/** A value, or null for a tombstone. */
+function storedValue(v: unknown, field = 'value'): StoredValue {
+  return v === null ? null : value(v, field);
 }
 function stamp(v: unknown, field = 'stamp'): Stamp {
   const [w, c, n] = tuple(v, 3, field);

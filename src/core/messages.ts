@@ -1,38 +1,55 @@
 // Every message a socket can carry, as one discriminated union on `t`, and `validate`, which turns
 // anything a decoder produced into a typed message or a reason. Nothing here throws on bad input.
-import { keyMax, keyMin, messageIdMax, nodeNameBytesMax, nodesMax, valueBytesMaxCeiling } from './limits.js';
-import { clientErrors, levels, type ClientError, type Key, type Level, type NodeIndex, type Stamp } from './types.js';
+import { antiEntropyBlockCount, hintEntryOverheadBytes, keyCount, keyMax, keyMin, messageIdMax, nodeNameBytesMax, nodesMax, valueBytesMaxCeiling } from './limits.js';
+import { clientErrors, levels, type ClientError, type Key, type Level, type NodeIndex, type Stamp, type StoredValue } from './types.js';
 
 // ---- client <-> coordinator ----------------------------------------------------------------
 
 export interface GetRequest { t: 'get'; id: number; key: Key; level: Level }
 export interface PutRequest { t: 'put'; id: number; key: Key; value: string; level: Level }
+/** A write of a tombstone: every path a put takes, with no value. */
+export interface DelRequest { t: 'del'; id: number; key: Key; level: Level }
 /** A replica's own stored version of a key, without coordination. */
 export interface LocalRequest { t: 'local'; id: number; key: Key }
 export interface StatusRequest { t: 'status'; id: number }
-export type ClientRequest = GetRequest | PutRequest | LocalRequest | StatusRequest;
+/** Run an anti-entropy round with every peer now; answered once every round has finished. */
+export interface RepairRequest { t: 'repair'; id: number }
+export type ClientRequest = GetRequest | PutRequest | DelRequest | LocalRequest | StatusRequest | RepairRequest;
+/** The client requests a coordinator fans out to the replicas of their key. */
+export type CoordinatedRequest = GetRequest | PutRequest | DelRequest;
 
+/** value null: not found; with a stamp, the newest version is a tombstone (deleted at that stamp). */
 export interface GetReply { t: 'get.ok'; id: number; key: Key; value: string | null; stamp: Stamp | null; coordinator: string }
 export interface PutReply { t: 'put.ok'; id: number; key: Key; stamp: Stamp; coordinator: string }
+export interface DelReply { t: 'del.ok'; id: number; key: Key; stamp: Stamp; coordinator: string }
 export interface LocalReply { t: 'local.ok'; id: number; key: Key; value: string | null; stamp: Stamp | null; node: string }
 export interface StatusReply { t: 'status.ok'; id: number; status: StatusReport }
+/** One peer's part of a repair: keys this replica sent it and received from it, or why it was not reached. */
+export interface RepairPeerResult { name: string; reached: boolean; sent: number; received: number; error: string | null }
+export interface RepairReply { t: 'repair.ok'; id: number; node: string; peers: RepairPeerResult[] }
 export interface FailReply {
   t: 'fail'; id: number; error: ClientError; message: string;
   /** Timeout: acks received and acks required. */
   acks?: number; required?: number;
 }
-export type ClientReply = GetReply | PutReply | LocalReply | StatusReply | FailReply;
+export type ClientReply = GetReply | PutReply | DelReply | LocalReply | StatusReply | RepairReply | FailReply;
 
 export interface RangeReport { first: Key; last: Key; replicas: string[] }
 /** hintsExpired: hints for this target dropped past max_hint_window_ms since this node started (repair those keys). */
-export interface PeerReport { name: string; up: boolean; hintsPending: number; hintsExpired: number }
+export interface PeerReport { name: string; up: boolean; hintsPending: number; hintsExpired: number; antiEntropy: AntiEntropyReport }
+/** Anti-entropy with one peer since this node started: rounds finished, when the last one did, keys repaired each way. */
+export interface AntiEntropyReport { rounds: number; lastRoundMs: number | null; keysSent: number; keysReceived: number }
 export interface StatusReport {
   node: string;
   replicationFactor: number;
   repairMode: string;
+  /** 0: anti-entropy off. */
+  antiEntropyIntervalMs: number;
   ring: RangeReport[];
   peers: PeerReport[];
+  /** Keys holding a value here; deleted keys are counted as tombstones. */
   keysStored: number;
+  tombstones: number;
   logBytes: number;
   logRecords: number;
   droppedDatagrams: Record<string, number>;
@@ -43,18 +60,32 @@ export interface StatusReport {
 // Requests carry (from, gen, id): gen is the sender's generation, so ids reused after a restart
 // are never mistaken for old ones. The reply carries the same id and is the ack.
 
-export interface ReplicaWrite { t: 'rw'; from: NodeIndex; gen: number; id: number; key: Key; value: string; stamp: Stamp }
+export interface ReplicaWrite { t: 'rw'; from: NodeIndex; gen: number; id: number; key: Key; value: StoredValue; stamp: Stamp }
 export interface ReplicaWriteAck { t: 'rw.ok'; from: NodeIndex; id: number }
 export interface ReplicaRead { t: 'rr'; from: NodeIndex; gen: number; id: number; key: Key }
-export interface ReplicaReadAck { t: 'rr.ok'; from: NodeIndex; id: number; value: string | null; stamp: Stamp | null }
-/** A batch of hinted writes for the receiver, [key, value, stamp] each. */
-export interface HintBatch { t: 'hints'; from: NodeIndex; gen: number; id: number; writes: [Key, string, Stamp][] }
+export interface ReplicaReadAck { t: 'rr.ok'; from: NodeIndex; id: number; value: StoredValue; stamp: Stamp | null }
+/**
+ * A batch of versions the sender holds for the receiver, [key, value, stamp] each: hinted writes,
+ * or what an anti-entropy round found the receiver missing. Kept where newer, like any write.
+ */
+export interface HintBatch { t: 'hints'; from: NodeIndex; gen: number; id: number; writes: [Key, StoredValue, Stamp][] }
 export interface HintBatchAck { t: 'hints.ok'; from: NodeIndex; id: number }
+/**
+ * Anti-entropy, step 1: a digest of (key, stamp) for each block of keys the two replicas share,
+ * [block, digest] (see anti-entropy.ts). Read-only, so never deduplicated: a copy is answered again.
+ */
+export interface DigestRequest { t: 'ae'; from: NodeIndex; gen: number; id: number; digests: [number, number][] }
+/** The blocks whose digests differ, and the receiver's [key, stamp, value bytes] for every key it holds in them. */
+export interface DigestReply { t: 'ae.ok'; from: NodeIndex; id: number; blocks: number[]; versions: [Key, Stamp, number][] }
+/** Anti-entropy, step 2: the versions of these keys, which the receiver holds newer. */
+export interface PullRequest { t: 'ae.pull'; from: NodeIndex; gen: number; id: number; keys: Key[] }
+/** As many of them as fit a datagram; the rest wait for the next round. */
+export interface PullReply { t: 'ae.pull.ok'; from: NodeIndex; id: number; writes: [Key, StoredValue, Stamp][] }
 /** One-way, never acked. */
 export interface Heartbeat { t: 'hb'; from: NodeIndex; gen: number; counter: number; hlc: Stamp }
 
-export type PeerRequest = ReplicaWrite | ReplicaRead | HintBatch;
-export type PeerReply = ReplicaWriteAck | ReplicaReadAck | HintBatchAck;
+export type PeerRequest = ReplicaWrite | ReplicaRead | HintBatch | DigestRequest | PullRequest;
+export type PeerReply = ReplicaWriteAck | ReplicaReadAck | HintBatchAck | DigestReply | PullReply;
 export type PeerMessage = PeerRequest | PeerReply | Heartbeat;
 
 export type Message = ClientRequest | ClientReply | PeerMessage;
@@ -74,6 +105,11 @@ export function utf8Bytes(s: string): number {
     else n += 3;
   }
   return n;
+}
+
+/** What one [key, value, stamp] entry of a batch costs: its value's bytes (none for a tombstone) plus the rest. */
+export function versionBytes(value: StoredValue): number {
+  return (value === null ? 0 : utf8Bytes(value)) + hintEntryOverheadBytes;
 }
 
 class Invalid extends Error {}
@@ -103,6 +139,27 @@ function text(o: Record<string, unknown>, field: string, bytesMax: number): stri
 function value(x: unknown, bytesMax: number): string {
   return text({ value: x }, 'value', bytesMax);
 }
+/** A value, or null for a tombstone. */
+function storedValue(x: unknown, bytesMax: number): StoredValue {
+  return x === null ? null : value(x, bytesMax);
+}
+function list(x: unknown, field: string, lengthMax: number, nonEmpty = false): unknown[] {
+  if (!Array.isArray(x)) fail(`${field}: expected an array, got ${describe(x)}`);
+  if (x.length > lengthMax) fail(`${field}: ${x.length} entries, over the limit of ${lengthMax}`);
+  if (nonEmpty && x.length === 0) fail(`${field}: expected a non-empty array`);
+  return x as unknown[];
+}
+function tuple(x: unknown, length: number, field: string): unknown[] {
+  if (!Array.isArray(x) || x.length !== length) fail(`${field}: expected entries of ${length}`);
+  return x as unknown[];
+}
+/** [key, value or null, stamp] entries: hint batches and anti-entropy pulls. */
+function writes(x: unknown, bytesMax: number, nonEmpty: boolean): [Key, StoredValue, Stamp][] {
+  return list(x, 'writes', keyCount, nonEmpty).map((w): [Key, StoredValue, Stamp] => {
+    const [k, v, s] = tuple(w, 3, 'writes');
+    return [key({ key: k }), storedValue(v, bytesMax), stamp(s)];
+  });
+}
 function level(o: Record<string, unknown>): Level {
   const v = o.level;
   if (typeof v !== 'string' || !(levels as readonly string[]).includes(v)) fail(`level: expected one of ${levels.join(', ')}, got ${describe(v)}`);
@@ -117,10 +174,14 @@ function stamp(x: unknown, field = 'stamp'): Stamp {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n >= nodesMax) fail(`${field}: bad node ${describe(n)}`);
   return [w, c, n];
 }
-function version(o: Record<string, unknown>, bytesMax: number): { value: string | null; stamp: Stamp | null } {
-  if (o.value === null && o.stamp === null) return { value: null, stamp: null };
-  if (o.value === undefined && o.stamp === undefined) fail('value, stamp: expected both, or both null');
-  return { value: value(o.value, bytesMax), stamp: stamp(o.stamp) };
+/** Not found (both null), a value with its stamp, or a tombstone (value null with its stamp). */
+function version(o: Record<string, unknown>, bytesMax: number): { value: StoredValue; stamp: Stamp | null } {
+  if (o.stamp === null) {
+    if (o.value !== null) fail('value: expected null when stamp is null');
+    return { value: null, stamp: null };
+  }
+  if (o.value === undefined || o.stamp === undefined) fail('value, stamp: expected both, or both null');
+  return { value: storedValue(o.value, bytesMax), stamp: stamp(o.stamp) };
 }
 function describe(v: unknown): string {
   if (v === undefined) return 'nothing';
@@ -149,12 +210,33 @@ function validateStatus(x: unknown): StatusReport {
       first: key({ key: r.first }), last: key({ key: r.last }),
       replicas: (Array.isArray(r.replicas) ? r.replicas : fail('status.ring: expected replicas')).map((n: unknown) => text({ n }, 'n', nodeNameBytesMax)),
     })),
-    peers: list('peers').map((p) => ({ name: text(p, 'name', nodeNameBytesMax), up: p.up === true, hintsPending: uint(p, 'hintsPending'), hintsExpired: uint(p, 'hintsExpired') })),
+    peers: list('peers').map((p) => ({
+      name: text(p, 'name', nodeNameBytesMax), up: p.up === true, hintsPending: uint(p, 'hintsPending'), hintsExpired: uint(p, 'hintsExpired'),
+      antiEntropy: antiEntropyReport(p.antiEntropy),
+    })),
+    antiEntropyIntervalMs: uint(s, 'antiEntropyIntervalMs'),
     keysStored: uint(s, 'keysStored'),
+    tombstones: uint(s, 'tombstones'),
     logBytes: uint(s, 'logBytes'),
     logRecords: uint(s, 'logRecords'),
     droppedDatagrams,
     clientRequestsInFlight: uint(s, 'clientRequestsInFlight'),
+  };
+}
+
+function antiEntropyReport(x: unknown): AntiEntropyReport {
+  if (!isRecord(x)) fail('status.peers.antiEntropy: expected an object');
+  return {
+    rounds: uint(x, 'rounds'), lastRoundMs: x.lastRoundMs === null ? null : uint(x, 'lastRoundMs'),
+    keysSent: uint(x, 'keysSent'), keysReceived: uint(x, 'keysReceived'),
+  };
+}
+
+function repairPeer(x: unknown): RepairPeerResult {
+  if (!isRecord(x)) fail('peers: expected objects');
+  return {
+    name: text(x, 'name', nodeNameBytesMax), reached: x.reached === true, sent: uint(x, 'sent'), received: uint(x, 'received'),
+    error: x.error === null ? null : text(x, 'error', 1_024),
   };
 }
 
@@ -164,10 +246,14 @@ function validateOrThrow(x: unknown, valueBytesMax: number): Message {
   switch (o.t) {
     case 'get': return { t: 'get', id: uint(o, 'id'), key: key(o), level: level(o) };
     case 'put': return { t: 'put', id: uint(o, 'id'), key: key(o), value: value(o.value, valueBytesMax), level: level(o) };
+    case 'del': return { t: 'del', id: uint(o, 'id'), key: key(o), level: level(o) };
     case 'local': return { t: 'local', id: uint(o, 'id'), key: key(o) };
     case 'status': return { t: 'status', id: uint(o, 'id') };
+    case 'repair': return { t: 'repair', id: uint(o, 'id') };
     case 'get.ok': return { t: 'get.ok', id: uint(o, 'id'), key: key(o), ...version(o, valueBytesMax), coordinator: text(o, 'coordinator', nodeNameBytesMax) };
     case 'put.ok': return { t: 'put.ok', id: uint(o, 'id'), key: key(o), stamp: stamp(o.stamp), coordinator: text(o, 'coordinator', nodeNameBytesMax) };
+    case 'del.ok': return { t: 'del.ok', id: uint(o, 'id'), key: key(o), stamp: stamp(o.stamp), coordinator: text(o, 'coordinator', nodeNameBytesMax) };
+    case 'repair.ok': return { t: 'repair.ok', id: uint(o, 'id'), node: text(o, 'node', nodeNameBytesMax), peers: list(o.peers, 'peers', nodesMax).map(repairPeer) };
     case 'local.ok': return { t: 'local.ok', id: uint(o, 'id'), key: key(o), ...version(o, valueBytesMax), node: text(o, 'node', nodeNameBytesMax) };
     case 'status.ok': return { t: 'status.ok', id: uint(o, 'id'), status: validateStatus(o.status) };
     case 'fail': {
@@ -178,19 +264,29 @@ function validateOrThrow(x: unknown, valueBytesMax: number): Message {
       if (o.required !== undefined) reply.required = uint(o, 'required', nodesMax);
       return reply;
     }
-    case 'rw': return { t: 'rw', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), key: key(o), value: value(o.value, valueBytesMax), stamp: stamp(o.stamp) };
+    case 'rw': return { t: 'rw', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), key: key(o), value: storedValue(o.value, valueBytesMax), stamp: stamp(o.stamp) };
     case 'rw.ok': return { t: 'rw.ok', from: node(o), id: uint(o, 'id') };
     case 'rr': return { t: 'rr', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), key: key(o) };
     case 'rr.ok': return { t: 'rr.ok', from: node(o), id: uint(o, 'id'), ...version(o, valueBytesMax) };
-    case 'hints': {
-      if (!Array.isArray(o.writes) || o.writes.length === 0) fail('writes: expected a non-empty array');
-      const writes = (o.writes as unknown[]).map((w): [Key, string, Stamp] => {
-        if (!Array.isArray(w) || w.length !== 3) fail('writes: expected [key, value, stamp] entries');
-        return [key({ key: w[0] }), value(w[1], valueBytesMax), stamp(w[2])];
-      });
-      return { t: 'hints', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), writes };
-    }
+    case 'hints': return { t: 'hints', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), writes: writes(o.writes, valueBytesMax, true) };
     case 'hints.ok': return { t: 'hints.ok', from: node(o), id: uint(o, 'id') };
+    case 'ae': {
+      const digests = list(o.digests, 'digests', antiEntropyBlockCount).map((d): [number, number] => {
+        const [b, h] = tuple(d, 2, 'digests');
+        return [uint({ block: b }, 'block', antiEntropyBlockCount - 1), uint({ digest: h }, 'digest', 0xffff_ffff)];
+      });
+      return { t: 'ae', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), digests };
+    }
+    case 'ae.ok': {
+      const blocks = list(o.blocks, 'blocks', antiEntropyBlockCount).map((b) => uint({ block: b }, 'block', antiEntropyBlockCount - 1));
+      const versions = list(o.versions, 'versions', keyCount).map((v): [Key, Stamp, number] => {
+        const [k, s, n] = tuple(v, 3, 'versions');
+        return [key({ key: k }), stamp(s), uint({ bytes: n }, 'bytes', valueBytesMax)];
+      });
+      return { t: 'ae.ok', from: node(o), id: uint(o, 'id'), blocks, versions };
+    }
+    case 'ae.pull': return { t: 'ae.pull', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), keys: list(o.keys, 'keys', keyCount, true).map((k) => key({ key: k })) };
+    case 'ae.pull.ok': return { t: 'ae.pull.ok', from: node(o), id: uint(o, 'id'), writes: writes(o.writes, valueBytesMax, false) };
     case 'hb': return { t: 'hb', from: node(o), gen: uint(o, 'gen'), counter: uint(o, 'counter'), hlc: stamp(o.hlc, 'hlc') };
     default: return fail(`t: unknown message type ${describe(o.t)}`);
   }
@@ -210,7 +306,7 @@ export function validate(x: unknown, valueBytesMax: number = valueBytesMaxCeilin
 }
 
 export function isClientRequest(m: Message): m is ClientRequest {
-  return m.t === 'get' || m.t === 'put' || m.t === 'local' || m.t === 'status';
+  return m.t === 'get' || m.t === 'put' || m.t === 'del' || m.t === 'local' || m.t === 'status' || m.t === 'repair';
 }
 export function isPeerMessage(m: Message): m is PeerMessage {
   return 'from' in m;

@@ -1,5 +1,6 @@
 // A ringkv replica and coordinator as one synchronous state machine: inputs in, effects out.
 // It never touches a socket, a file, a timer, the clock or Math.random (see ../shared/DESIGN.md).
+import { AntiEntropy } from './anti-entropy.js';
 import { Coordinator } from './coordinator.js';
 import { PeerDedup } from './dedup.js';
 import type { Effect, Input, LogEvent } from './effects.js';
@@ -7,15 +8,18 @@ import { FailureDetector } from './failure-detector.js';
 import { HintedHandoff } from './handoff.js';
 import type { HintStore } from './hints.js';
 import { compareStamps, formatStamp, Hlc } from './hlc.js';
-import { clientRequestsInFlightMax, dedupEntriesMax, dropLogIntervalMs, hintsPerTargetMax, recordsPerSnapshotMin } from './limits.js';
+import { clientRequestsInFlightMax, dedupEntriesMax, dropLogIntervalMs, hintsPerTargetMax, recordsPerSnapshotMin, repairRequestsInFlightMax } from './limits.js';
 import type { LogRecord } from './log-record.js';
-import { isClientRequest, type ClientReply, type ClientRequest, type Message, type PeerReply, type PeerRequest, type StatusReport } from './messages.js';
+import { BoundedMap } from './lru.js';
+import {
+  isClientRequest, type ClientReply, type ClientRequest, type Message, type PeerReply, type PeerRequest, type RepairReply, type StatusReport,
+} from './messages.js';
 import { Ring } from './partitioner.js';
 import type { NodePorts } from './ports.js';
 import type { Random } from './prng.js';
 import { RequestTracker } from './reliable.js';
 import { Store } from './store.js';
-import { addressOf, type Address, type ClusterConfig, type Key, type NodeIndex, type RepairMode, type Stamp } from './types.js';
+import { addressOf, type Address, type ClusterConfig, type Key, type NodeIndex, type RepairMode, type Stamp, type StoredValue } from './types.js';
 
 export interface NodeOptions {
   config: ClusterConfig;
@@ -61,6 +65,9 @@ export class Node {
 
   private readonly handoff: HintedHandoff;
   private readonly coordinator: Coordinator;
+  private readonly antiEntropy: AntiEntropy;
+  /** `kvc repair` requests: running (null) or answered, so a retransmission never starts a second repair. */
+  private readonly repairs = new BoundedMap<string, RepairReply | null>(repairRequestsInFlightMax * 4);
   // replica: the (from, gen, id) of writes and hint batches seen, pending until durable
   private readonly peerRequestsSeen: PeerDedup;
 
@@ -101,6 +108,7 @@ export class Node {
     };
     this.handoff = new HintedHandoff(ports, this.repairMode !== 'read-repair');
     this.coordinator = new Coordinator(ports, this.hlc, this.handoff, this.repairMode !== 'hinted-handoff');
+    this.antiEntropy = new AntiEntropy(ports, { read: (key) => this.store.read(key), writeLocal: (writes, done) => this.writeLocal(writes, done) }, opts.random);
   }
 
   /** The hints this node holds for others (hinted handoff). */
@@ -168,9 +176,10 @@ export class Node {
     this.log('info', 'started',
       `${this.name} started (generation ${this.generation}): replayed ${this.replayed.records} log records` +
       `${this.replayed.torn > 0 ? `, dropped a torn tail of ${this.replayed.torn} bytes` : ''}; ` +
-      `${this.store.size} keys, ${this.hints.count} hints restored`);
+      `${this.store.liveKeys} keys, ${this.store.tombstones} tombstones, ${this.hints.count} hints restored`);
     this.heartbeatAll();
     this.handoff.start();
+    this.antiEntropy.start();
   }
 
   private receive(from: Address, msg: Message): void {
@@ -184,8 +193,8 @@ export class Node {
   private onPeerMessage(peer: NodeIndex, msg: Message): void {
     switch (msg.t) {
       case 'hb': return this.onHeartbeat(peer, msg.gen, msg.hlc);
-      case 'rw': case 'rr': case 'hints': return this.onPeerRequest(peer, msg);
-      case 'rw.ok': case 'rr.ok': case 'hints.ok': return this.onPeerReply(peer, msg);
+      case 'rw': case 'rr': case 'hints': case 'ae': case 'ae.pull': return this.onPeerRequest(peer, msg);
+      case 'rw.ok': case 'rr.ok': case 'hints.ok': case 'ae.ok': case 'ae.pull.ok': return this.onPeerReply(peer, msg);
       default: return this.countDrop('unexpected');
     }
   }
@@ -222,7 +231,7 @@ export class Node {
   /** Memory holds every record up to syncedLsn: that is what a snapshot covers (see effects.ts). */
   private maybeSnapshot(): void {
     if (this.recordsSinceSnapshot < recordsPerSnapshotMin) return;
-    const writes: [Key, string, Stamp][] = [];
+    const writes: [Key, StoredValue, Stamp][] = [];
     for (const [key, v] of this.store.entries()) writes.push([key, v.value, v.stamp]);
     this.effects.push({ kind: 'snapshot', coversLsn: this.syncedLsn, record: { t: 'snap', writes, hints: this.hints.dump() } });
     this.recordsSinceSnapshot = this.pending.length;
@@ -238,6 +247,9 @@ export class Node {
       const v = this.store.read(msg.key);
       return this.sendPeer(peer, { t: 'rr.ok', from: this.self, id: msg.id, value: v?.value ?? null, stamp: v?.stamp ?? null });
     }
+    // Anti-entropy's questions read only, like rr: answered again when retransmitted.
+    if (msg.t === 'ae') return this.sendPeer(peer, this.antiEntropy.onDigests(peer, msg));
+    if (msg.t === 'ae.pull') return this.sendPeer(peer, this.antiEntropy.onPull(peer, msg));
     const ack: PeerReply = msg.t === 'rw' ? { t: 'rw.ok', from: this.self, id: msg.id } : { t: 'hints.ok', from: this.self, id: msg.id };
     const seen = this.peerRequestsSeen.seen(peer, msg.gen, msg.id);
     if (seen === 'pending') return; // its records are on the way to disk; the ack follows
@@ -253,17 +265,19 @@ export class Node {
   }
 
   /**
-   * Makes these versions durable here, then calls `done`. A version no newer than what is stored
-   * (durably: memory holds only synced records) needs no record.
+   * Makes these versions (values or tombstones) durable here, then calls `done` with the keys that
+   * were newer than what is stored. A version no newer (durably: memory holds only synced records)
+   * needs no record.
    */
-  private writeLocal(writes: readonly (readonly [Key, string, Stamp])[], done: () => void): void {
+  private writeLocal(writes: readonly (readonly [Key, StoredValue, Stamp])[], done: (fresh: Key[]) => void): void {
     const fresh = writes.filter(([key, , stamp]) => {
       this.hlc.observe(stamp);
       const held = this.store.read(key);
       return held === undefined || compareStamps(stamp, held.stamp) > 0;
     });
-    if (fresh.length === 0) return done();
-    fresh.forEach(([key, value, stamp], i) => this.append({ t: 'w', key, value, stamp }, i === fresh.length - 1 ? done : null));
+    const keys = fresh.map(([key]) => key);
+    if (fresh.length === 0) return done(keys);
+    fresh.forEach(([key, value, stamp], i) => this.append({ t: 'w', key, value, stamp }, i === fresh.length - 1 ? () => done(keys) : null));
   }
 
   // ---- gossip and failure detection --------------------------------------------------------------
@@ -297,6 +311,7 @@ export class Node {
     for (const out of expired) out.onGiveUp();
     this.coordinator.tick();
     this.handoff.tick();
+    this.antiEntropy.tick();
     this.logDrops();
   }
 
@@ -309,8 +324,26 @@ export class Node {
         return this.reply(client, { t: 'local.ok', id: req.id, key: req.key, value: v?.value ?? null, stamp: v?.stamp ?? null, node: this.name });
       }
       case 'status': return this.reply(client, { t: 'status.ok', id: req.id, status: this.status() });
+      case 'repair': return this.onRepair(client, req.id);
       default: return this.coordinator.request(client, req);
     }
+  }
+
+  /** `kvc repair`: a round with every peer now, answered once all are done. */
+  private onRepair(client: Address, id: number): void {
+    const opKey = `${client}|${id}`;
+    const known = this.repairs.get(opKey);
+    if (known === null) return; // a retransmission of a repair still running
+    if (known !== undefined) return this.reply(client, known);
+    const started = this.antiEntropy.repairAll((peers) => {
+      const reply: RepairReply = { t: 'repair.ok', id, node: this.name, peers };
+      this.repairs.set(opKey, reply);
+      this.reply(client, reply);
+    });
+    if (!started) {
+      return this.reply(client, { t: 'fail', id, error: 'Overloaded', message: `Overloaded: ${this.name} is already running ${repairRequestsInFlightMax} repairs` });
+    }
+    if (this.repairs.get(opKey) === undefined) this.repairs.set(opKey, null);
   }
 
   private reply(client: Address, msg: ClientReply): void {
@@ -329,8 +362,13 @@ export class Node {
       replicationFactor: this.config.replicationFactor,
       repairMode: this.repairMode,
       ring: this.ring.ranges.map((r) => ({ first: r.first, last: r.last, replicas: this.ring.replicasFor(r.first).map((n) => this.nameOf(n)) })),
-      peers: this.config.nodes.map((n, i) => ({ name: n.name, up: this.detector.isUp(i), hintsPending: this.hints.countFor(i), hintsExpired: this.handoff.expiredFor(i) })),
-      keysStored: this.store.size,
+      antiEntropyIntervalMs: this.config.antiEntropyIntervalMs,
+      peers: this.config.nodes.map((n, i) => ({
+        name: n.name, up: this.detector.isUp(i), hintsPending: this.hints.countFor(i), hintsExpired: this.handoff.expiredFor(i),
+        antiEntropy: this.antiEntropy.report(i),
+      })),
+      keysStored: this.store.liveKeys,
+      tombstones: this.store.tombstones,
       logBytes: this.logBytes,
       logRecords: this.recordsSinceSnapshot,
       droppedDatagrams: { ...this.dropped },

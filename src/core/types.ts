@@ -12,9 +12,15 @@ export type NodeIndex = number;
  */
 export type Stamp = readonly [wallMs: number, counter: number, node: NodeIndex];
 
-/** A stored version of a key. */
+/** What a version holds: a value, or null for a tombstone (the key was deleted at that stamp). */
+export type StoredValue = string | null;
+
+/**
+ * A stored version of a key. A delete is a version too: a tombstone (value null) with the
+ * coordinator's stamp, so it wins over every older value wherever it travels, exactly as a put does.
+ */
 export interface Versioned {
-  readonly value: string;
+  readonly value: StoredValue;
   readonly stamp: Stamp;
 }
 
@@ -52,6 +58,8 @@ export interface ClusterConfig {
   readonly readTimeoutMs: number;
   readonly maxHintWindowMs: number;
   readonly hintSweepIntervalMs: number;
+  /** How often a replica compares what it holds with each peer it shares keys with; 0 turns it off. */
+  readonly antiEntropyIntervalMs: number;
   readonly valueBytesMax: number;
   readonly dataDir: string;
   readonly cookieFile: string;

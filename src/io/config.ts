@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
-import { nodeNameBytesMax, nodesMax, valueBytesMaxCeiling } from '../core/limits.js';
+import { antiEntropyIntervalMsMax, nodeNameBytesMax, nodesMax, valueBytesMaxCeiling } from '../core/limits.js';
 import { addressOf, repairModes, type ClusterConfig, type NodeSpec, type RepairMode } from '../core/types.js';
 
 export class ConfigError extends Error {
@@ -22,7 +22,7 @@ export const portMax = 65_535;
 const topLevelKeys = [
   'replication_factor', 'repair_mode', 'read_repair_blocking', 'data_dir', 'cookie_file',
   'gossip_interval_ms', 'down_after_ms', 'write_timeout_ms', 'read_timeout_ms',
-  'max_hint_window_ms', 'hint_sweep_interval_ms', 'value_bytes_max', 'nodes',
+  'max_hint_window_ms', 'hint_sweep_interval_ms', 'anti_entropy_interval_ms', 'value_bytes_max', 'nodes',
 ] as const;
 const nodeKeys = ['name', 'host', 'port'] as const;
 const nodeNamePattern = /^[A-Za-z0-9_.-]+$/;
@@ -48,12 +48,13 @@ export function parseConfig(text: string, source = 'nodes.toml', baseDir = '.'):
   const readTimeoutMs = top.integer('read_timeout_ms', 1, requestTimeoutMsMax);
   const maxHintWindowMs = top.integer('max_hint_window_ms', 1, maxHintWindowMsMax);
   const hintSweepIntervalMs = top.integer('hint_sweep_interval_ms', 1, hintSweepIntervalMsMax);
+  const antiEntropyIntervalMs = top.integer('anti_entropy_interval_ms', 0, antiEntropyIntervalMsMax, ' (0 turns anti-entropy off)');
   const valueBytesMax = top.integer('value_bytes_max', 1, valueBytesMaxCeiling);
   const nodes = parseNodes(top);
   const replicationFactor = top.integer('replication_factor', 1, nodes.length, ' (at most the number of nodes)');
   return Object.freeze({
     nodes: Object.freeze(nodes), replicationFactor, repairMode, readRepairBlocking,
-    gossipIntervalMs, downAfterMs, writeTimeoutMs, readTimeoutMs, maxHintWindowMs, hintSweepIntervalMs,
+    gossipIntervalMs, downAfterMs, writeTimeoutMs, readTimeoutMs, maxHintWindowMs, hintSweepIntervalMs, antiEntropyIntervalMs,
     valueBytesMax, dataDir, cookieFile,
   });
 }

@@ -45,6 +45,11 @@ export interface ClusterOptions {
   repairMode?: RepairMode;
   /** KV_REPAIR for `pm2 start`: the ecosystem file's per-replica override. */
   repairOverride?: string;
+  /**
+   * anti_entropy_interval_ms in the temp nodes.toml. Default 0 (off), so a test of hints or read
+   * repair sees that mechanism alone; the anti-entropy tests turn it on.
+   */
+  antiEntropyIntervalMs?: number;
 }
 
 export interface RunResult { code: number | null; stdout: string; stderr: string }
@@ -139,7 +144,7 @@ export class Cluster {
     try {
       const ports = await pickFreePorts(replicaNames.length);
       const configPath = join(dir, 'nodes.toml');
-      writeFileSync(configPath, clusterToml(ports, opts.repairMode ?? 'hinted-handoff'));
+      writeFileSync(configPath, clusterToml(ports, opts.repairMode ?? 'hinted-handoff', opts.antiEntropyIntervalMs ?? 0));
       const pm2Home = join(dir, 'pm2');
       mkdirSync(pm2Home);
       const env: NodeJS.ProcessEnv = { ...process.env, PM2_HOME: pm2Home, KV_CONFIG: configPath };
@@ -366,7 +371,7 @@ export class Cluster {
 
 // ---- helpers ----------------------------------------------------------------------------------------
 
-function clusterToml(ports: readonly number[], repairMode: RepairMode): string {
+function clusterToml(ports: readonly number[], repairMode: RepairMode, antiEntropyIntervalMs: number): string {
   return [
     `replication_factor = ${replicationFactor}`,
     `repair_mode = "${repairMode}"`,
@@ -379,6 +384,7 @@ function clusterToml(ports: readonly number[], repairMode: RepairMode): string {
     `read_timeout_ms = ${requestTimeoutMs}`,
     'max_hint_window_ms = 10800000',
     'hint_sweep_interval_ms = 1000',
+    `anti_entropy_interval_ms = ${antiEntropyIntervalMs}`,
     'value_bytes_max = 60000',
     '',
     ...replicaNames.map((name, i) => `[[nodes]]\nname = "${name}"\nhost = "127.0.0.1"\nport = ${ports[i]}\n`),

@@ -79,6 +79,7 @@ export function simConfig(nodes: number, rf: number, mode: RepairMode, blocking:
     readTimeoutMs: 500,
     maxHintWindowMs: 3_600_000,
     hintSweepIntervalMs: 500,
+    antiEntropyIntervalMs: 1_000,
     valueBytesMax: 60_000,
     dataDir: 'sim',
     cookieFile: 'sim/cookie',

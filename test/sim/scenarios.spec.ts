@@ -68,7 +68,8 @@ describe('scenarios', () => {
   });
 
   it('read repair heals a stale replica after one read through another coordinator', () => {
-    const sim = cluster({ repairMode: 'read-repair' });
+    // Anti-entropy off: only the read can heal replica-3 here.
+    const sim = cluster({ repairMode: 'read-repair', configOverrides: { antiEntropyIntervalMs: 0 } });
     sim.crash(r3);
     waitDown(sim, r1, r3);
     ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'fresh', level: 'QUORUM' }), 'put.ok');
@@ -148,7 +149,8 @@ describe('scenarios', () => {
   });
 
   it('a hint older than max_hint_window_ms is dropped and counted, not delivered', () => {
-    const sim = cluster({ configOverrides: { maxHintWindowMs: 1_000 } });
+    // Anti-entropy off, to see that the hint itself is never delivered (the next scenarios heal this case).
+    const sim = cluster({ configOverrides: { maxHintWindowMs: 1_000, antiEntropyIntervalMs: 0 } });
     sim.crash(r3);
     waitDown(sim, r2, r3);
     ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'too late', level: 'ONE' }), 'put.ok');
@@ -195,5 +197,147 @@ describe('scenarios', () => {
     expect(sim.node(r1).store.read(key)).to.equal(undefined);
     expect(sim.node(r1).store.read(70)).to.equal(undefined);
     ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'still here', level: 'ALL' }), 'put.ok');
+  });
+
+  // ---- anti-entropy and deletes ------------------------------------------------------------------
+
+  /** Every replica of the key holds this version (value, or null for a tombstone)? */
+  function holds(sim: SimCluster, value: string | null, replicas = [r3, r4, r1]): boolean {
+    return replicas.every((r) => { const v = sim.node(r).store.read(key); return v !== undefined && v.value === value; });
+  }
+  const twoRoundsMs = (sim: SimCluster) => 2 * sim.config.antiEntropyIntervalMs + 100;
+
+  it('hinted handoff: the hint holder dies for good before replica-3 returns; anti-entropy converges it with no reads', () => {
+    const sim = cluster();
+    sim.crash(r3);
+    waitDown(sim, r2, r3);
+    // replica-2 coordinates but holds no copy of key 128: the only record of replica-3's miss is its hint.
+    ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'hint lost with its holder', level: 'QUORUM' }), 'put.ok');
+    sim.runFor(20);
+    expect(sim.node(r2).hints.countFor(r3)).to.equal(1);
+    sim.crash(r2);
+    sim.restart(r3);
+    const healed = sim.runUntil(() => holds(sim, 'hint lost with its holder'), twoRoundsMs(sim));
+    expect(healed, 'within two anti-entropy intervals').to.equal(true);
+    sim.runFor(50); // the sender logs the round once replica-3's ack is back
+    expect(sim.logLines.some((l) => /replica-3 anti-entropy: anti-entropy with replica-(4|1) \(keys .*\): sent 0, received 1 \(keys 128\)|replica-(4|1) anti-entropy: anti-entropy with replica-3 .*: sent 1 \(keys 128\)/.test(l))).to.equal(true);
+  });
+
+  it('replicas that agree exchange one small digest each way and log nothing; status counts the rounds', () => {
+    const sim = cluster();
+    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'everywhere', level: 'ALL' }), 'put.ok');
+    const before = sim.logLines.length;
+    sim.runFor(twoRoundsMs(sim) + 200);
+    expect(sim.logLines.slice(before).filter((l) => l.includes('anti-entropy'))).to.deep.equal([]);
+    const peers = sim.node(r1).status().peers;
+    for (const p of [peers[r2]!, peers[r3]!, peers[r4]!]) {
+      expect(p.antiEntropy.rounds, p.name).to.be.at.least(1);
+      expect(p.antiEntropy.lastRoundMs).to.be.a('number');
+      expect([p.antiEntropy.keysSent, p.antiEntropy.keysReceived]).to.deep.equal([0, 0]);
+    }
+    expect(peers[r1]!.antiEntropy.rounds, 'never with itself').to.equal(0);
+  });
+
+  for (const path of ['hinted handoff', 'anti-entropy', 'read repair'] as const) {
+    it(`a delete missed by a down replica wins once it returns, through ${path}`, () => {
+      const sim = cluster({
+        repairMode: path === 'hinted handoff' ? 'hinted-handoff' : 'read-repair',
+        configOverrides: { antiEntropyIntervalMs: path === 'anti-entropy' ? 1_000 : 0 },
+      });
+      ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'doomed', level: 'ALL' }), 'put.ok');
+      sim.crash(r3);
+      waitDown(sim, r1, r3);
+      const del = ok(sim.request(r1, { t: 'del', id: nextId++, key, level: 'QUORUM' }), 'del.ok');
+      expect(del.coordinator).to.equal('replica-1');
+      sim.restart(r3);
+      sim.runFor(50);
+      if (path === 'read repair') {
+        const got = ok(sim.request(r2, { t: 'get', id: nextId++, key, level: 'ALL' }), 'get.ok');
+        expect([got.value, got.stamp]).to.deep.equal([null, del.stamp]);
+      }
+      const healed = sim.runUntil(() => holds(sim, null), path === 'anti-entropy' ? twoRoundsMs(sim) : 500);
+      expect(healed, `replica-3 holds the tombstone (${JSON.stringify(sim.node(r3).store.read(key))})`).to.equal(true);
+      expect(sim.node(r3).store.read(key)!.stamp).to.deep.equal(del.stamp);
+      for (const r of [r1, r2, r3, r4]) {
+        const got = ok(sim.request(r, { t: 'get', id: nextId++, key, level: 'ONE' }), 'get.ok');
+        expect(got.value, `get at ONE through ${sim.config.nodes[r]!.name}`).to.equal(null);
+      }
+      const local = ok(sim.request(r3, { t: 'local', id: nextId++, key }), 'local.ok');
+      expect([local.value, local.stamp]).to.deep.equal([null, del.stamp]);
+    });
+  }
+
+  it('an older hint, read repair or anti-entropy push never brings a deleted key back', () => {
+    const sim = cluster();
+    // replica-3 down: replica-2 coordinates an old put and keeps a hint of it for replica-3.
+    sim.crash(r3);
+    waitDown(sim, r2, r3);
+    ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'old', level: 'QUORUM' }), 'put.ok');
+    sim.runFor(20);
+    expect(sim.node(r2).hints.countFor(r3)).to.equal(1);
+    // replica-2 cannot reach replica-3 when it returns, and replica-4 misses the delete.
+    sim.partition([sim.addresses[r2]!], [sim.addresses[r3]!]);
+    sim.restart(r3);
+    sim.isolate(r4);
+    sim.runUntil(() => sim.node(r1).status().peers[r3]!.up && !sim.node(r1).status().peers[r4]!.up, 2_000);
+    const del = ok(sim.request(r1, { t: 'del', id: nextId++, key, level: 'QUORUM' }), 'del.ok');
+    sim.runFor(20);
+    expect(sim.node(r4).store.read(key)?.value, 'replica-4 still holds the old value').to.equal('old');
+    // Everything heals at once: the old hint reaches replica-3, replica-4's old value meets the tombstones.
+    sim.heal();
+    sim.runFor(twoRoundsMs(sim));
+    expect(holds(sim, null), JSON.stringify([r3, r4, r1].map((r) => sim.node(r).store.read(key)))).to.equal(true);
+    for (const r of [r3, r4, r1]) expect(sim.node(r).store.read(key)!.stamp).to.deep.equal(del.stamp);
+    expect(sim.node(r2).hints.countFor(r3), 'the old hint was delivered, and lost to the tombstone').to.equal(0);
+    const got = ok(sim.request(r4, { t: 'get', id: nextId++, key, level: 'ALL' }), 'get.ok');
+    expect(got.value).to.equal(null);
+  });
+
+  it('a delete at ALL with a replica down is Unavailable and writes no tombstone', () => {
+    const sim = cluster();
+    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'stays', level: 'ALL' }), 'put.ok');
+    sim.crash(r4);
+    waitDown(sim, r1, r4);
+    const refused = ok(sim.request(r1, { t: 'del', id: nextId++, key, level: 'ALL' }), 'fail');
+    expect(refused.message).to.equal('Unavailable: ALL needs 3 of 3 replicas of key 128, 2 alive (replica-4 down)');
+    sim.runFor(100);
+    expect(holds(sim, 'stays', [r3, r1])).to.equal(true);
+  });
+
+  it('a tombstone survives a crash: replay brings it back, and the key stays deleted', () => {
+    const sim = cluster();
+    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'before', level: 'ALL' }), 'put.ok');
+    const del = ok(sim.request(r1, { t: 'del', id: nextId++, key, level: 'ALL' }), 'del.ok');
+    for (const r of [r3, r4, r1]) { sim.crash(r, false); sim.restart(r); }
+    expect(sim.logLines.some((l) => /replica-3 started .*0 keys, 1 tombstones/.test(l))).to.equal(true);
+    expect(holds(sim, null)).to.equal(true);
+    const got = ok(sim.request(r3, { t: 'get', id: nextId++, key, level: 'ALL' }), 'get.ok');
+    expect([got.value, got.stamp]).to.deep.equal([null, del.stamp]);
+  });
+
+  it('kvc repair on a stale replica heals it before it answers, and names a peer it cannot reach', () => {
+    // No hints, no periodic rounds: only the repair can heal replica-3.
+    const sim = cluster({ repairMode: 'read-repair', configOverrides: { antiEntropyIntervalMs: 0 } });
+    sim.crash(r3);
+    waitDown(sim, r1, r3);
+    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'missed', level: 'QUORUM' }), 'put.ok');
+    ok(sim.request(r1, { t: 'put', id: nextId++, key: 0, value: 'missed too', level: 'QUORUM' }), 'put.ok'); // on replica-1, 2, 3
+    sim.restart(r3);
+    sim.crash(r2);
+    waitDown(sim, r3, r2);
+    const reply = ok(sim.request(r3, { t: 'repair', id: nextId++ }), 'repair.ok');
+    expect(sim.node(r3).store.read(key)?.value, 'healed when the answer leaves').to.equal('missed');
+    expect(sim.node(r3).store.read(0)?.value).to.equal('missed too');
+    expect(reply.node).to.equal('replica-3');
+    const byName = Object.fromEntries(reply.peers.map((p) => [p.name, p]));
+    expect(Object.keys(byName).sort()).to.deep.equal(['replica-1', 'replica-2', 'replica-4']);
+    expect(byName['replica-2']).to.deep.include({ reached: false, sent: 0, received: 0 });
+    expect(byName['replica-2']!.error).to.match(/^DOWN/);
+    expect(byName['replica-1']).to.deep.include({ reached: true, sent: 0, error: null });
+    expect(byName['replica-4']).to.deep.include({ reached: true, sent: 0, error: null });
+    // Key 128 came from replica-4 or replica-1 (both hold it), key 0 from replica-1: two keys in all.
+    expect(byName['replica-1']!.received + byName['replica-4']!.received).to.equal(2);
+    const status = sim.node(r3).status().peers;
+    expect(status[r1]!.antiEntropy.keysReceived + status[r4]!.antiEntropy.keysReceived).to.equal(2);
   });
 });

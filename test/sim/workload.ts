@@ -21,7 +21,8 @@ export interface SeedOptions {
 
 export interface Op {
   client: number;
-  kind: 'put' | 'get';
+  /** A del writes a tombstone: a version with no value, checked like any write. */
+  kind: 'put' | 'del' | 'get';
   key: Key;
   level: Level;
   value?: string;
@@ -77,13 +78,11 @@ export function runSeed(opts: SeedOptions): SeedResult {
     sim.heal();
     for (let i = 0; i < nodes; i++) sim.restart(i);
     sim.runUntil(() => clients.every((c) => c.idle), clientDeadlineMs * 2);
-    const quietMs = sim.config.downAfterMs * 2 + sim.config.hintSweepIntervalMs * 3 + 2_000;
-    sim.runFor(quietMs);
-    if (mode !== 'hinted-handoff') {
-      readEveryKey(sim, random, keys, history);
-      sim.runFor(2_000);
-    }
-    check(sim, history, crashes, mode, rf, keys, result);
+    // No reads after healing: hints, and anti-entropy whatever the mode, must converge every key
+    // by themselves within two anti-entropy intervals (plus the time to see every peer UP again).
+    const { downAfterMs, hintSweepIntervalMs, antiEntropyIntervalMs } = sim.config;
+    sim.runFor(downAfterMs * 2 + Math.max(hintSweepIntervalMs * 3, antiEntropyIntervalMs * 2) + 1_000);
+    check(sim, history, mode, rf, keys, result);
   } catch (e) {
     if (e instanceof StepError) result.failures.push(`a step threw or broke an invariant: ${e.message}`);
     else result.failures.push(`simulation error: ${(e as Error).stack ?? e}`);
@@ -113,13 +112,14 @@ function startClients(sim: SimCluster, random: Random, count: number, keys: Key[
       const key = keys[Math.floor(random() * keys.length)]!;
       const level = usable[Math.floor(random() * usable.length)]!;
       const coordinator = Math.floor(random() * sim.config.nodes.length);
-      const isPut = random() < 0.5;
-      const op: Op = { client: c, kind: isPut ? 'put' : 'get', key, level, coordinator, invokeMs: sim.now };
-      if (isPut) op.value = `c${c}-${seq++}`;
+      const pick = random();
+      const kind = pick < 0.4 ? 'put' : pick < 0.55 ? 'del' : 'get';
+      const op: Op = { client: c, kind, key, level, coordinator, invokeMs: sim.now };
+      if (kind === 'put') op.value = `c${c}-${seq++}`;
       history.push(op);
       const id = nextId++;
       current = { op, id };
-      const msg: Message = isPut ? { t: 'put', id, key, value: op.value!, level } : { t: 'get', id, key, level };
+      const msg: Message = kind === 'put' ? { t: 'put', id, key, value: op.value!, level } : { t: kind, id, key, level };
       const attempt = () => {
         if (current?.id !== id) return;
         if (sim.now - op.invokeMs >= clientDeadlineMs) {
@@ -138,7 +138,7 @@ function startClients(sim: SimCluster, random: Random, count: number, keys: Key[
       current = null;
       op.completeMs = sim.now;
       if (reply.t === 'fail') { op.outcome = 'fail'; op.error = reply.error; }
-      else if (reply.t === 'put.ok') { op.outcome = 'ok'; op.stamp = reply.stamp; }
+      else if (reply.t === 'put.ok' || reply.t === 'del.ok') { op.outcome = 'ok'; op.stamp = reply.stamp; }
       else if (reply.t === 'get.ok') { op.outcome = 'ok'; op.stamp = reply.stamp; op.got = reply.value; }
       sim.at(random() * 10, next);
     });
@@ -184,9 +184,13 @@ function scheduleFaults(sim: SimCluster, random: Random, faultMs: number, result
 function junk(random: Random, n: number): unknown {
   const pick = (xs: unknown[]) => xs[Math.floor(random() * xs.length)];
   const anyValue = () => pick([null, -1, 1.5, 256, 17, 'x', '\ud800', [], {}, [1, 2, 3], Number.MAX_SAFE_INTEGER + 2, true]);
-  const t = pick(['get', 'put', 'local', 'status', 'rw', 'rw.ok', 'rr', 'rr.ok', 'hints', 'hints.ok', 'hb', 'get.ok', 'fail', 'nope', 7]);
+  const t = pick(['get', 'put', 'del', 'local', 'status', 'repair', 'rw', 'rw.ok', 'rr', 'rr.ok', 'hints', 'hints.ok', 'hb', 'get.ok', 'fail',
+    'ae', 'ae.ok', 'ae.pull', 'ae.pull.ok', 'nope', 7]);
   if (random() < 0.5) {
-    return { t, id: anyValue(), key: anyValue(), value: anyValue(), level: pick(['ONE', 'ALL', 'one', 5]), from: anyValue(), gen: anyValue(), stamp: anyValue(), writes: anyValue(), hlc: anyValue() };
+    return {
+      t, id: anyValue(), key: anyValue(), value: anyValue(), level: pick(['ONE', 'ALL', 'one', 5]), from: anyValue(), gen: anyValue(), stamp: anyValue(),
+      writes: anyValue(), hlc: anyValue(), digests: anyValue(), blocks: anyValue(), versions: anyValue(), keys: anyValue(),
+    };
   }
   // Well formed, so only the address check or the replica-set check stands in its way.
   const from = Math.floor(random() * n);
@@ -194,6 +198,10 @@ function junk(random: Random, n: number): unknown {
   return pick([
     { t: 'rw', from, gen: 1, id: 99, key, value: 'forged', stamp: [9e12, 0, from] },
     { t: 'hints', from, gen: 1, id: 98, writes: [[key, 'forged', [9e12, 0, from]]] },
+    { t: 'rw', from, gen: 1, id: 97, key, value: null, stamp: [9e12, 0, from] },
+    { t: 'ae', from, gen: 1, id: 96, digests: [[0, 1]] },
+    { t: 'ae.pull.ok', from, id: 95, writes: [[key, 'forged', [9e12, 0, from]]] },
+    { t: 'ae.ok', from, id: 94, blocks: [0], versions: [[key, [9e12, 0, from], 6]] },
     { t: 'hb', from, gen: 9e12, counter: 1, hlc: [9e12, 0, from] },
     { t: 'rw.ok', from, id: 1 },
     { t: 'status', id: 5 },
@@ -202,16 +210,6 @@ function junk(random: Random, n: number): unknown {
 
 function junkFrom(random: Random): string {
   return random() < 0.5 ? `127.0.0.9:${Math.floor(random() * 65536)}` : `127.0.0.1:${9000 + Math.floor(random() * 10)}`;
-}
-
-function readEveryKey(sim: SimCluster, random: Random, keys: Key[], history: Op[]): void {
-  const address = '127.0.0.3:6000';
-  sim.addClient(address, () => {});
-  keys.forEach((key, i) => {
-    const coordinator = Math.floor(random() * sim.config.nodes.length);
-    history.push({ client: -1, kind: 'get', key, level: 'ONE', coordinator, invokeMs: sim.now });
-    sim.clientSend(address, coordinator, { t: 'get', id: i + 1, key, level: 'ONE' });
-  });
 }
 
 // ---- checkers ---------------------------------------------------------------------------------------
@@ -227,23 +225,27 @@ function cmp(a: Stamp | null | undefined, b: Stamp | null | undefined): number {
   return compareStamps(a, b);
 }
 
-function check(sim: SimCluster, history: Op[], crashes: { node: number; atMs: number }[], mode: RepairMode, rf: number, keys: Key[], result: SeedResult): void {
+function check(sim: SimCluster, history: Op[], mode: RepairMode, rf: number, keys: Key[], result: SeedResult): void {
   const fail = (m: string) => result.failures.push(m);
-  const puts = history.filter((o) => o.kind === 'put');
-  const gets = history.filter((o) => o.kind === 'get' && o.outcome === 'ok' && o.client >= 0);
+  // Puts and dels alike: a delete is a write of a tombstone and is checked as a version.
+  const writes = history.filter((o) => o.kind !== 'get');
+  const gets = history.filter((o) => o.kind === 'get' && o.outcome === 'ok');
   const written = new Map<string, Op>();
-  for (const p of puts) written.set(p.value!, p);
+  for (const p of writes) if (p.value !== undefined) written.set(p.value, p);
+  const describeWrite = (w: Op) => (w.kind === 'del' ? 'del' : `put ${w.value}`);
+  const describeRead = (g: Op) => (g.stamp ? `${g.got ?? 'not found (tombstone)'}@${formatStamp(g.stamp)}` : 'not found');
 
   // A read that starts after a write was acknowledged by W replicas, reading R replicas with
-  // W + R > RF, sees that write or a newer one (QUORUM/QUORUM is the common case).
+  // W + R > RF, sees that write or a newer one (QUORUM/QUORUM is the common case). For a del,
+  // that means not found: an older value coming back is caught here as a stale read.
   for (const g of gets) {
     const r = acksFor(g.level, rf);
-    for (const p of puts) {
-      if (p.outcome !== 'ok' || p.key !== g.key || p.completeMs! > g.invokeMs) continue;
-      if (acksFor(p.level, rf) + r <= rf) continue;
-      if (cmp(g.stamp, p.stamp) < 0) {
-        fail(`stale read: get key ${g.key} at ${g.level} (from ${g.invokeMs}) returned ${g.stamp ? formatStamp(g.stamp) : 'not found'}, ` +
-          `but put ${p.value} at ${p.level} was acknowledged at ${p.completeMs} with ${formatStamp(p.stamp!)}`);
+    for (const w of writes) {
+      if (w.outcome !== 'ok' || w.key !== g.key || w.completeMs! > g.invokeMs) continue;
+      if (acksFor(w.level, rf) + r <= rf) continue;
+      if (cmp(g.stamp, w.stamp) < 0) {
+        fail(`stale read: get key ${g.key} at ${g.level} (from ${g.invokeMs}) returned ${describeRead(g)}, ` +
+          `but ${describeWrite(w)} at ${w.level} was acknowledged at ${w.completeMs} with ${formatStamp(w.stamp!)}`);
         break;
       }
     }
@@ -255,47 +257,42 @@ function check(sim: SimCluster, history: Op[], crashes: { node: number; atMs: nu
         if (earlier.key !== g.key || earlier.completeMs! > g.invokeMs) continue;
         if (acksFor(earlier.level, rf) + acksFor(g.level, rf) <= rf) continue;
         if (cmp(g.stamp, earlier.stamp) < 0) {
-          fail(`read went back in time: get key ${g.key} at ${g.level} (from ${g.invokeMs}) returned ${g.stamp ? formatStamp(g.stamp) : 'not found'} ` +
-            `after a get at ${earlier.level} returned ${formatStamp(earlier.stamp!)} at ${earlier.completeMs}`);
+          fail(`read went back in time: get key ${g.key} at ${g.level} (from ${g.invokeMs}) returned ${describeRead(g)} ` +
+            `after a get at ${earlier.level} returned ${describeRead(earlier)} at ${earlier.completeMs}`);
           break;
         }
       }
     }
   }
-  // A value a read returned was written by someone.
-  for (const g of gets) if (g.got != null && !written.has(g.got)) fail(`get key ${g.key} returned ${g.got}, which no client wrote`);
-
-  // Keys whose convergence hinted handoff alone cannot promise: a coordinator died holding a
-  // write in flight (its hints were never stored) or lost an unsynced hint record.
-  const uncertain = new Set<Key>();
-  for (const c of crashes) {
-    // The coordinator holds a write from its arrival (no later than its answer) until its deadline.
-    for (const p of puts) {
-      const heldUntilMs = (p.completeMs ?? p.invokeMs + clientDeadlineMs) + sim.config.writeTimeoutMs + 50;
-      if (p.coordinator === c.node && p.invokeMs <= c.atMs && c.atMs <= heldUntilMs) uncertain.add(p.key);
-    }
+  // A value a read returned was written by someone; a tombstone was written by a del of that key.
+  const deleted = new Set(writes.filter((w) => w.kind === 'del').map((w) => w.key));
+  for (const g of gets) {
+    if (g.got != null && !written.has(g.got)) fail(`get key ${g.key} returned ${g.got}, which no client wrote`);
+    if (g.got == null && g.stamp != null && !deleted.has(g.key)) fail(`get key ${g.key} found a tombstone, but no client deleted it`);
   }
-  for (let i = 0; i < sim.config.nodes.length; i++) for (const r of sim.lostAtCrash(i)) if (r.t === 'h') uncertain.add(r.key);
 
+  // After healing, with no reads: every replica of every key holds the latest acknowledged write
+  // or a newer one, and all of them the same version, in every repair mode (anti-entropy).
   for (const key of keys) {
-    const acked = puts.filter((p) => p.key === key && p.outcome === 'ok');
-    const latest = acked.reduce<Stamp | null>((s, p) => (cmp(p.stamp, s) > 0 ? p.stamp! : s), null);
+    const acked = writes.filter((w) => w.key === key && w.outcome === 'ok');
+    const latest = acked.reduce<Stamp | null>((s, w) => (cmp(w.stamp, s) > 0 ? w.stamp! : s), null);
     const replicas = sim.node(0).ring.replicasFor(key);
     const held = replicas.map((r) => sim.node(r).store.read(key) ?? null);
-    const describe = () => replicas.map((r, i) => `${sim.config.nodes[r]!.name}=${held[i] ? `${held[i]!.value}@${formatStamp(held[i]!.stamp)}` : 'none'}`).join(', ');
-    for (const v of held) if (v !== null && !written.has(v.value)) fail(`key ${key}: a replica holds ${v.value}, which no client wrote`);
-    const relaxed = mode === 'hinted-handoff' && uncertain.has(key);
+    const describe = () => replicas.map((r, i) => {
+      const v = held[i];
+      return `${sim.config.nodes[r]!.name}=${v ? `${v.value ?? 'tombstone'}@${formatStamp(v.stamp)}` : 'none'}`;
+    }).join(', ');
+    for (const v of held) {
+      if (v !== null && v.value !== null && !written.has(v.value)) fail(`key ${key}: a replica holds ${v.value}, which no client wrote`);
+      if (v !== null && v.value === null && !deleted.has(key)) fail(`key ${key}: a replica holds a tombstone, but no client deleted it`);
+    }
     if (latest !== null) {
-      // Durability: the latest acknowledged write (or a newer one) survives, on every replica.
       const survivors = held.filter((v) => v !== null && compareStamps(v.stamp, latest) >= 0).length;
       if (survivors === 0) fail(`key ${key}: acknowledged write ${formatStamp(latest)} lost (${describe()})`);
-      else if (!relaxed && survivors < held.length) fail(`key ${key}: not every replica has the acknowledged write ${formatStamp(latest)} after healing (${describe()})`);
+      else if (survivors < held.length) fail(`key ${key}: not every replica has the acknowledged write ${formatStamp(latest)} after healing (${describe()})`);
     }
-    // Convergence: every replica of the key holds the same version.
-    if (!relaxed) {
-      const first = held[0] ?? null;
-      if (held.some((v) => cmp(v?.stamp, first?.stamp) !== 0)) fail(`key ${key}: replicas did not converge after healing (${describe()})`);
-    }
+    const first = held[0] ?? null;
+    if (held.some((v) => cmp(v?.stamp, first?.stamp) !== 0)) fail(`key ${key}: replicas did not converge after healing (${describe()})`);
   }
 }
 

@@ -80,6 +80,8 @@ function answer(name: string, store: Map<number, string> = new Map()): Script {
       case 'put': store.set(req.key, req.value); return { t: 'put.ok', id: req.id, key: req.key, stamp, coordinator: name };
       case 'local': return { t: 'local.ok', id: req.id, key: req.key, value: store.get(req.key) ?? null, stamp: store.has(req.key) ? stamp : null, node: name };
       case 'status': return { t: 'status.ok', id: req.id, status: statusOf(name) };
+      case 'del': store.delete(req.key); return { t: 'del.ok', id: req.id, key: req.key, stamp, coordinator: name };
+      case 'repair': return { t: 'repair.ok', id: req.id, node: name, peers: [] };
     }
   };
 }
@@ -88,8 +90,9 @@ function statusOf(name: string): StatusReport {
   return {
     node: name, replicationFactor: 2, repairMode: 'both',
     ring: [{ first: 0, last: 127, replicas: ['fake-1', 'fake-2'] }, { first: 128, last: 255, replicas: ['fake-2', 'fake-1'] }],
-    peers: [{ name: name === 'fake-1' ? 'fake-2' : 'fake-1', up: true, hintsPending: 3, hintsExpired: 0 }],
-    keysStored: 2, logBytes: 512, logRecords: 4, droppedDatagrams: { forged: 1 }, clientRequestsInFlight: 0,
+    antiEntropyIntervalMs: 10_000,
+    peers: [{ name: name === 'fake-1' ? 'fake-2' : 'fake-1', up: true, hintsPending: 3, hintsExpired: 0, antiEntropy: { rounds: 0, lastRoundMs: null, keysSent: 0, keysReceived: 0 } }],
+    keysStored: 2, tombstones: 1, logBytes: 512, logRecords: 4, droppedDatagrams: { forged: 1 }, clientRequestsInFlight: 0,
   };
 }
 
@@ -98,7 +101,7 @@ function configText(fakes: FakeReplica[], cookieFile: string): string {
   return [
     'replication_factor = 2', 'repair_mode = "both"', 'read_repair_blocking = true', 'data_dir = "data"', `cookie_file = "${cookieFile}"`,
     'gossip_interval_ms = 200', 'down_after_ms = 1000', 'write_timeout_ms = 1000', 'read_timeout_ms = 1000',
-    'max_hint_window_ms = 10800000', 'hint_sweep_interval_ms = 1000', `value_bytes_max = ${valueBytesMax}`,
+    'max_hint_window_ms = 10800000', 'hint_sweep_interval_ms = 1000', 'anti_entropy_interval_ms = 0', `value_bytes_max = ${valueBytesMax}`,
     ...fakes.map((f) => `[[nodes]]\nname = "${f.name}"\nhost = "127.0.0.1"\nport = ${f.port}`),
   ].join('\n');
 }

@@ -28,8 +28,9 @@ const examples: Message[] = [
     t: 'status.ok', id: 9, status: {
       node: 'replica-1', replicationFactor: 3, repairMode: 'both',
       ring: [{ first: 0, last: 63, replicas: ['replica-1', 'replica-2', 'replica-3'] }],
-      peers: [{ name: 'replica-2', up: true, hintsPending: 4, hintsExpired: 0 }],
-      keysStored: 10, logBytes: 4096, logRecords: 12, droppedDatagrams: { forged: 2 }, clientRequestsInFlight: 0,
+      antiEntropyIntervalMs: 0,
+      peers: [{ name: 'replica-2', up: true, hintsPending: 4, hintsExpired: 0, antiEntropy: { rounds: 3, lastRoundMs: 1_700_000_000_000, keysSent: 1, keysReceived: 2 } }],
+      keysStored: 10, tombstones: 0, logBytes: 4096, logRecords: 12, droppedDatagrams: { forged: 2 }, clientRequestsInFlight: 0,
     },
   },
   { t: 'fail', id: 10, error: 'Timeout', message: 'Timeout: 1 of 2 acks', acks: 1, required: 2 },

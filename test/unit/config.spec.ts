@@ -36,7 +36,7 @@ describe('io/config', () => {
     expect(cfg).to.deep.include({
       replicationFactor: 3, repairMode: 'hinted-handoff', readRepairBlocking: true,
       gossipIntervalMs: 200, downAfterMs: 1000, writeTimeoutMs: 1000, readTimeoutMs: 1000,
-      maxHintWindowMs: 10_800_000, hintSweepIntervalMs: 1000, valueBytesMax: 60_000,
+      maxHintWindowMs: 10_800_000, hintSweepIntervalMs: 1000, antiEntropyIntervalMs: 10_000, valueBytesMax: 60_000,
       dataDir: join(repo, 'data'), cookieFile: join(repo, 'data', 'cookie'),
     });
     expect(nodeIndexByName(cfg, 'replica-3')).to.equal(2);

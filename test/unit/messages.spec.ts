@@ -8,30 +8,45 @@ const stamp: Stamp = [1_700_000_000_000, 3, 2];
 const status = {
   node: 'replica-1', replicationFactor: 3, repairMode: 'both',
   ring: [{ first: 0, last: 63, replicas: ['replica-1', 'replica-2', 'replica-3'] }],
-  peers: [{ name: 'replica-2', up: true, hintsPending: 0, hintsExpired: 0 }],
-  keysStored: 10, logBytes: 4096, logRecords: 12, droppedDatagrams: { auth: 1 }, clientRequestsInFlight: 0,
+  antiEntropyIntervalMs: 10_000,
+  peers: [{ name: 'replica-2', up: true, hintsPending: 0, hintsExpired: 0, antiEntropy: { rounds: 2, lastRoundMs: null, keysSent: 0, keysReceived: 3 } }],
+  keysStored: 10, tombstones: 2, logBytes: 4096, logRecords: 12, droppedDatagrams: { auth: 1 }, clientRequestsInFlight: 0,
 };
 
 /** One good example of every message type (two where a field may be null or absent). */
 const good: Message[] = [
   { t: 'get', id: 1, key: 17, level: 'QUORUM' },
   { t: 'put', id: 2, key: 255, value: 'héllo wörld 😀', level: 'ALL' },
+  { t: 'del', id: 2, key: 17, level: 'QUORUM' },
   { t: 'local', id: 3, key: 0 },
+  { t: 'repair', id: 4 },
   { t: 'status', id: 4 },
   { t: 'get.ok', id: 5, key: 17, value: 'v', stamp, coordinator: 'replica-2' },
   { t: 'get.ok', id: 5, key: 17, value: null, stamp: null, coordinator: 'replica-2' },
+  { t: 'get.ok', id: 5, key: 17, value: null, stamp, coordinator: 'replica-2' },
   { t: 'put.ok', id: 6, key: 17, stamp, coordinator: 'replica-2' },
+  { t: 'del.ok', id: 6, key: 17, stamp, coordinator: 'replica-2' },
+  { t: 'repair.ok', id: 6, node: 'replica-1', peers: [{ name: 'replica-2', reached: true, sent: 1, received: 0, error: null }, { name: 'replica-3', reached: false, sent: 0, received: 0, error: 'DOWN' }] },
   { t: 'local.ok', id: 7, key: 17, value: '', stamp, node: 'replica-3' },
   { t: 'status.ok', id: 8, status },
   { t: 'fail', id: 9, error: 'Timeout', message: 'Timeout: 1 of 2 acks', acks: 1, required: 2 },
   { t: 'fail', id: 9, error: 'Unavailable', message: 'Unavailable: 1 of 2 replicas alive for key 17' },
   { t: 'rw', from: 1, gen: 1_700_000_000_000, id: 10, key: 17, value: 'v', stamp },
+  { t: 'rw', from: 1, gen: 1_700_000_000_000, id: 10, key: 17, value: null, stamp },
   { t: 'rw.ok', from: 2, id: 10 },
   { t: 'rr', from: 1, gen: 5, id: 11, key: 17 },
   { t: 'rr.ok', from: 2, id: 11, value: 'v', stamp },
   { t: 'rr.ok', from: 2, id: 11, value: null, stamp: null },
+  { t: 'rr.ok', from: 2, id: 11, value: null, stamp },
   { t: 'hints', from: 0, gen: 5, id: 12, writes: [[17, 'a', stamp], [18, 'b', [1, 0, 0]]] },
+  { t: 'hints', from: 0, gen: 5, id: 12, writes: [[17, null, stamp]] },
   { t: 'hints.ok', from: 3, id: 12 },
+  { t: 'ae', from: 1, gen: 5, id: 13, digests: [[0, 0], [15, 0xffff_ffff]] },
+  { t: 'ae', from: 1, gen: 5, id: 13, digests: [] },
+  { t: 'ae.ok', from: 2, id: 13, blocks: [3], versions: [[48, stamp, 5], [49, stamp, 0]] },
+  { t: 'ae.pull', from: 1, gen: 5, id: 14, keys: [48, 50] },
+  { t: 'ae.pull.ok', from: 2, id: 14, writes: [[48, 'v', stamp], [50, null, stamp]] },
+  { t: 'ae.pull.ok', from: 2, id: 14, writes: [] },
   { t: 'hb', from: 63, gen: 5, counter: 99, hlc: stamp },
 ];
 
@@ -47,7 +62,7 @@ function refused(x: unknown, valueBytesMax?: number): string {
 
 describe('messages (validate)', () => {
   it('has an example of every message type', () => {
-    expect(new Set(good.map((m) => m.t)).size).to.equal(16);
+    expect(new Set(good.map((m) => m.t)).size).to.equal(24);
   });
 
   describe('accepts', () => {
@@ -160,16 +175,29 @@ describe('messages (validate)', () => {
 
     it('an empty hint batch, or one with a bad entry', () => {
       expect(refused({ t: 'hints', from: 0, gen: 1, id: 1, writes: [] })).to.match(/non-empty/);
-      expect(refused({ t: 'hints', from: 0, gen: 1, id: 1, writes: 'x' })).to.match(/non-empty/);
+      expect(refused({ t: 'hints', from: 0, gen: 1, id: 1, writes: 'x' })).to.match(/writes: expected an array/);
       refused({ t: 'hints', from: 0, gen: 1, id: 1, writes: [[1, 'a', stamp], [256, 'b', stamp]] });
       refused({ t: 'hints', from: 0, gen: 1, id: 1, writes: [[1, 'a']] });
       refused({ t: 'hints', from: 0, gen: 1, id: 1, writes: [{ key: 1, value: 'a', stamp }] });
     });
 
-    it('a version with only one of value and stamp', () => {
+    it('a value without a stamp (a stamp without a value is a tombstone)', () => {
       refused({ t: 'rr.ok', from: 1, id: 1, value: 'v', stamp: null });
-      refused({ t: 'rr.ok', from: 1, id: 1, value: null, stamp });
+      refused({ t: 'local.ok', id: 1, key: 1, value: '', stamp: null, node: 'r' });
       refused({ t: 'get.ok', id: 1, key: 1, value: 'v', coordinator: 'r' });
+      refused({ t: 'rr.ok', from: 1, id: 1, stamp });
+    });
+
+    it('anti-entropy messages with blocks, digests or keys out of range', () => {
+      expect(refused({ t: 'ae', from: 1, gen: 1, id: 1, digests: [[16, 0]] })).to.match(/block/);
+      expect(refused({ t: 'ae', from: 1, gen: 1, id: 1, digests: [[0, 2 ** 32]] })).to.match(/digest/);
+      expect(refused({ t: 'ae', from: 1, gen: 1, id: 1, digests: Array.from({ length: 17 }, () => [0, 0]) })).to.match(/over the limit of 16/);
+      expect(refused({ t: 'ae.ok', from: 1, id: 1, blocks: [-1], versions: [] })).to.match(/block/);
+      expect(refused({ t: 'ae.ok', from: 1, id: 1, blocks: [], versions: [[256, stamp, 0]] })).to.match(/key/);
+      expect(refused({ t: 'ae.ok', from: 1, id: 1, blocks: [], versions: [[1, stamp, 70_000]] })).to.match(/bytes/);
+      expect(refused({ t: 'ae.pull', from: 1, gen: 1, id: 1, keys: [] })).to.match(/non-empty/);
+      expect(refused({ t: 'ae.pull', from: 1, gen: 1, id: 1, keys: Array.from({ length: 257 }, () => 1) })).to.match(/over the limit/);
+      expect(refused({ t: 'ae.pull.ok', from: 1, id: 1, writes: [[1, 'xyz', stamp]] }, 2)).to.match(/over the limit/);
     });
 
     it('unknown client errors', () => {
@@ -187,7 +215,7 @@ describe('messages (validate)', () => {
     });
 
     const fields = ['id', 'key', 'level', 'value', 'stamp', 'coordinator', 'node', 'status', 'error', 'message', 'acks',
-      'required', 'from', 'gen', 'writes', 'counter', 'hlc'];
+      'required', 'from', 'gen', 'writes', 'counter', 'hlc', 'digests', 'blocks', 'versions', 'keys', 'peers'];
     const plausible = fc.oneof(
       fc.integer({ min: -2, max: 300 }), fc.constantFrom('ONE', 'QUORUM', 'Timeout', 'x', '\ud800'), fc.constant(null),
       fc.tuple(fc.integer({ min: -1, max: 70 }), fc.integer({ min: -1, max: 3 }), fc.integer({ min: -1, max: 70 })),

@@ -27,7 +27,7 @@ function clusterToml(ports: number[]): string {
   return [
     `replication_factor = ${ports.length}`, 'repair_mode = "both"', 'read_repair_blocking = true',
     'data_dir = "data"', 'cookie_file = "cookie"', 'gossip_interval_ms = 20', 'down_after_ms = 300',
-    'write_timeout_ms = 2000', 'read_timeout_ms = 2000', 'max_hint_window_ms = 60000', 'hint_sweep_interval_ms = 100',
+    'write_timeout_ms = 2000', 'read_timeout_ms = 2000', 'max_hint_window_ms = 60000', 'hint_sweep_interval_ms = 100', 'anti_entropy_interval_ms = 0',
     `value_bytes_max = ${valueBytesMax}`, '',
     ...ports.map((port, i) => `[[nodes]]\nname = "${names[i]}"\nhost = "127.0.0.1"\nport = ${port}\n`),
   ].join('\n');

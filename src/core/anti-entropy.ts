@@ -1,0 +1,312 @@
+// Anti-entropy: replicas converge by themselves, whatever was lost on the way (a hint holder that
+// died, expired hints, a write nobody reads again). Every anti_entropy_interval_ms, and at once for
+// `kvc repair`, a replica runs a round with each peer it shares keys with:
+//
+//   1. digests   -> peer   one crc32 of (key, stamp) per block of 16 keys the two hold in common
+//   2. ae.ok     <- peer   the blocks that differ, and the peer's [key, stamp, bytes] in them
+//   3. hints     -> peer   the versions this replica holds newer (the hint-batch path: logged, fsynced, acked)
+//      ae.pull   -> peer   the keys the peer holds newer; their versions come back in the reply
+//                          and are written here through the same durable replica-write path
+//
+// Replicas that agree exchange one small datagram each way per peer per round. Everything is
+// last-write-wins on stamps, tombstones included, so a round can only move a replica forward.
+import { compareStamps } from './hlc.js';
+import { crc32 } from './crc32.js';
+import {
+  antiEntropyBlockKeys, antiEntropyRoundsInFlightMax, hintBatchBytesMax, hintEntryOverheadBytes, keyMax, keyMin, repairRequestsInFlightMax,
+} from './limits.js';
+import {
+  utf8Bytes, versionBytes, type AntiEntropyReport, type DigestReply, type DigestRequest, type PeerReply, type PeerRequest, type PullReply, type PullRequest,
+  type RepairPeerResult,
+} from './messages.js';
+import { summarizeKeys, type NodePorts } from './ports.js';
+import type { Random } from './prng.js';
+import type { Key, NodeIndex, Stamp, StoredValue, Versioned } from './types.js';
+
+/** The replica's own data, as anti-entropy needs it. */
+export interface ReplicaData {
+  read(key: Key): Versioned | undefined;
+  /** Makes the versions durable where newer than what is held; `done` gets the keys that were newer, once they are durable. */
+  writeLocal(writes: readonly (readonly [Key, StoredValue, Stamp])[], done: (fresh: Key[]) => void): void;
+}
+
+interface Round {
+  readonly peer: NodeIndex;
+  /** Requests of this round still waiting for their answer (and, for pulls, for their records to be durable). */
+  outstanding: number;
+  reached: boolean;
+  sentKeys: Key[];
+  receivedKeys: Key[];
+  error: string | null;
+  readonly periodic: boolean;
+  readonly onDone: ((r: RepairPeerResult) => void) | null;
+}
+
+export class AntiEntropy {
+  /** Per peer: the keys both replicas hold, ascending; empty for this node and for peers it shares nothing with. */
+  private readonly shared: Key[][];
+  private readonly stats: AntiEntropyReport[];
+  private readonly periodicRunning = new Set<NodeIndex>();
+  private roundsInFlight = 0;
+  private repairsInFlight = 0;
+  private nextRoundMs = Infinity;
+
+  constructor(private readonly ports: NodePorts, private readonly data: ReplicaData, private readonly random: Random) {
+    const { ring, self } = ports;
+    this.shared = Array.from({ length: ring.nodeCount }, (_, peer) => {
+      if (peer === self) return [];
+      const keys: Key[] = [];
+      for (let key = keyMin; key <= keyMax; key++) if (ring.holds(self, key) && ring.holds(peer, key)) keys.push(key);
+      return keys;
+    });
+    this.stats = this.shared.map(() => ({ rounds: 0, lastRoundMs: null, keysSent: 0, keysReceived: 0 }));
+  }
+
+  get enabled(): boolean {
+    return this.ports.config.antiEntropyIntervalMs > 0;
+  }
+
+  /** The first periodic round comes within one interval, at a point drawn so that replicas spread theirs out. */
+  start(): void {
+    if (this.enabled) this.nextRoundMs = this.ports.nowMs() + Math.round(this.ports.config.antiEntropyIntervalMs * (0.5 + 0.5 * this.random()));
+  }
+
+  tick(): void {
+    const now = this.ports.nowMs();
+    if (now < this.nextRoundMs) return;
+    this.nextRoundMs = now + this.ports.config.antiEntropyIntervalMs;
+    for (const peer of this.peers()) {
+      if (!this.ports.isUp(peer) || this.periodicRunning.has(peer) || this.roundsInFlight >= antiEntropyRoundsInFlightMax) continue;
+      this.periodicRunning.add(peer);
+      this.startRound(peer, true, null);
+    }
+  }
+
+  /** The peers this replica shares keys with. */
+  peers(): NodeIndex[] {
+    return this.shared.flatMap((keys, peer) => (keys.length > 0 ? [peer] : []));
+  }
+
+  report(peer: NodeIndex): AntiEntropyReport {
+    const s = this.stats[peer];
+    return s === undefined ? { rounds: 0, lastRoundMs: null, keysSent: 0, keysReceived: 0 } : { ...s };
+  }
+
+  /**
+   * `kvc repair`: a round with every peer at once; `done` gets one result per peer once all have
+   * finished. A peer the failure detector holds DOWN is not waited for. Returns false (and calls
+   * nothing) when too many repairs are already running.
+   */
+  repairAll(done: (results: RepairPeerResult[]) => void): boolean {
+    const peers = this.peers();
+    if (this.repairsInFlight >= repairRequestsInFlightMax || this.roundsInFlight + peers.length > antiEntropyRoundsInFlightMax) return false;
+    const results: RepairPeerResult[] = [];
+    let waiting = peers.length;
+    this.repairsInFlight++;
+    const finish = () => {
+      this.repairsInFlight--;
+      done(peers.map((p) => results.find((r) => r.name === this.ports.nameOf(p))!));
+    };
+    if (waiting === 0) { finish(); return true; }
+    for (const peer of peers) {
+      const collect = (r: RepairPeerResult) => { results.push(r); if (--waiting === 0) finish(); };
+      if (!this.ports.isUp(peer)) {
+        collect({ name: this.ports.nameOf(peer), reached: false, sent: 0, received: 0, error: `DOWN (silent for over ${this.ports.config.downAfterMs} ms)` });
+      } else {
+        this.startRound(peer, false, collect);
+      }
+    }
+    return true;
+  }
+
+  // ---- initiator ---------------------------------------------------------------------------------
+
+  private startRound(peer: NodeIndex, periodic: boolean, onDone: ((r: RepairPeerResult) => void) | null): void {
+    const round: Round = { peer, outstanding: 1, reached: false, sentKeys: [], receivedKeys: [], error: null, periodic, onDone };
+    this.roundsInFlight++;
+    const { ports } = this;
+    const digests: [number, number][] = this.blocksShared(peer).map((b) => [b, this.digest(peer, b)]);
+    this.send(round, (id): DigestRequest => ({ t: 'ae', from: ports.self, gen: ports.generation, id, digests }), ports.config.readTimeoutMs, (reply) => {
+      if (reply.t !== 'ae.ok') return;
+      round.reached = true;
+      this.compare(round, reply);
+    });
+    this.settle(round); // the opening step: from here on, the round ends when its last request does
+  }
+
+  /** The peer's stamps for the differing blocks against this replica's: push what is newer here, pull what is newer there. */
+  private compare(round: Round, reply: DigestReply): void {
+    const { peer } = round;
+    const theirs = new Map<Key, { stamp: Stamp; bytes: number }>();
+    for (const [key, stamp, bytes] of reply.versions) theirs.set(key, { stamp, bytes });
+    const push: Key[] = [];
+    const pull: { key: Key; bytes: number }[] = [];
+    const blocks = new Set(reply.blocks);
+    for (const key of this.shared[peer]!) {
+      if (!blocks.has(blockOf(key))) continue;
+      const mine = this.data.read(key);
+      const their = theirs.get(key);
+      const order = mine === undefined ? -1 : their === undefined ? 1 : compareStamps(mine.stamp, their.stamp);
+      if (order > 0) push.push(key);
+      else if (order < 0 && their !== undefined) pull.push({ key, bytes: their.bytes + hintEntryOverheadBytes });
+    }
+    this.push(round, push);
+    this.pull(round, pull);
+  }
+
+  private push(round: Round, keys: Key[]): void {
+    const { ports } = this;
+    const entries = keys.map((key): [Key, StoredValue, Stamp] => {
+      const v = this.data.read(key)!;
+      return [key, v.value, v.stamp];
+    });
+    for (const batch of batches(entries, (e) => versionBytes(e[1]))) {
+      this.send(round, (id) => ({ t: 'hints', from: ports.self, gen: ports.generation, id, writes: batch }), 2 * ports.config.writeTimeoutMs, (reply) => {
+        if (reply.t === 'hints.ok') round.sentKeys.push(...batch.map((w) => w[0]));
+      });
+    }
+  }
+
+  private pull(round: Round, wanted: { key: Key; bytes: number }[]): void {
+    const { ports } = this;
+    for (const batch of batches(wanted, (w) => w.bytes)) {
+      const keys = batch.map((w) => w.key);
+      const asked = new Set(keys);
+      this.send(round, (id): PullRequest => ({ t: 'ae.pull', from: ports.self, gen: ports.generation, id, keys }), ports.config.readTimeoutMs, (reply) => {
+        if (reply.t !== 'ae.pull.ok') return;
+        // Only what was asked for: a key this replica does not hold must never be stored here.
+        const writes = reply.writes.filter(([key]) => asked.has(key));
+        round.outstanding++; // until the pulled versions are durable here
+        this.data.writeLocal(writes, (fresh) => {
+          round.receivedKeys.push(...fresh);
+          this.settle(round);
+        });
+      });
+    }
+  }
+
+  /** One request of a round, retransmitted like any other; its answer (or its loss) settles one outstanding step. */
+  private send(round: Round, build: (id: number) => PeerRequest, timeoutMs: number, onReply: (reply: PeerReply) => void): void {
+    const { ports } = this;
+    if (!ports.requests.hasRoom()) {
+      round.error ??= `${ports.name} has too many requests in flight`;
+      return;
+    }
+    round.outstanding++;
+    const now = ports.nowMs();
+    const msg = ports.requests.register(round.peer, build, now, now + timeoutMs, true,
+      (reply) => { onReply(reply); this.settle(round); },
+      () => { round.error ??= `no answer from ${ports.nameOf(round.peer)} within ${timeoutMs} ms`; this.settle(round); });
+    ports.sendPeer(round.peer, msg);
+  }
+
+  /** One step of the round is over; the last one finishes it. */
+  private settle(round: Round): void {
+    if (--round.outstanding > 0) return;
+    this.roundsInFlight--;
+    if (round.periodic) this.periodicRunning.delete(round.peer);
+    const { ports } = this;
+    const stats = this.stats[round.peer]!;
+    const sent = round.sentKeys.length;
+    const received = round.receivedKeys.length;
+    stats.keysSent += sent;
+    stats.keysReceived += received;
+    if (round.error === null) {
+      stats.rounds++;
+      stats.lastRoundMs = ports.nowMs();
+    }
+    if (sent + received > 0) {
+      ports.log('info', 'anti-entropy', `anti-entropy with ${ports.nameOf(round.peer)} (keys ${describeRanges(this.shared[round.peer]!)}): ` +
+        `sent ${sent}${sent > 0 ? ` (keys ${summarizeKeys(round.sentKeys)})` : ''}, received ${received}` +
+        `${received > 0 ? ` (keys ${summarizeKeys(round.receivedKeys)})` : ''}${round.error !== null ? `; unfinished: ${round.error}` : ''}`);
+    }
+    round.onDone?.({ name: ports.nameOf(round.peer), reached: round.reached, sent, received, error: round.error });
+  }
+
+  // ---- responder (read-only: a retransmitted request is simply answered again) -------------------
+
+  onDigests(peer: NodeIndex, msg: DigestRequest): DigestReply {
+    const theirs = new Map(msg.digests);
+    const blocks = this.blocksShared(peer).filter((b) => theirs.get(b) !== this.digest(peer, b));
+    const inBlocks = new Set(blocks);
+    const versions: [Key, Stamp, number][] = [];
+    for (const key of this.shared[peer] ?? []) {
+      if (!inBlocks.has(blockOf(key))) continue;
+      const v = this.data.read(key);
+      if (v !== undefined) versions.push([key, v.stamp, v.value === null ? 0 : utf8Bytes(v.value)]);
+    }
+    return { t: 'ae.ok', from: this.ports.self, id: msg.id, blocks, versions };
+  }
+
+  onPull(peer: NodeIndex, msg: PullRequest): PullReply {
+    const shared = new Set(this.shared[peer] ?? []);
+    const held = msg.keys.flatMap((key): [Key, StoredValue, Stamp][] => {
+      const v = shared.has(key) ? this.data.read(key) : undefined;
+      return v === undefined ? [] : [[key, v.value, v.stamp]];
+    });
+    // A value may have grown since the digest reply sized this pull: what does not fit waits for the next round.
+    const writes = batches(held, (e) => versionBytes(e[1]))[0] ?? [];
+    return { t: 'ae.pull.ok', from: this.ports.self, id: msg.id, writes };
+  }
+
+  // ---- digests -----------------------------------------------------------------------------------
+
+  private blocksShared(peer: NodeIndex): number[] {
+    const blocks = new Set((this.shared[peer] ?? []).map(blockOf));
+    return [...blocks];
+  }
+
+  /** crc32 over (key, stamp) of every shared key of the block this replica holds, in key order. */
+  private digest(peer: NodeIndex, block: number): number {
+    const bytes = new Uint8Array(antiEntropyBlockKeys * stampEntryBytes);
+    const view = new DataView(bytes.buffer);
+    let at = 0;
+    for (const key of this.shared[peer] ?? []) {
+      if (blockOf(key) !== block) continue;
+      const v = this.data.read(key);
+      if (v === undefined) continue;
+      const [wallMs, counter, node] = v.stamp;
+      view.setUint8(at, key - keyMin);
+      view.setUint32(at + 1, Math.floor(wallMs / 2 ** 32));
+      view.setUint32(at + 5, wallMs % 2 ** 32);
+      view.setUint32(at + 9, counter % 2 ** 32);
+      view.setUint8(at + 13, node);
+      at += stampEntryBytes;
+    }
+    return crc32(bytes, 0, at);
+  }
+}
+
+/** key u8, wall ms as two u32, counter u32, node u8. */
+const stampEntryBytes = 14;
+
+function blockOf(key: Key): number {
+  return Math.floor((key - keyMin) / antiEntropyBlockKeys);
+}
+
+/** Consecutive runs of entries whose sizes add up to at most one datagram's batch. */
+function batches<T>(entries: readonly T[], size: (e: T) => number): T[][] {
+  const out: T[][] = [];
+  let batch: T[] = [];
+  let bytes = 0;
+  for (const e of entries) {
+    const n = size(e);
+    if (batch.length > 0 && bytes + n > hintBatchBytesMax) { out.push(batch); batch = []; bytes = 0; }
+    batch.push(e);
+    bytes += n;
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
+}
+
+/** Ascending keys as ranges: "0..63, 192..255". */
+export function describeRanges(keys: readonly Key[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < keys.length;) {
+    let j = i;
+    while (j + 1 < keys.length && keys[j + 1] === keys[j]! + 1) j++;
+    parts.push(i === j ? `${keys[i]}` : `${keys[i]}..${keys[j]}`);
+    i = j + 1;
+  }
+  return parts.join(', ');
+}
