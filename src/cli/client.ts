@@ -10,8 +10,9 @@ import { cookieBytesMin } from '../io/cookie.js';
 import { Codec } from '../io/codec.js';
 import { ConfigError, loadConfig, requestTimeoutMsMax } from '../io/config.js';
 import { clientRequestsInFlightMax, messageIdMax, retryCeilingMs } from '../core/limits.js';
-import type { ClientReply, ClientRequest, FailReply, Message, StatusReport } from '../core/messages.js';
-import { utf8Bytes } from '../core/messages.js';
+import { repairDeadlineMs } from '../core/anti-entropy.js';
+import type { ClientReply, ClientRequest, FailReply, Message, RepairPeerResult, StatusReport } from '../core/messages.js';
+import { isClientReply, utf8Bytes } from '../core/messages.js';
 import { RttEstimator } from '../core/rtt.js';
 import { requiredAcks } from '../core/quorum.js';
 import type { ClusterConfig, Key, Level, NodeSpec, Stamp } from '../core/types.js';
@@ -71,9 +72,14 @@ function errorFromFail(reply: FailReply): ClusterError {
 
 // ---- results ----------------------------------------------------------------------------------
 
+/** found is false for a key never written and for a deleted one (the newest version is a tombstone; stamp is its stamp). */
 export interface GetResult { key: Key; found: boolean; value: string | null; stamp: Stamp | null; coordinator: string }
 export interface PutResult { key: Key; stamp: Stamp; coordinator: string }
-export interface LocalResult { key: Key; found: boolean; value: string | null; stamp: Stamp | null; node: string }
+export interface DelResult { key: Key; deleted: true; stamp: Stamp; coordinator: string }
+/** deleted: this replica holds a tombstone for the key (stamp is the delete's). */
+export interface LocalResult { key: Key; found: boolean; deleted: boolean; value: string | null; stamp: Stamp | null; node: string }
+/** One anti-entropy round with every peer of `node`; ok when every peer was reached and every round finished. */
+export interface RepairResult { node: string; ok: boolean; peers: RepairPeerResult[] }
 
 export interface ClientOptions {
   configPath: string;
@@ -176,13 +182,30 @@ export class KvClient {
     return { key: reply.key, stamp: reply.stamp, coordinator: reply.coordinator };
   }
 
+  /** Deletes a key: a write of a tombstone at a level, like a put. */
+  async del(key: Key | string, level: Level | string = 'QUORUM'): Promise<DelResult> {
+    const k = this.checkKey(key);
+    const l = this.checkLevel(level);
+    const reply = await this.request({ t: 'del', key: k, level: l }, this.coordinatorSpec, 'del.ok', this.config.writeTimeoutMs);
+    if (reply.t !== 'del.ok') throw new Error(`client: expected del.ok, got ${reply.t}`);
+    return { key: reply.key, deleted: true, stamp: reply.stamp, coordinator: reply.coordinator };
+  }
+
+  /** Has a replica (default: this client's coordinator) run an anti-entropy round with every peer now; resolves when all are done. */
+  async repair(node?: string): Promise<RepairResult> {
+    const to = node === undefined ? this.coordinatorSpec : nodeByName(this.config, node, 'node');
+    const reply = await this.request({ t: 'repair' }, to, 'repair.ok', repairDeadlineMs(this.config));
+    if (reply.t !== 'repair.ok') throw new Error(`client: expected repair.ok, got ${reply.t}`);
+    return { node: reply.node, ok: reply.peers.every((p) => p.reached && p.error === null), peers: reply.peers };
+  }
+
   /** One replica's own stored version, without coordination. Default: this client's coordinator. */
   async local(key: Key | string, node?: string): Promise<LocalResult> {
     const k = this.checkKey(key);
     const to = node === undefined ? this.coordinatorSpec : nodeByName(this.config, node, 'node');
     const reply = await this.request({ t: 'local', key: k }, to, 'local.ok', this.config.readTimeoutMs);
     if (reply.t !== 'local.ok') throw new Error(`client: expected local.ok, got ${reply.t}`);
-    return { key: reply.key, found: reply.value !== null, value: reply.value, stamp: reply.stamp, node: reply.node };
+    return { key: reply.key, found: reply.value !== null, deleted: reply.value === null && reply.stamp !== null, value: reply.value, stamp: reply.stamp, node: reply.node };
   }
 
   /** A replica's view of the cluster. Default: this client's coordinator. */
@@ -336,9 +359,6 @@ export class KvClient {
   }
 }
 
-function isClientReply(m: { t: string }): m is ClientReply {
-  return m.t === 'get.ok' || m.t === 'put.ok' || m.t === 'local.ok' || m.t === 'status.ok' || m.t === 'fail';
-}
 
 function nodeByName(config: ClusterConfig, name: string, what: string): NodeSpec {
   const spec = config.nodes.find((n) => n.name === name);

@@ -9,7 +9,9 @@ import { formatStamp } from '../core/hlc.js';
 import type { StatusReport } from '../core/messages.js';
 import type { Level, Stamp } from '../core/types.js';
 import { ConfigError } from '../io/config.js';
-import { BadInputError, ClusterError, KvClient, KvError, type ClientOptions, type GetResult, type LocalResult, type PutResult } from './client.js';
+import {
+  BadInputError, ClusterError, KvClient, KvError, type ClientOptions, type DelResult, type GetResult, type LocalResult, type PutResult, type RepairResult,
+} from './client.js';
 import { isRefused, parseShellLine, type ShellCommand } from './shell-parse.js';
 
 const exitOk = 0;
@@ -40,13 +42,30 @@ function putText(r: PutResult): string {
 function putJson(r: PutResult): Json {
   return { ok: true, key: r.key, ...stampJson(r.stamp), coordinator: r.coordinator };
 }
+function delText(r: DelResult): string {
+  return `DELETED ${r.key} (stamp ${formatStamp(r.stamp)}, coordinator ${r.coordinator})`;
+}
+function delJson(r: DelResult): Json {
+  return { ok: true, key: r.key, deleted: true, stamp: r.stamp, coordinator: r.coordinator };
+}
 function localText(r: LocalResult): string {
-  return r.found && r.stamp !== null
-    ? `${r.key} = ${JSON.stringify(r.value)} (stamp ${formatStamp(r.stamp)}, node ${r.node})`
-    : `${r.key} not found (node ${r.node})`;
+  if (r.found && r.stamp !== null) return `${r.key} = ${JSON.stringify(r.value)} (stamp ${formatStamp(r.stamp)}, node ${r.node})`;
+  if (r.deleted && r.stamp !== null) return `${r.key} not found: deleted (tombstone stamp ${formatStamp(r.stamp)}, node ${r.node})`;
+  return `${r.key} not found (node ${r.node})`;
 }
 function localJson(r: LocalResult): Json {
-  return { ok: true, key: r.key, found: r.found, value: r.value, ...stampJson(r.stamp), node: r.node };
+  return { ok: true, key: r.key, found: r.found, ...(r.deleted ? { deleted: true } : {}), value: r.value, ...stampJson(r.stamp), node: r.node };
+}
+function repairText(r: RepairResult): string {
+  const lines = r.peers.map((p) => `  ${p.name}: ` + (p.reached
+    ? `sent ${p.sent}, received ${p.received}${p.error !== null ? ` (unfinished: ${p.error})` : ''}`
+    : `not reached: ${p.error ?? 'no answer'}`));
+  const unreached = r.peers.filter((p) => !p.reached || p.error !== null).map((p) => p.name);
+  const head = r.ok ? `repair on ${r.node}: every peer done` : `repair on ${r.node}: ${unreached.join(', ')} could not be repaired`;
+  return [head, ...lines].join('\n');
+}
+function repairJson(r: RepairResult): Json {
+  return { ok: r.ok, node: r.node, peers: r.peers };
 }
 
 function upOrDown(s: StatusReport, name: string): string {
@@ -69,10 +88,31 @@ function statusText(s: StatusReport): string {
     ...(s.peers.some((p) => p.hintsExpired > 0)
       ? [`hints expired (older than max_hint_window_ms; repair these replicas): ${s.peers.filter((p) => p.hintsExpired > 0).map((p) => `${p.name} ${p.hintsExpired}`).join(', ')}`]
       : []),
-    `keys stored: ${s.keysStored}; log: ${s.logBytes} bytes in ${s.logRecords} records`,
+    ...antiEntropyLines(s),
+    `keys stored: ${s.keysStored}, ${plural(s.tombstones, 'tombstone')}; log: ${s.logBytes} bytes in ${s.logRecords} records`,
     `dropped datagrams: ${droppedText(s)}`,
   ];
   return lines.join('\n');
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** Per peer: when the last anti-entropy round with it finished, and the keys repaired each way since the replica started. */
+function antiEntropyLines(s: StatusReport): string[] {
+  if (s.antiEntropyIntervalMs === 0) return ['anti-entropy: off (anti_entropy_interval_ms = 0; kvc repair still runs a round)'];
+  const peers = s.peers.filter((p) => p.name !== s.node && (p.antiEntropy.rounds > 0 || p.antiEntropy.keysSent + p.antiEntropy.keysReceived > 0 || p.up));
+  return [`anti-entropy every ${s.antiEntropyIntervalMs} ms:`, ...peers.map((p) => {
+    const a = p.antiEntropy;
+    const last = a.lastRoundMs === null ? 'no round finished yet' : `last round ${new Date(a.lastRoundMs).toISOString()} (${ago(a.lastRoundMs)})`;
+    return `  ${p.name}: ${last}; ${plural(a.rounds, 'round')}, keys repaired: ${a.keysSent} sent, ${a.keysReceived} received`;
+  })];
+}
+
+function ago(ms: number): string {
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  return `${s} s ago`;
 }
 
 /** The status on one line, for piped shells: one result line per command. */
@@ -82,7 +122,8 @@ function statusLine(s: StatusReport): string {
   const down = names.filter((n) => upOrDown(s, n) !== 'UP');
   const hints = s.peers.filter((p) => p.hintsPending > 0).map((p) => `${p.name} ${p.hintsPending}`);
   return `${s.node}: RF ${s.replicationFactor}, ${s.repairMode}; up ${up.join(' ') || 'none'}; down ${down.join(' ') || 'none'}; `
-    + `hints ${hints.join(', ') || 'none'}; keys ${s.keysStored}; log ${s.logBytes} bytes/${s.logRecords} records; dropped ${droppedText(s)}`;
+    + `hints ${hints.join(', ') || 'none'}; keys ${s.keysStored}, tombstones ${s.tombstones}; `
+    + `anti-entropy ${s.antiEntropyIntervalMs === 0 ? 'off' : `repaired ${s.peers.reduce((n, p) => n + p.antiEntropy.keysSent + p.antiEntropy.keysReceived, 0)} keys`}; log ${s.logBytes} bytes/${s.logRecords} records; dropped ${droppedText(s)}`;
 }
 
 function exitCodeOf(e: unknown): number {
@@ -127,13 +168,15 @@ function clientOptions(args: CommonArgs): ClientOptions {
 }
 
 /** Opens a client, runs one request, prints its result or error, sets the exit status. */
-async function oneShot<R>(args: CommonArgs, run: (c: KvClient) => Promise<R>, text: (r: R) => string, json: (r: R) => Json): Promise<void> {
+async function oneShot<R>(
+  args: CommonArgs, run: (c: KvClient) => Promise<R>, text: (r: R) => string, json: (r: R) => Json, exitOf: (r: R) => number = () => exitOk,
+): Promise<void> {
   let client: KvClient | undefined;
   try {
     client = await KvClient.open(clientOptions(args));
     const result = await run(client);
     console.log(args.json ? JSON.stringify(json(result)) : text(result));
-    process.exitCode = exitOk;
+    process.exitCode = exitOf(result);
   } catch (e) {
     if (args.json) console.log(JSON.stringify(errorJson(e)));
     else console.error(errorText(e));
@@ -150,9 +193,11 @@ function shellHelp(coordinator: string): string {
     `commands (every request goes to ${coordinator}):`,
     '  get <key> [level]           read key 0..255 at a level (default: the shell\'s level)',
     '  put <key> <value> [level]   write; quote a value with spaces: put 17 "hello world" QUORUM (or \'...\')',
-    '  get,17,QUORUM  put,17,hello,ONE   the original comma syntax (a put\'s last field is its level)',
+    '  del <key> [level]           delete (a tombstone written like a put; a get then finds nothing)',
+    '  get,17,QUORUM  put,17,hello,ONE  del,17,ALL   the original comma syntax (a put\'s last field is its level)',
     '  level [L]                   show or set the default level: ONE TWO THREE QUORUM ALL (any case; QUORUM at start)',
-    '  status                      the coordinator\'s view: ring, replicas UP/DOWN, hints, keys, log, drops',
+    '  status                      the coordinator\'s view: ring, replicas UP/DOWN, hints, anti-entropy, keys, log, drops',
+    `  repair                      an anti-entropy round of ${coordinator} with every peer, now`,
     '  help                        this text',
     '  quit | exit                 leave (also Ctrl-D)',
     'with stdin not a terminal (kvc < commands.txt): no prompt, one result line per command on stdout,',
@@ -184,6 +229,16 @@ async function execute(c: ShellCommand, st: ShellState): Promise<number | 'quit'
       const r = await st.client.put(c.key, c.value, c.level ?? st.level);
       say(putText(r), putJson(r));
       return exitOk;
+    }
+    case 'del': {
+      const r = await st.client.del(c.key, c.level ?? st.level);
+      say(delText(r), delJson(r));
+      return exitOk;
+    }
+    case 'repair': {
+      const r = await st.client.repair();
+      say(st.interactive ? repairText(r) : repairText(r).replaceAll('\n', ';'), repairJson(r));
+      return r.ok ? exitOk : exitClusterError;
     }
     case 'status': {
       const s = await st.client.status();
@@ -287,6 +342,13 @@ async function main(): Promise<void> {
       .positional('value', { type: 'string', describe: 'UTF-8 text' })
       .option('cl', { alias: 'level', type: 'string', default: defaultLevel, describe: 'ONE, TWO, THREE, QUORUM or ALL' }),
     (a) => oneShot(a, (c) => c.put(word(a.key), word(a.value), a.cl), putText, putJson))
+    .command('del <key>', 'delete a key: a tombstone written at a level, like a put', (y) => y
+      .positional('key', { type: 'string', describe: 'integer 0..255' })
+      .option('cl', { alias: 'level', type: 'string', default: defaultLevel, describe: 'ONE, TWO, THREE, QUORUM or ALL' }),
+    (a) => oneShot(a, (c) => c.del(word(a.key), a.cl), delText, delJson))
+    .command('repair', 'an anti-entropy round of one replica with every peer, now: keys sent and received per peer (exit 1 if a peer could not be reached)', (y) => y
+      .option('node', { type: 'string', describe: 'the replica that runs it (default: the coordinator)' }),
+    (a) => oneShot(a, (c) => c.repair(a.node), repairText, repairJson, (r) => (r.ok ? exitOk : exitClusterError)))
     .command('local <key>', 'one replica\'s own stored version of a key, without coordination', (y) => y
       .positional('key', { type: 'string', describe: 'integer 0..255' })
       .option('node', { type: 'string', demandOption: true, describe: 'the replica to ask' }),

@@ -6,6 +6,9 @@ import { levels, type Key, type Level } from '../core/types.js';
 export type ShellCommand =
   | { cmd: 'get'; key: Key; level?: Level }
   | { cmd: 'put'; key: Key; value: string; level?: Level }
+  | { cmd: 'del'; key: Key; level?: Level }
+  /** An anti-entropy round of the shell's coordinator with every peer. */
+  | { cmd: 'repair' }
   /** Without a level: show the default level. */
   | { cmd: 'level'; level?: Level }
   | { cmd: 'status' }
@@ -20,6 +23,7 @@ export type Parsed<T> = T | Refused;
 export const usage = {
   get: 'get <key> [level]',
   put: 'put <key> <value> [level]',
+  del: 'del <key> [level]',
   level: 'level [ONE|TWO|THREE|QUORUM|ALL]',
 } as const;
 
@@ -55,18 +59,20 @@ export function parseShellLine(line: string): Parsed<ShellCommand> {
   if (line.length > shellLineCharsMax) return { error: `line: ${line.length} characters, over the limit of ${shellLineCharsMax}` };
   const trimmed = line.trim();
   if (trimmed === '' || trimmed.startsWith('#')) return { cmd: 'none' };
-  if (/^(get|put)\s*,/i.test(trimmed)) return parseCommaLine(trimmed);
+  if (/^(get|put|del)\s*,/i.test(trimmed)) return parseCommaLine(trimmed);
   const tokens = tokenize(trimmed);
   if (isRefused(tokens)) return tokens;
   const [name = '', ...args] = tokens;
   switch (name.toLowerCase()) {
     case 'get': return parseGet(args);
     case 'put': return parsePut(args);
+    case 'del': case 'delete': return parseDel(args);
+    case 'repair': return noArgs('repair', args);
     case 'level': return parseLevelCommand(args);
     case 'status': return noArgs('status', args);
     case 'help': case '?': return noArgs('help', args);
     case 'quit': case 'exit': return noArgs('quit', args);
-    default: return { error: `unknown command ${JSON.stringify(shorten(name))} (commands: get, put, level, status, help, quit; try help)` };
+    default: return { error: `unknown command ${JSON.stringify(shorten(name))} (commands: get, put, del, level, status, repair, help, quit; try help)` };
   }
 }
 
@@ -74,6 +80,12 @@ function parseGet(args: string[]): Parsed<ShellCommand> {
   if (args.length < 1) return { error: `get: missing key (usage: ${usage.get})` };
   if (args.length > 2) return { error: `get: too many arguments (usage: ${usage.get})` };
   return withLevel({ cmd: 'get', key: args[0] }, args[1]);
+}
+
+function parseDel(args: string[]): Parsed<ShellCommand> {
+  if (args.length < 1) return { error: `del: missing key (usage: ${usage.del})` };
+  if (args.length > 2) return { error: `del: too many arguments (usage: ${usage.del})` };
+  return withLevel({ cmd: 'del', key: args[0] }, args[1]);
 }
 
 function parsePut(args: string[]): Parsed<ShellCommand> {
@@ -90,25 +102,25 @@ function parseLevelCommand(args: string[]): Parsed<ShellCommand> {
   return isRefused(level) ? level : { cmd: 'level', level };
 }
 
-function noArgs(cmd: 'status' | 'help' | 'quit', args: string[]): Parsed<ShellCommand> {
+function noArgs(cmd: 'status' | 'repair' | 'help' | 'quit', args: string[]): Parsed<ShellCommand> {
   return args.length === 0 ? { cmd } : { error: `${cmd}: takes no arguments` };
 }
 
-/** get/put with the key still text: check the key and the optional level, drop an absent level. */
+/** get/put/del with the key still text: check the key and the optional level, drop an absent level. */
 function withLevel(
-  c: { cmd: 'get'; key: string | undefined } | { cmd: 'put'; key: string | undefined; value: string },
+  c: { cmd: 'get' | 'del'; key: string | undefined } | { cmd: 'put'; key: string | undefined; value: string },
   levelText: string | undefined,
 ): Parsed<ShellCommand> {
   const key = parseKey(c.key);
   if (isRefused(key)) return key;
-  const base: ShellCommand = c.cmd === 'get' ? { cmd: 'get', key } : { cmd: 'put', key, value: c.value };
+  const base: Extract<ShellCommand, { level?: Level }> = c.cmd === 'put' ? { cmd: 'put', key, value: c.value } : { cmd: c.cmd, key };
   if (levelText === undefined) return base;
   const level = parseLevel(levelText);
   return isRefused(level) ? level : { ...base, level };
 }
 
 /**
- * The original tool's syntax: `get,17,QUORUM` and `put,17,hello,ONE`. A put with four or more
+ * The original tool's syntax: `get,17,QUORUM`, `put,17,hello,ONE` and `del,17,ALL`. A put with four or more
  * fields takes the last as its level and the fields between as the value, so a value may hold
  * commas; a level that is not one is refused rather than stored as part of the value.
  */
@@ -116,9 +128,9 @@ function parseCommaLine(line: string): Parsed<ShellCommand> {
   const fields = line.split(',');
   const name = (fields[0] ?? '').trim().toLowerCase();
   const keyText = fields[1]?.trim();
-  if (name === 'get') {
-    if (fields.length > 3) return { error: 'get: too many fields (usage: get,<key>[,level])' };
-    return withLevel({ cmd: 'get', key: keyText === '' ? undefined : keyText }, fields[2]?.trim());
+  if (name === 'get' || name === 'del') {
+    if (fields.length > 3) return { error: `${name}: too many fields (usage: ${name},<key>[,level])` };
+    return withLevel({ cmd: name, key: keyText === '' ? undefined : keyText }, fields[2]?.trim());
   }
   if (fields.length < 3) return { error: 'put: missing value (usage: put,<key>,<value>[,level])' };
   if (fields.length === 3) return withLevel({ cmd: 'put', key: keyText, value: fields[2] ?? '' }, undefined);

@@ -21,7 +21,7 @@ import {
 } from './messages.js';
 import { summarizeKeys, type NodePorts } from './ports.js';
 import type { Random } from './prng.js';
-import type { Key, NodeIndex, Stamp, StoredValue, Versioned } from './types.js';
+import type { ClusterConfig, Key, NodeIndex, Stamp, StoredValue, Versioned } from './types.js';
 
 /** The replica's own data, as anti-entropy needs it. */
 export interface ReplicaData {
@@ -275,6 +275,14 @@ export class AntiEntropy {
     }
     return crc32(bytes, 0, at);
   }
+}
+
+/**
+ * The longest a round can take: the digest exchange, then pushes (hint batches, 2x the write
+ * timeout) and pulls (the read timeout) side by side. A `kvc repair` answer comes within this.
+ */
+export function repairDeadlineMs(config: Pick<ClusterConfig, 'readTimeoutMs' | 'writeTimeoutMs'>): number {
+  return config.readTimeoutMs + Math.max(config.readTimeoutMs, 2 * config.writeTimeoutMs);
 }
 
 /** key u8, wall ms as two u32, counter u32, node u8. */

@@ -308,6 +308,9 @@ export function validate(x: unknown, valueBytesMax: number = valueBytesMaxCeilin
 export function isClientRequest(m: Message): m is ClientRequest {
   return m.t === 'get' || m.t === 'put' || m.t === 'del' || m.t === 'local' || m.t === 'status' || m.t === 'repair';
 }
+export function isClientReply(m: Message): m is ClientReply {
+  return m.t === 'get.ok' || m.t === 'put.ok' || m.t === 'del.ok' || m.t === 'local.ok' || m.t === 'status.ok' || m.t === 'repair.ok' || m.t === 'fail';
+}
 export function isPeerMessage(m: Message): m is PeerMessage {
   return 'from' in m;
 }

@@ -60,6 +60,10 @@ export class Node {
   private nextLsn = 1;
   private syncedLsn = 0;
   private readonly pending: PendingRecord[] = [];
+  /** The newest version of each key with a data record on the way to disk, so a second copy of it is not written again. */
+  private readonly pendingByKey = new Map<Key, { stamp: Stamp; lsn: number }>();
+  /** Acks waiting for a record that another request appended (same or newer version of their key). */
+  private waiting: { lsn: number; then: () => void }[] = [];
   private recordsSinceSnapshot = 0;
   private logBytes = 0;
 
@@ -211,11 +215,12 @@ export class Node {
   // ---- log ---------------------------------------------------------------------------------------
 
   /** Appends a record; `then` runs once it is durable, right after it is applied to memory. */
-  private append(record: LogRecord, then: (() => void) | null): void {
+  private append(record: LogRecord, then: (() => void) | null): number {
     const lsn = this.nextLsn++;
     this.pending.push({ lsn, record, then });
     this.recordsSinceSnapshot++;
     this.effects.push({ kind: 'append', lsn, record });
+    return lsn;
   }
 
   private synced(upToLsn: number, logBytes: number): void {
@@ -224,7 +229,13 @@ export class Node {
     while (this.pending.length > 0 && this.pending[0]!.lsn <= this.syncedLsn) {
       const p = this.pending.shift()!;
       this.applyRecord(p.record);
+      if (p.record.t === 'w' && this.pendingByKey.get(p.record.key)?.lsn === p.lsn) this.pendingByKey.delete(p.record.key);
       p.then?.();
+    }
+    if (this.waiting.some((w) => w.lsn <= this.syncedLsn)) {
+      const ready = this.waiting.filter((w) => w.lsn <= this.syncedLsn);
+      this.waiting = this.waiting.filter((w) => w.lsn > this.syncedLsn);
+      for (const w of ready) w.then();
     }
   }
 
@@ -270,14 +281,30 @@ export class Node {
    * needs no record.
    */
   private writeLocal(writes: readonly (readonly [Key, StoredValue, Stamp])[], done: (fresh: Key[]) => void): void {
+    // A version already on its way to disk (another request brought it, or a newer one) is not
+    // written twice: this request's ack waits for that record instead.
+    let waitLsn = 0;
     const fresh = writes.filter(([key, , stamp]) => {
       this.hlc.observe(stamp);
+      const pending = this.pendingByKey.get(key);
+      if (pending !== undefined && compareStamps(stamp, pending.stamp) <= 0) {
+        waitLsn = Math.max(waitLsn, pending.lsn);
+        return false;
+      }
       const held = this.store.read(key);
       return held === undefined || compareStamps(stamp, held.stamp) > 0;
     });
     const keys = fresh.map(([key]) => key);
-    if (fresh.length === 0) return done(keys);
-    fresh.forEach(([key, value, stamp], i) => this.append({ t: 'w', key, value, stamp }, i === fresh.length - 1 ? () => done(keys) : null));
+    if (fresh.length === 0) {
+      if (waitLsn > this.syncedLsn) this.waiting.push({ lsn: waitLsn, then: () => done(keys) });
+      else done(keys);
+      return;
+    }
+    // The last append's lsn is past waitLsn, so its sync covers every record this request waits for.
+    fresh.forEach(([key, value, stamp], i) => {
+      const lsn = this.append({ t: 'w', key, value, stamp }, i === fresh.length - 1 ? () => done(keys) : null);
+      this.pendingByKey.set(key, { stamp, lsn });
+    });
   }
 
   // ---- gossip and failure detection --------------------------------------------------------------
@@ -416,6 +443,8 @@ export class Node {
     for (let i = 1; i < this.pending.length; i++) if (this.pending[i]!.lsn !== this.pending[i - 1]!.lsn + 1) bad.push('pending records out of order');
     if (this.pending.length > 0 && this.pending[0]!.lsn <= this.syncedLsn) bad.push('a synced record is still pending');
     if (this.nextLsn - 1 < this.syncedLsn) bad.push('synced past the last append');
+    for (const w of this.waiting) if (w.lsn <= this.syncedLsn || w.lsn >= this.nextLsn) bad.push(`an ack waits for record ${w.lsn}, synced ${this.syncedLsn}`);
+    for (const [key, p] of this.pendingByKey) if (p.lsn <= this.syncedLsn) bad.push(`key ${key}: a synced record still marked pending`);
     return bad;
   }
 }

@@ -157,10 +157,32 @@ describe('cli/client (against fake coordinators on loopback)', () => {
 
   it('asks the named replica for local and status', async () => {
     fake2.reset(answer('fake-2', new Map([[5, 'five']])));
-    expect(await client.local(5, 'fake-2')).to.deep.equal({ key: 5, found: true, value: 'five', stamp, node: 'fake-2' });
-    expect(await client.local('6', 'fake-2')).to.deep.equal({ key: 6, found: false, value: null, stamp: null, node: 'fake-2' });
+    expect(await client.local(5, 'fake-2')).to.deep.equal({ key: 5, found: true, deleted: false, value: 'five', stamp, node: 'fake-2' });
+    expect(await client.local('6', 'fake-2')).to.deep.equal({ key: 6, found: false, deleted: false, value: null, stamp: null, node: 'fake-2' });
     expect(await client.status('fake-2')).to.deep.equal(statusOf('fake-2'));
     expect(fake2.received.map((r) => r.t)).to.deep.equal(['local', 'local', 'status']);
+  });
+
+  it('deletes at a level, and reads a tombstone as not found (local says deleted)', async () => {
+    const tombstoned = answer('fake-1', new Map([[7, 'seven']]));
+    fake1.reset((req) => (req.t === 'get' && req.key === 9 ? { t: 'get.ok', id: req.id, key: 9, value: null, stamp, coordinator: 'fake-1' }
+      : req.t === 'local' && req.key === 9 ? { t: 'local.ok', id: req.id, key: 9, value: null, stamp, node: 'fake-1' } : tombstoned(req, 1)));
+    expect(await client.del('7', 'all')).to.deep.equal({ key: 7, deleted: true, stamp, coordinator: 'fake-1' });
+    expect(await client.get(7)).to.include({ found: false, value: null });
+    expect(await client.get(9)).to.deep.equal({ key: 9, found: false, value: null, stamp, coordinator: 'fake-1' });
+    expect(await client.local(9)).to.deep.equal({ key: 9, found: false, deleted: true, value: null, stamp, node: 'fake-1' });
+    expect(fake1.received[0]).to.deep.include({ t: 'del', key: 7, level: 'ALL' });
+    expect((await rejection(client.del(256))).name).to.equal('BadInputError');
+    expect((await rejection(client.del(1, 'FIVE'))).name).to.equal('BadInputError');
+  });
+
+  it('asks a replica for a repair and reports whether every peer was reached', async () => {
+    fake2.reset((req) => (req.t === 'repair'
+      ? { t: 'repair.ok', id: req.id, node: 'fake-2', peers: [{ name: 'fake-1', reached: false, sent: 0, received: 0, error: 'DOWN' }] } : null));
+    const r = await client.repair('fake-2');
+    expect(r).to.deep.equal({ node: 'fake-2', ok: false, peers: [{ name: 'fake-1', reached: false, sent: 0, received: 0, error: 'DOWN' }] });
+    fake2.reset((req) => (req.t === 'repair' ? { t: 'repair.ok', id: req.id, node: 'fake-2', peers: [{ name: 'fake-1', reached: true, sent: 2, received: 1, error: null }] } : null));
+    expect((await client.repair('fake-2')).ok).to.equal(true);
   });
 
   it('accepts the reply to a retransmitted request once, and counts the second answer as a duplicate', async () => {

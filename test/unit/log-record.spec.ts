@@ -59,6 +59,10 @@ const examples: LogRecord[] = [
   { t: 'hd', target: 3, key: 17, stamp: [1_700_000_000_000, 2, 1] },
   { t: 'snap', writes: [], hints: [] },
   { t: 'snap', writes: [[0, '', [1, 0, 0]], [255, 'x', [2, 5, 63]]], hints: [[2, 0, 'h', [1, 0, 0], 99]] },
+  // Tombstones (deletes): a null value wherever a version is kept.
+  { t: 'w', key: 17, value: null, stamp: [1_700_000_000_001, 0, 2] },
+  { t: 'h', target: 3, key: 17, value: null, stamp: [1_700_000_000_001, 0, 2], atMs: 1_700_000_000_123 },
+  { t: 'snap', writes: [[3, null, [1, 0, 0]]], hints: [[2, 3, null, [1, 0, 0], 99]] },
 ];
 
 // ---- tests -------------------------------------------------------------------------------------------
@@ -227,7 +231,7 @@ describe('log-record', () => {
         [null, /expected a map/], [17, /expected a map/], ['w', /expected a map/], [[write], /expected a map/], [new Uint8Array(3), /expected a map/],
         [{ t: 'del', key: 1 }, /unknown record type "del"/],
         [{ ...write, key: -1 }, /^key/], [{ ...write, key: 256 }, /^key/], [{ ...write, key: 1.5 }, /^key/], [{ ...write, key: '17' }, /^key/],
-        [{ ...write, value: 17 }, /^value/], [{ ...write, value: '\udc00' }, /surrogate/], [{ ...write, value: 'x'.repeat(70_000) }, /over the limit/],
+        [{ ...write, value: 17 }, /^value/], [{ ...write, value: undefined }, /^value/], [{ t: 'snap', writes: [[1, undefined, [1, 0, 0]]], hints: [] }, /^writes\[0\]\.value/], [{ ...write, value: '\udc00' }, /surrogate/], [{ ...write, value: 'x'.repeat(70_000) }, /over the limit/],
         [{ ...write, stamp: [1, 2] }, /^stamp/], [{ ...write, stamp: [-1, 0, 0] }, /^stamp wall clock/], [{ ...write, stamp: [1, 0.5, 0] }, /^stamp counter/],
         [{ ...write, stamp: [1, 0, 64] }, /^stamp node/], [{ t: 'w', key: 1, value: 'v' }, /^stamp/],
         [{ ...examples[1]!, target: 64 }, /^target/], [{ ...examples[1]!, atMs: -5 }, /^atMs/], [{ ...examples[2]!, target: undefined }, /^target/],

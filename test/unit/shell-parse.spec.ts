@@ -104,7 +104,31 @@ describe('cli/shell-parse', () => {
     });
   });
 
+  describe('del', () => {
+    it('takes a key and an optional level, in both syntaxes', () => {
+      expect(parsed('del 17')).to.deep.equal({ cmd: 'del', key: 17 });
+      expect(parsed('DEL 17 all')).to.deep.equal({ cmd: 'del', key: 17, level: 'ALL' });
+      expect(parsed('delete 0 ONE')).to.deep.equal({ cmd: 'del', key: 0, level: 'ONE' });
+      expect(parsed('del,17')).to.deep.equal({ cmd: 'del', key: 17 });
+      expect(parsed('del,17,QUORUM')).to.deep.equal({ cmd: 'del', key: 17, level: 'QUORUM' });
+    });
+
+    it('refuses a missing key, extra arguments, a bad key and an unknown level', () => {
+      expect(refused('del')).to.equal('del: missing key (usage: del <key> [level])');
+      expect(refused('del 17 ONE x')).to.equal('del: too many arguments (usage: del <key> [level])');
+      expect(refused('del 300')).to.equal('key: expected an integer in 0..255, got 300');
+      expect(refused('del 17 FIVE')).to.match(/^level: expected one of/);
+      expect(refused('del,17,ONE,x')).to.equal('del: too many fields (usage: del,<key>[,level])');
+      expect(refused('del,')).to.match(/^key: /);
+    });
+  });
+
   describe('shell commands', () => {
+    it('reads repair, with no arguments', () => {
+      expect(parsed('repair')).to.deep.equal({ cmd: 'repair' });
+      expect(refused('repair now')).to.equal('repair: takes no arguments');
+    });
+
     it('reads level, status, help, quit and exit', () => {
       expect(parsed('level')).to.deep.equal({ cmd: 'level' });
       expect(parsed('level one')).to.deep.equal({ cmd: 'level', level: 'ONE' });
@@ -121,7 +145,7 @@ describe('cli/shell-parse', () => {
     });
 
     it('refuses unknown commands, extra arguments and unknown levels', () => {
-      expect(refused('delete 17')).to.equal('unknown command "delete" (commands: get, put, level, status, help, quit; try help)');
+      expect(refused('remove 17')).to.equal('unknown command "remove" (commands: get, put, del, level, status, repair, help, quit; try help)');
       expect(refused('status now')).to.equal('status: takes no arguments');
       expect(refused('quit 1')).to.equal('quit: takes no arguments');
       expect(refused('level ONE TWO')).to.equal('level: too many arguments (usage: level [ONE|TWO|THREE|QUORUM|ALL])');
