@@ -59,6 +59,11 @@ function droppedText(s: StatusReport): string {
   return entries.length === 0 ? 'none' : entries.map(([why, n]) => `${why} ${n}`).join(', ');
 }
 
+/** A replica whose disk is full acks no writes; say so where the log is reported. */
+function logFullText(s: StatusReport): string {
+  return `${s.logWritable ? '' : ' (DISK FULL: not writable, acking no writes)'}${s.logAppendsFailed > 0 ? `, ${s.logAppendsFailed} appends refused for lack of space` : ''}`;
+}
+
 function statusText(s: StatusReport): string {
   const width = Math.max(...s.ring.flatMap((r) => r.replicas.map((n) => n.length)), 4);
   const lines = [
@@ -69,7 +74,7 @@ function statusText(s: StatusReport): string {
     ...(s.peers.some((p) => p.hintsExpired > 0)
       ? [`hints expired (older than max_hint_window_ms; repair these replicas): ${s.peers.filter((p) => p.hintsExpired > 0).map((p) => `${p.name} ${p.hintsExpired}`).join(', ')}`]
       : []),
-    `keys stored: ${s.keysStored}; log: ${s.logBytes} bytes in ${s.logRecords} records`,
+    `keys stored: ${s.keysStored}; log: ${s.logBytes} bytes in ${s.logRecords} records${logFullText(s)}`,
     `dropped datagrams: ${droppedText(s)}`,
   ];
   return lines.join('\n');
@@ -82,7 +87,7 @@ function statusLine(s: StatusReport): string {
   const down = names.filter((n) => upOrDown(s, n) !== 'UP');
   const hints = s.peers.filter((p) => p.hintsPending > 0).map((p) => `${p.name} ${p.hintsPending}`);
   return `${s.node}: RF ${s.replicationFactor}, ${s.repairMode}; up ${up.join(' ') || 'none'}; down ${down.join(' ') || 'none'}; `
-    + `hints ${hints.join(', ') || 'none'}; keys ${s.keysStored}; log ${s.logBytes} bytes/${s.logRecords} records; dropped ${droppedText(s)}`;
+    + `hints ${hints.join(', ') || 'none'}; keys ${s.keysStored}; log ${s.logBytes} bytes/${s.logRecords} records${logFullText(s)}; dropped ${droppedText(s)}`;
 }
 
 function exitCodeOf(e: unknown): number {

@@ -58,6 +58,9 @@ export class Node {
   private readonly pending: PendingRecord[] = [];
   private recordsSinceSnapshot = 0;
   private logBytes = 0;
+  /** The disk refused appends (full) and none has succeeded since: no writes are acked meanwhile. */
+  private logFull: { sinceMs: number; lastFailedLsn: number } | null = null;
+  private logAppendsFailed = 0;
 
   private readonly handoff: HintedHandoff;
   private readonly coordinator: Coordinator;
@@ -97,6 +100,7 @@ export class Node {
       sendPeer: (to, msg) => this.sendPeer(to, msg),
       reply: (client, msg) => this.reply(client, msg),
       log: (level, name, text) => this.log(level, name, text),
+      countDrop: (reason) => this.countDrop(reason),
       nameOf: (node) => this.nameOf(node),
     };
     this.handoff = new HintedHandoff(ports, this.repairMode !== 'read-repair');
@@ -154,6 +158,7 @@ export class Node {
       case 'tick': if (this.started) this.tick(); break;
       case 'synced': this.synced(input.upToLsn, input.logBytes); break;
       case 'dropped': this.countDrop(input.reason); break;
+      case 'append-failed': this.appendFailed(input.fromLsn, input.toLsn, input.reason); break;
     }
     this.drainLoopback();
     this.maybeSnapshot();
@@ -211,6 +216,7 @@ export class Node {
 
   private synced(upToLsn: number, logBytes: number): void {
     this.logBytes = logBytes;
+    if (this.logFull !== null && upToLsn > this.logFull.lastFailedLsn) this.logWritableAgain();
     this.syncedLsn = Math.max(this.syncedLsn, upToLsn);
     while (this.pending.length > 0 && this.pending[0]!.lsn <= this.syncedLsn) {
       const p = this.pending.shift()!;
@@ -219,9 +225,37 @@ export class Node {
     }
   }
 
+  /**
+   * The disk had no room for these records: they are never applied and their `then` (an ack) never
+   * runs. Requests from peers that waited on them are forgotten, so a retransmission appends again:
+   * that is how writes resume once space returns, without a restart.
+   */
+  private appendFailed(fromLsn: number, toLsn: number, reason: string): void {
+    const before = this.pending.length;
+    const lost = this.pending.filter((p) => p.lsn >= fromLsn && p.lsn <= toLsn);
+    this.pending.splice(0, this.pending.length, ...this.pending.filter((p) => p.lsn < fromLsn || p.lsn > toLsn));
+    this.recordsSinceSnapshot = Math.max(0, this.recordsSinceSnapshot - (before - this.pending.length));
+    this.peerRequestsSeen.forgetPending();
+    this.logAppendsFailed++;
+    const hintsLost = lost.filter((p) => p.record.t === 'h').length;
+    if (this.logFull === null) {
+      this.log('warn', 'disk-full', `log append failed (${reason}): acking no writes until the disk takes them again; reads and heartbeats go on` +
+        `${hintsLost > 0 ? `; ${hintsLost} hints for other replicas not stored` : ''}`);
+      this.logFull = { sinceMs: this.nowMs, lastFailedLsn: toLsn };
+    } else {
+      this.logFull.lastFailedLsn = Math.max(this.logFull.lastFailedLsn, toLsn);
+    }
+  }
+
+  private logWritableAgain(): void {
+    const full = this.logFull!;
+    this.log('info', 'disk-ok', `log appends succeed again after ${this.nowMs - full.sinceMs} ms: acking writes (${this.logAppendsFailed} appends refused so far)`);
+    this.logFull = null;
+  }
+
   /** Memory holds every record up to syncedLsn: that is what a snapshot covers (see effects.ts). */
   private maybeSnapshot(): void {
-    if (this.recordsSinceSnapshot < recordsPerSnapshotMin) return;
+    if (this.recordsSinceSnapshot < recordsPerSnapshotMin || this.logFull !== null) return;
     const writes: [Key, string, Stamp][] = [];
     for (const [key, v] of this.store.entries()) writes.push([key, v.value, v.stamp]);
     this.effects.push({ kind: 'snapshot', coversLsn: this.syncedLsn, record: { t: 'snap', writes, hints: this.hints.dump() } });
@@ -335,6 +369,8 @@ export class Node {
       logRecords: this.recordsSinceSnapshot,
       droppedDatagrams: { ...this.dropped },
       clientRequestsInFlight: this.coordinator.inFlight,
+      logWritable: this.logFull === null,
+      logAppendsFailed: this.logAppendsFailed,
     };
   }
 

@@ -24,6 +24,8 @@ export interface NodePorts {
   sendPeer(to: NodeIndex, msg: Message): void;
   reply(client: Address, msg: ClientReply): void;
   log(level: LogEvent['level'], name: string, text: string): void;
+  /** Counts a refused datagram or request under a reason (status, and the rate-limited drop summary). */
+  countDrop(reason: string): void;
   nameOf(node: NodeIndex): string;
 }
 

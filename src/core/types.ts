@@ -53,6 +53,8 @@ export interface ClusterConfig {
   readonly maxHintWindowMs: number;
   readonly hintSweepIntervalMs: number;
   readonly valueBytesMax: number;
+  /** How far apart two clocks of the cluster (replicas and clients) may be, in ms. */
+  readonly maxClockSkewMs: number;
   readonly dataDir: string;
   readonly cookieFile: string;
 }

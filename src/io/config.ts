@@ -16,13 +16,14 @@ export const downAfterMsMax = 3_600_000;
 export const requestTimeoutMsMax = 600_000;
 export const maxHintWindowMsMax = 7 * 24 * 3_600_000;
 export const hintSweepIntervalMsMax = 3_600_000;
+export const maxClockSkewMsMax = 60_000;
 export const portMin = 1;
 export const portMax = 65_535;
 
 const topLevelKeys = [
   'replication_factor', 'repair_mode', 'read_repair_blocking', 'data_dir', 'cookie_file',
   'gossip_interval_ms', 'down_after_ms', 'write_timeout_ms', 'read_timeout_ms',
-  'max_hint_window_ms', 'hint_sweep_interval_ms', 'value_bytes_max', 'nodes',
+  'max_hint_window_ms', 'hint_sweep_interval_ms', 'value_bytes_max', 'max_clock_skew_ms', 'nodes',
 ] as const;
 const nodeKeys = ['name', 'host', 'port'] as const;
 const nodeNamePattern = /^[A-Za-z0-9_.-]+$/;
@@ -49,12 +50,13 @@ export function parseConfig(text: string, source = 'nodes.toml', baseDir = '.'):
   const maxHintWindowMs = top.integer('max_hint_window_ms', 1, maxHintWindowMsMax);
   const hintSweepIntervalMs = top.integer('hint_sweep_interval_ms', 1, hintSweepIntervalMsMax);
   const valueBytesMax = top.integer('value_bytes_max', 1, valueBytesMaxCeiling);
+  const maxClockSkewMs = top.integer('max_clock_skew_ms', 1, maxClockSkewMsMax);
   const nodes = parseNodes(top);
   const replicationFactor = top.integer('replication_factor', 1, nodes.length, ' (at most the number of nodes)');
   return Object.freeze({
     nodes: Object.freeze(nodes), replicationFactor, repairMode, readRepairBlocking,
     gossipIntervalMs, downAfterMs, writeTimeoutMs, readTimeoutMs, maxHintWindowMs, hintSweepIntervalMs,
-    valueBytesMax, dataDir, cookieFile,
+    valueBytesMax, maxClockSkewMs, dataDir, cookieFile,
   });
 }
 

@@ -105,7 +105,8 @@ function startClients(sim: SimCluster, random: Random, count: number, keys: Key[
     const address = `127.0.0.2:${5000 + c}`;
     const state: SimClient = { idle: false };
     out.push(state);
-    let nextId = 1;
+    // Ids start at a random point, as the real client's do (src/cli/client.ts).
+    let nextId = 1 + Math.floor(random() * 2 ** 40);
     let current: { op: Op; id: number } | null = null;
     let seq = 0;
     const next = () => {
@@ -119,7 +120,9 @@ function startClients(sim: SimCluster, random: Random, count: number, keys: Key[
       history.push(op);
       const id = nextId++;
       current = { op, id };
-      const msg: Message = isPut ? { t: 'put', id, key, value: op.value!, level } : { t: 'get', id, key, level };
+      const sentAtMs = Math.floor(op.invokeMs);
+      const requestAge = { sentAtMs, deadlineMs: sentAtMs + clientDeadlineMs };
+      const msg: Message = isPut ? { t: 'put', id, key, value: op.value!, level, ...requestAge } : { t: 'get', id, key, level, ...requestAge };
       const attempt = () => {
         if (current?.id !== id) return;
         if (sim.now - op.invokeMs >= clientDeadlineMs) {
@@ -210,7 +213,7 @@ function readEveryKey(sim: SimCluster, random: Random, keys: Key[], history: Op[
   keys.forEach((key, i) => {
     const coordinator = Math.floor(random() * sim.config.nodes.length);
     history.push({ client: -1, kind: 'get', key, level: 'ONE', coordinator, invokeMs: sim.now });
-    sim.clientSend(address, coordinator, { t: 'get', id: i + 1, key, level: 'ONE' });
+    sim.clientSend(address, coordinator, { t: 'get', id: i + 1, key, level: 'ONE', sentAtMs: Math.floor(sim.now), deadlineMs: Math.floor(sim.now) + 10_000 });
   });
 }
 

@@ -9,13 +9,13 @@ const status = {
   node: 'replica-1', replicationFactor: 3, repairMode: 'both',
   ring: [{ first: 0, last: 63, replicas: ['replica-1', 'replica-2', 'replica-3'] }],
   peers: [{ name: 'replica-2', up: true, hintsPending: 0, hintsExpired: 0 }],
-  keysStored: 10, logBytes: 4096, logRecords: 12, droppedDatagrams: { auth: 1 }, clientRequestsInFlight: 0,
+  keysStored: 10, logBytes: 4096, logRecords: 12, droppedDatagrams: { auth: 1 }, clientRequestsInFlight: 0, logWritable: true, logAppendsFailed: 0,
 };
 
 /** One good example of every message type (two where a field may be null or absent). */
 const good: Message[] = [
-  { t: 'get', id: 1, key: 17, level: 'QUORUM' },
-  { t: 'put', id: 2, key: 255, value: 'héllo wörld 😀', level: 'ALL' },
+  { t: 'get', id: 1, key: 17, level: 'QUORUM', sentAtMs: 1_700_000_000_000, deadlineMs: 1_700_000_002_000 },
+  { t: 'put', id: 2, key: 255, value: 'héllo wörld 😀', level: 'ALL', sentAtMs: 1_700_000_000_000, deadlineMs: 1_700_000_002_000 },
   { t: 'local', id: 3, key: 0 },
   { t: 'status', id: 4 },
   { t: 'get.ok', id: 5, key: 17, value: 'v', stamp, coordinator: 'replica-2' },
@@ -103,7 +103,7 @@ describe('messages (validate)', () => {
     });
 
     it('values over the limit, counted in UTF-8 bytes, not characters', () => {
-      const put = (value: string) => ({ t: 'put', id: 1, key: 1, value, level: 'ONE' });
+      const put = (value: string) => ({ t: 'put', id: 1, key: 1, value, level: 'ONE', sentAtMs: 1, deadlineMs: 2 });
       expect(validate(put('a'.repeat(10)), 10).ok).to.equal(true);
       expect(refused(put('a'.repeat(11)), 10)).to.match(/11 bytes, over the limit of 10/);
       expect(validate(put('é'.repeat(5)), 10).ok).to.equal(true); // 5 chars, 10 bytes
