@@ -73,6 +73,11 @@ export class Coordinator {
       return this.ports.reply(client, { t: 'fail', id: req.id, error: 'Overloaded',
         message: `Overloaded: ${name} keeps ${this.answered.size} answers until their requests' deadlines (limit ${dedupEntriesMax})` });
     }
+    if (req.t === 'put' && !this.ports.logWritable()) {
+      // Its hints (and its own copy) could not be made durable: a crash would lose them, and with
+      // them the only way the replicas that missed the write would get it.
+      return fail('Unavailable', `Unavailable: ${name}'s disk is full, so it coordinates no writes until it has room again (use another coordinator)`);
+    }
     const replicas = ring.replicasFor(req.key);
     const down = replicas.filter((r) => !this.ports.isUp(r));
     const alive = replicas.length - down.length;

@@ -54,6 +54,12 @@ export const hintBatchesInFlightPerTargetMax = 4;
 /** Log records written since the last snapshot before the node asks for a new snapshot. */
 export const recordsPerSnapshotMin = 10_000;
 
+/**
+ * While the disk is full: how often a node appends again the writes and hints it could not log
+ * (the newest per key, and per target and key: at most keyCount * (1 + nodesMax) records).
+ */
+export const logFullRetryIntervalMs = 1_000;
+
 /** Operator log lines about dropped datagrams: at most one per interval. */
 export const dropLogIntervalMs = 5_000;
 /** Operator log lines about hints stored for one target: one per hint, then at most one summary per interval. */

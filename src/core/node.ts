@@ -7,7 +7,7 @@ import { FailureDetector } from './failure-detector.js';
 import { HintedHandoff } from './handoff.js';
 import type { HintStore } from './hints.js';
 import { compareStamps, formatStamp, Hlc } from './hlc.js';
-import { clientRequestsInFlightMax, dedupEntriesMax, dropLogIntervalMs, hintsPerTargetMax, recordsPerSnapshotMin } from './limits.js';
+import { clientRequestsInFlightMax, dedupEntriesMax, dropLogIntervalMs, hintsPerTargetMax, logFullRetryIntervalMs, recordsPerSnapshotMin } from './limits.js';
 import type { LogRecord } from './log-record.js';
 import { isClientRequest, type ClientReply, type ClientRequest, type Message, type PeerReply, type PeerRequest, type StatusReport } from './messages.js';
 import { Ring } from './partitioner.js';
@@ -61,6 +61,13 @@ export class Node {
   /** The disk refused appends (full) and none has succeeded since: no writes are acked meanwhile. */
   private logFull: { sinceMs: number; lastFailedLsn: number } | null = null;
   private logAppendsFailed = 0;
+  /**
+   * Writes and hints the disk refused, the newest per key (and per target and key), appended again
+   * every logFullRetryIntervalMs until they land: their acks are gone, but this replica still gets
+   * the version, so a full disk costs acks, never a replica's copy (a coordinator holds no hint for itself).
+   */
+  private readonly refusedRecords = new Map<string, Extract<LogRecord, { t: 'w' | 'h' }>>();
+  private nextRefusedRetryMs = 0;
 
   private readonly handoff: HintedHandoff;
   private readonly coordinator: Coordinator;
@@ -101,6 +108,7 @@ export class Node {
       reply: (client, msg) => this.reply(client, msg),
       log: (level, name, text) => this.log(level, name, text),
       countDrop: (reason) => this.countDrop(reason),
+      logWritable: () => this.logFull === null,
       nameOf: (node) => this.nameOf(node),
     };
     this.handoff = new HintedHandoff(ports, this.repairMode !== 'read-repair');
@@ -237,13 +245,33 @@ export class Node {
     this.recordsSinceSnapshot = Math.max(0, this.recordsSinceSnapshot - (before - this.pending.length));
     this.peerRequestsSeen.forgetPending();
     this.logAppendsFailed++;
-    const hintsLost = lost.filter((p) => p.record.t === 'h').length;
+    for (const { record } of lost) this.keepRefused(record);
     if (this.logFull === null) {
-      this.log('warn', 'disk-full', `log append failed (${reason}): acking no writes until the disk takes them again; reads and heartbeats go on` +
-        `${hintsLost > 0 ? `; ${hintsLost} hints for other replicas not stored` : ''}`);
+      this.log('warn', 'disk-full', `log append failed (${reason}): acking no writes until the disk takes them again; reads and heartbeats go on`);
       this.logFull = { sinceMs: this.nowMs, lastFailedLsn: toLsn };
+      this.nextRefusedRetryMs = this.nowMs + logFullRetryIntervalMs;
     } else {
       this.logFull.lastFailedLsn = Math.max(this.logFull.lastFailedLsn, toLsn);
+    }
+  }
+
+  /** Keeps the newest refused version of each key (data) and of each target and key (hints). */
+  private keepRefused(record: LogRecord): void {
+    if (record.t !== 'w' && record.t !== 'h') return; // 'hd': the hint stays and is delivered again; 'snap' is never appended
+    const id = record.t === 'w' ? `w:${record.key}` : `h:${record.target}:${record.key}`;
+    const kept = this.refusedRecords.get(id);
+    if (kept === undefined || compareStamps(record.stamp, kept.stamp) > 0) this.refusedRecords.set(id, record);
+  }
+
+  /** On tick: appends the refused records again; refused once more, they come back to refusedRecords. */
+  private retryRefused(): void {
+    if (this.refusedRecords.size === 0 || this.nowMs < this.nextRefusedRetryMs) return;
+    this.nextRefusedRetryMs = this.nowMs + logFullRetryIntervalMs;
+    const records = [...this.refusedRecords.values()];
+    this.refusedRecords.clear();
+    for (const record of records) {
+      const held = record.t === 'w' ? this.store.read(record.key) : undefined;
+      if (held === undefined || compareStamps(record.stamp, held.stamp) > 0) this.append(record, null);
     }
   }
 
@@ -331,6 +359,7 @@ export class Node {
     for (const out of expired) out.onGiveUp();
     this.coordinator.tick();
     this.handoff.tick();
+    this.retryRefused();
     this.logDrops();
   }
 

@@ -38,7 +38,7 @@ export interface SeedResult {
   seed: number;
   shape: string;
   failures: string[];
-  stats: { ops: number; acked: number; failed: number; noReply: number; crashes: number; partitions: number; steps: number; junk: number };
+  stats: { ops: number; acked: number; failed: number; noReply: number; crashes: number; partitions: number; steps: number; junk: number; diskFull: number };
   log: string[];
 }
 
@@ -61,7 +61,7 @@ export function runSeed(opts: SeedOptions): SeedResult {
   const shape = `${nodes} nodes, RF ${rf}, ${mode}`;
   const result: SeedResult = {
     seed: opts.seed, shape, failures: [], log: sim.logLines,
-    stats: { ops: 0, acked: 0, failed: 0, noReply: 0, crashes: 0, partitions: 0, steps: 0, junk: 0 },
+    stats: { ops: 0, acked: 0, failed: 0, noReply: 0, crashes: 0, partitions: 0, steps: 0, junk: 0, diskFull: 0 },
   };
   const history: Op[] = [];
   const crashes: { node: number; atMs: number }[] = [];
@@ -174,6 +174,9 @@ function scheduleFaults(sim: SimCluster, random: Random, faultMs: number, result
         sim.partition(sim.addresses.slice(0, cut), sim.addresses.slice(cut));
         sim.at(lastsMs, () => sim.heal());
       });
+    } else if (pick < 0.85) {
+      // A disk that fills for a while: that replica acks no writes until it has room again.
+      sim.at(t, () => { result.stats.diskFull++; sim.fillDisk(node, lastsMs); });
     } else {
       sim.at(t, () => {
         if (!sim.isRunning(node)) return;
