@@ -89,6 +89,14 @@ describe('messages (validate)', () => {
       }
     });
 
+    it('a get or put without a usable age (sentAtMs, deadlineMs: wall-clock ms)', () => {
+      for (const bad of [-1, 1.5, '1700000000000', null, 2 ** 53]) {
+        expect(refused({ t: 'put', id: 1, key: 1, value: 'v', level: 'ONE', sentAtMs: bad, deadlineMs: 5 })).to.match(/^sentAtMs: expected an integer/);
+        expect(refused({ t: 'get', id: 1, key: 1, level: 'ONE', sentAtMs: 5, deadlineMs: bad })).to.match(/^deadlineMs: expected an integer/);
+      }
+      expect(refused({ t: 'get', id: 1, key: 1, level: 'ONE' })).to.match(/^sentAtMs: expected an integer in 0\.\.\d+, got nothing/);
+    });
+
     it('keys outside 0..255 or not integers', () => {
       for (const key of [-1, 256, 1.5, '17', NaN, Infinity, null, [17]]) {
         expect(refused({ t: 'get', id: 1, key, level: 'ONE' }), `key ${String(key)}`).to.match(/^key: expected an integer in 0\.\.255/);
