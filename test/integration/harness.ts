@@ -45,6 +45,12 @@ export interface ClusterOptions {
   repairMode?: RepairMode;
   /** KV_REPAIR for `pm2 start`: the ecosystem file's per-replica override. */
   repairOverride?: string;
+  /**
+   * Runs before pm2 starts, given the cluster's temp dir (data in <dir>/data/<replica>), e.g. to
+   * mount a small filesystem as one replica's data dir. It returns what undoes it (an unmount),
+   * which teardown runs once every process is gone and before the temp dir is removed, also on failure.
+   */
+  prepare?: (dir: string) => () => void;
 }
 
 export interface RunResult { code: number | null; stdout: string; stderr: string }
@@ -119,6 +125,8 @@ export class Cluster {
   /** Every pid seen (replicas, daemon), so teardown can make sure they are gone. */
   private readonly pidsSeen = new Set<number>();
   private tornDown = false;
+  /** What ClusterOptions.prepare did, undone at teardown (sync, so the exit guard can run it too). */
+  private readonly undo: (() => void)[] = [];
 
   private constructor(
     readonly dir: string,
@@ -150,6 +158,7 @@ export class Cluster {
       cluster = new Cluster(dir, configPath, pm2Home, ports, env);
       live.add(cluster);
       installExitGuard();
+      if (opts.prepare !== undefined) cluster.undo.push(opts.prepare(dir));
       await cluster.pm2('start', 'ecosystem.config.js');
       await cluster.checkApps();
       await cluster.waitUntilServing();
@@ -348,6 +357,13 @@ export class Cluster {
     for (const pid of this.pidsSeen) {
       if (!isAlive(pid)) continue;
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone meanwhile */ }
+    }
+    for (const undo of this.undo.splice(0)) {
+      try {
+        undo();
+      } catch (e) {
+        console.warn(`  (integration: teardown could not undo a prepare step: ${e instanceof Error ? e.message : String(e)})`);
+      }
     }
     rmSync(this.dir, { recursive: true, force: true });
     this.tornDown = true;
