@@ -32,6 +32,12 @@ export const dedupEntriesMax = 65_536;
  * + 1 s, about 2 s) keeps some 24,000 answers: under dedupEntriesMax. Past it the answer is Overloaded.
  */
 export const clientDeadlineMsMax = 60_000;
+/**
+ * A client's default deadline is the coordinator's timeout plus this (deadlineSlackMs in
+ * src/cli/client.ts, the same value), so its Timeout answer can still arrive; nodes.toml's
+ * timeouts are checked to fit clientDeadlineMsMax with it.
+ */
+export const clientDeadlineSlackMs = 1_000;
 /** Retransmissions of one request before it is given up (its deadline usually comes first). */
 export const retriesMax = 12;
 /**
@@ -55,8 +61,8 @@ export const hintBatchesInFlightPerTargetMax = 4;
 export const recordsPerSnapshotMin = 10_000;
 
 /**
- * While the disk is full: how often a node appends again the writes and hints it could not log
- * (the newest per key, and per target and key: at most keyCount * (1 + nodesMax) records).
+ * While the disk is full: how often a node appends again the writes, hints and hint deliveries it
+ * could not log (the newest per key, and per target and key: at most keyCount * (1 + 2 * nodesMax) records).
  */
 export const logFullRetryIntervalMs = 1_000;
 

@@ -7,7 +7,7 @@ import { FailureDetector } from './failure-detector.js';
 import { HintedHandoff } from './handoff.js';
 import type { HintStore } from './hints.js';
 import { compareStamps, formatStamp, Hlc } from './hlc.js';
-import { clientRequestsInFlightMax, dedupEntriesMax, dropLogIntervalMs, hintsPerTargetMax, logFullRetryIntervalMs, recordsPerSnapshotMin } from './limits.js';
+import { clientRequestsInFlightMax, dedupEntriesMax, dropLogIntervalMs, hintsPerTargetMax, keyCount, logFullRetryIntervalMs, recordsPerSnapshotMin } from './limits.js';
 import type { LogRecord } from './log-record.js';
 import { isClientRequest, type ClientReply, type ClientRequest, type Message, type PeerReply, type PeerRequest, type StatusReport } from './messages.js';
 import { Ring } from './partitioner.js';
@@ -62,11 +62,11 @@ export class Node {
   private logFull: { sinceMs: number; lastFailedLsn: number } | null = null;
   private logAppendsFailed = 0;
   /**
-   * Writes and hints the disk refused, the newest per key (and per target and key), appended again
+   * Writes, hints and hint deliveries the disk refused, the newest per key (and per target and key), appended again
    * every logFullRetryIntervalMs until they land: their acks are gone, but this replica still gets
    * the version, so a full disk costs acks, never a replica's copy (a coordinator holds no hint for itself).
    */
-  private readonly refusedRecords = new Map<string, Extract<LogRecord, { t: 'w' | 'h' }>>();
+  private readonly refusedRecords = new Map<string, Extract<LogRecord, { t: 'w' | 'h' | 'hd' }>>();
   private nextRefusedRetryMs = 0;
 
   private readonly handoff: HintedHandoff;
@@ -255,10 +255,13 @@ export class Node {
     }
   }
 
-  /** Keeps the newest refused version of each key (data) and of each target and key (hints). */
+  /**
+   * Keeps the newest refused version of each key (data), and of each target and key (hints, and
+   * hint deliveries: without its record a delivered hint would stay held, marked in flight, for good).
+   */
   private keepRefused(record: LogRecord): void {
-    if (record.t !== 'w' && record.t !== 'h') return; // 'hd': the hint stays and is delivered again; 'snap' is never appended
-    const id = record.t === 'w' ? `w:${record.key}` : `h:${record.target}:${record.key}`;
+    if (record.t === 'snap') return; // never appended
+    const id = record.t === 'w' ? `w:${record.key}` : `${record.t}:${record.target}:${record.key}`;
     const kept = this.refusedRecords.get(id);
     if (kept === undefined || compareStamps(record.stamp, kept.stamp) > 0) this.refusedRecords.set(id, record);
   }
@@ -443,6 +446,7 @@ export class Node {
     for (let i = 1; i < this.pending.length; i++) if (this.pending[i]!.lsn !== this.pending[i - 1]!.lsn + 1) bad.push('pending records out of order');
     if (this.pending.length > 0 && this.pending[0]!.lsn <= this.syncedLsn) bad.push('a synced record is still pending');
     if (this.nextLsn - 1 < this.syncedLsn) bad.push('synced past the last append');
+    if (this.refusedRecords.size > keyCount * (1 + 2 * this.config.nodes.length)) bad.push('refused records over their bound');
     return bad;
   }
 }

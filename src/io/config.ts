@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
-import { nodeNameBytesMax, nodesMax, valueBytesMaxCeiling } from '../core/limits.js';
+import { clientDeadlineMsMax, clientDeadlineSlackMs, nodeNameBytesMax, nodesMax, valueBytesMaxCeiling } from '../core/limits.js';
 import { addressOf, repairModes, type ClusterConfig, type NodeSpec, type RepairMode } from '../core/types.js';
 
 export class ConfigError extends Error {
@@ -47,6 +47,12 @@ export function parseConfig(text: string, source = 'nodes.toml', baseDir = '.'):
   }
   const writeTimeoutMs = top.integer('write_timeout_ms', 1, requestTimeoutMsMax);
   const readTimeoutMs = top.integer('read_timeout_ms', 1, requestTimeoutMsMax);
+  for (const [field, ms] of [['write_timeout_ms', writeTimeoutMs], ['read_timeout_ms', readTimeoutMs]] as const) {
+    // Else every client's default deadline would be past what a coordinator accepts (InvalidRequest).
+    if (ms + clientDeadlineSlackMs > clientDeadlineMsMax) {
+      top.failWith(field, `at most ${clientDeadlineMsMax - clientDeadlineSlackMs} (a client waits this plus ${clientDeadlineSlackMs} ms, and a request may live at most ${clientDeadlineMsMax} ms)`, String(ms));
+    }
+  }
   const maxHintWindowMs = top.integer('max_hint_window_ms', 1, maxHintWindowMsMax);
   const hintSweepIntervalMs = top.integer('hint_sweep_interval_ms', 1, hintSweepIntervalMsMax);
   const valueBytesMax = top.integer('value_bytes_max', 1, valueBytesMaxCeiling);
