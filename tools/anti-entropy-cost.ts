@@ -11,12 +11,17 @@ const codec = new Codec(new Uint8Array(32).fill(7), 60_000);
 
 interface Count { datagrams: number; bytes: number }
 
+function age(sim: SimCluster): { sentAtMs: number; deadlineMs: number } {
+  const sentAtMs = Math.floor(sim.now);
+  return { sentAtMs, deadlineMs: sentAtMs + 5_000 };
+}
+
 function measure(prepare: (sim: SimCluster) => void, label: string): void {
   // No hints and no periodic rounds: only the measured round repairs anything.
   const sim = new SimCluster({ seed: 1, nodes: 4, replicationFactor: 3, repairMode: 'read-repair', configOverrides: { antiEntropyIntervalMs: 0 } });
   sim.runFor(50);
   for (let key = 0; key < 256; key++) {
-    const reply = sim.request(key % 4, { t: 'put', id: key + 1, key, value: `value of key ${key} `.padEnd(100, '.'), level: 'ALL' });
+    const reply = sim.request(key % 4, { t: 'put', id: key + 1, key, value: `value of key ${key} `.padEnd(100, '.'), level: 'ALL', ...age(sim) });
     if (reply?.t !== 'put.ok') throw new Error(`put ${key}: ${JSON.stringify(reply)}`);
   }
   sim.runFor(100);
@@ -46,7 +51,7 @@ measure(() => {}, 'replicas agree (256 keys of 100 bytes)');
 measure((sim) => {
   // replica-2 misses one write to key 5 (its replicas: replica-1, 2, 3): cut off until the write's deadline passed.
   sim.cutOneWay(sim.addresses[0]!, sim.addresses[1]!);
-  sim.request(0, { t: 'put', id: 2_000, key: 5, value: 'newer', level: 'TWO' });
+  sim.request(0, { t: 'put', id: 2_000, key: 5, value: 'newer', level: 'TWO', ...age(sim) });
   sim.runFor(sim.config.writeTimeoutMs + 50);
   sim.heal();
   sim.runFor(50);

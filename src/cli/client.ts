@@ -102,7 +102,8 @@ export interface ClientCounters {
 }
 
 type ReplyType = ClientReply['t'];
-type Request = ClientRequest extends infer R ? (R extends ClientRequest ? Omit<R, 'id'> : never) : never;
+/** What get/put/local/status ask for; request() adds the id and, to a get or put, its age (RequestAge). */
+type Request = ClientRequest extends infer R ? (R extends ClientRequest ? Omit<R, 'id' | 'sentAtMs' | 'deadlineMs'> : never) : never;
 
 interface Pending {
   readonly msg: ClientRequest;
@@ -259,8 +260,13 @@ export class KvClient {
       return Promise.reject(new OverloadedError({ message: `client: ${requestsInFlightMax} requests already in flight (the limit); wait for some to finish` }));
     }
     const id = this.takeId();
-    const msg = { ...req, id } as ClientRequest;
-    const deadlineAt = performance.now() + (this.timeoutMs ?? coordinatorTimeoutMs + deadlineSlackMs);
+    const lifeMs = this.timeoutMs ?? coordinatorTimeoutMs + deadlineSlackMs;
+    // A get or put tells the coordinator when this client stops waiting (wall clock, under the
+    // HMAC): past it the coordinator refuses to start it, so a NoResponse here means the request
+    // can no longer be stamped anywhere once this deadline (give or take the clock skew) passed.
+    const sentAtMs = Date.now();
+    const msg = (req.t === 'get' || req.t === 'put' || req.t === 'del' ? { ...req, id, sentAtMs, deadlineMs: sentAtMs + lifeMs } : { ...req, id }) as ClientRequest;
+    const deadlineAt = performance.now() + lifeMs;
     return new Promise<ClientReply>((resolve, reject) => {
       const p: Pending = { msg, to, expect, deadlineAt, sentAt: performance.now(), waitMs: this.rtoMs(), retransmitted: false, resolve, reject };
       this.pending.set(id, p);

@@ -78,6 +78,11 @@ function droppedText(s: StatusReport): string {
   return entries.length === 0 ? 'none' : entries.map(([why, n]) => `${why} ${n}`).join(', ');
 }
 
+/** A replica whose disk is full acks no writes; say so where the log is reported. */
+function logFullText(s: StatusReport): string {
+  return `${s.logWritable ? '' : ' (DISK FULL: not writable, acking no writes)'}${s.logAppendsFailed > 0 ? `, ${s.logAppendsFailed} appends refused for lack of space` : ''}`;
+}
+
 function statusText(s: StatusReport): string {
   const width = Math.max(...s.ring.flatMap((r) => r.replicas.map((n) => n.length)), 4);
   const lines = [
@@ -89,7 +94,7 @@ function statusText(s: StatusReport): string {
       ? [`hints expired (older than max_hint_window_ms; repair these replicas): ${s.peers.filter((p) => p.hintsExpired > 0).map((p) => `${p.name} ${p.hintsExpired}`).join(', ')}`]
       : []),
     ...antiEntropyLines(s),
-    `keys stored: ${s.keysStored}, ${plural(s.tombstones, 'tombstone')}; log: ${s.logBytes} bytes in ${s.logRecords} records`,
+    `keys stored: ${s.keysStored}, ${plural(s.tombstones, 'tombstone')}; log: ${s.logBytes} bytes in ${s.logRecords} records${logFullText(s)}`,
     `dropped datagrams: ${droppedText(s)}`,
   ];
   return lines.join('\n');
@@ -123,7 +128,8 @@ function statusLine(s: StatusReport): string {
   const hints = s.peers.filter((p) => p.hintsPending > 0).map((p) => `${p.name} ${p.hintsPending}`);
   return `${s.node}: RF ${s.replicationFactor}, ${s.repairMode}; up ${up.join(' ') || 'none'}; down ${down.join(' ') || 'none'}; `
     + `hints ${hints.join(', ') || 'none'}; keys ${s.keysStored}, tombstones ${s.tombstones}; `
-    + `anti-entropy ${s.antiEntropyIntervalMs === 0 ? 'off' : `repaired ${s.peers.reduce((n, p) => n + p.antiEntropy.keysSent + p.antiEntropy.keysReceived, 0)} keys`}; log ${s.logBytes} bytes/${s.logRecords} records; dropped ${droppedText(s)}`;
+    + `anti-entropy ${s.antiEntropyIntervalMs === 0 ? 'off' : `repaired ${s.peers.reduce((n, p) => n + p.antiEntropy.keysSent + p.antiEntropy.keysReceived, 0)} keys`}; `
+    + `log ${s.logBytes} bytes/${s.logRecords} records${logFullText(s)}; dropped ${droppedText(s)}`;
 }
 
 function exitCodeOf(e: unknown): number {

@@ -4,8 +4,8 @@
 // hints and repair. One ClientOp per request in flight.
 import type { HintedHandoff } from './handoff.js';
 import { compareStamps, formatStamp, type Hlc } from './hlc.js';
-import { clientRequestsInFlightMax, dedupEntriesMax } from './limits.js';
-import { BoundedMap } from './lru.js';
+import { ClientAnswers } from './dedup.js';
+import { clientDeadlineMsMax, clientRequestsInFlightMax, dedupEntriesMax } from './limits.js';
 import { utf8Bytes, type ClientReply, type CoordinatedRequest, type DelRequest, type GetRequest, type PutRequest } from './messages.js';
 import type { NodePorts } from './ports.js';
 import { requiredAcks } from './quorum.js';
@@ -13,12 +13,12 @@ import type { Address, ClientError, Key, Level, NodeIndex, Stamp, StoredValue, V
 
 interface WriteOp {
   kind: 'write';
-  client: Address; clientId: number; key: Key; level: Level; value: StoredValue; stamp: Stamp;
+  client: Address; clientId: number; opKey: string; clientDeadlineMs: number; key: Key; level: Level; value: StoredValue; stamp: Stamp;
   required: number; replicas: readonly NodeIndex[]; sentTo: Set<NodeIndex>; acked: Set<NodeIndex>; answered: boolean; deadlineMs: number;
 }
 interface ReadOp {
   kind: 'read';
-  client: Address; clientId: number; key: Key; level: Level;
+  client: Address; clientId: number; opKey: string; clientDeadlineMs: number; key: Key; level: Level;
   required: number; asked: NodeIndex[]; replies: Map<NodeIndex, Versioned | null>;
   answered: boolean; deadlineMs: number;
   /** Blocking read repair: replicas still to ack the newest version before the answer goes out. */
@@ -30,8 +30,11 @@ type ClientOp = WriteOp | ReadOp;
 
 export class Coordinator {
   private readonly ops = new Map<string, ClientOp>();
-  /** Answers to puts, so a retransmitted put is answered again and never stamped and written twice. */
-  private readonly answered = new BoundedMap<string, ClientReply>(dedupEntriesMax);
+  /**
+   * Answers to puts (and refusals), each kept until its request's deadline, so a retransmitted or
+   * replayed put is answered again and never stamped and written twice (see ClientAnswers).
+   */
+  private readonly answered = new ClientAnswers<{ client: Address; reply: ClientReply }>(dedupEntriesMax);
 
   constructor(
     private readonly ports: NodePorts,
@@ -46,12 +49,17 @@ export class Coordinator {
 
   request(client: Address, req: CoordinatedRequest): void {
     const { config, ring, requests, name } = this.ports;
-    const opKey = `${client}|${req.id}`;
-    if (this.ops.has(opKey)) return; // a retransmission of a request still in progress
+    if (!this.admitAge(client, req)) return;
+    const opKey = clientOpKey(req);
+    const running = this.ops.get(opKey);
+    if (running !== undefined) { this.sameClient(running.client, client); return; } // a retransmission of a request still in progress
     const done = this.answered.get(opKey);
-    if (done !== undefined) return this.ports.reply(client, done);
+    if (done !== undefined) {
+      if (this.sameClient(done.client, client)) this.ports.reply(client, done.reply);
+      return;
+    }
 
-    const fail = (error: ClientError, message: string) => this.answer(client, req.id, { t: 'fail', id: req.id, error, message });
+    const fail = (error: ClientError, message: string) => this.answer(client, req.id, { t: 'fail', id: req.id, error, message }, opKey, req.deadlineMs);
     const need = requiredAcks(req.level, config.replicationFactor);
     if (!need.ok) return fail('InvalidRequest', `InvalidRequest: ${need.reason}`);
     const valueBytes = req.t === 'put' ? utf8Bytes(req.value) : 0;
@@ -60,6 +68,16 @@ export class Coordinator {
     }
     if (this.ops.size >= clientRequestsInFlightMax || !requests.hasRoom(config.replicationFactor)) {
       return fail('Overloaded', `Overloaded: ${name} holds ${this.ops.size} client requests in flight (limit ${clientRequestsInFlightMax})`);
+    }
+    if (!this.answered.hasRoom(this.ports.nowMs(), this.ops.size + 1)) {
+      // Not cached: there is no room, and a retransmission may well find some.
+      return this.ports.reply(client, { t: 'fail', id: req.id, error: 'Overloaded',
+        message: `Overloaded: ${name} keeps ${this.answered.size} answers until their requests' deadlines (limit ${dedupEntriesMax})` });
+    }
+    if (req.t === 'put' && !this.ports.logWritable()) {
+      // Its hints (and its own copy) could not be made durable: a crash would lose them, and with
+      // them the only way the replicas that missed the write would get it.
+      return fail('Unavailable', `Unavailable: ${name}'s disk is full, so it coordinates no writes until it has room again (use another coordinator)`);
     }
     const replicas = ring.replicasFor(req.key);
     const down = replicas.filter((r) => !this.ports.isUp(r));
@@ -72,9 +90,53 @@ export class Coordinator {
     else this.startWrite(client, opKey, req, need.acks, replicas);
   }
 
+  /**
+   * A request that knows its age is started only within its life. One past its deadline (by this
+   * coordinator's clock) is refused without an answer: its client stopped listening at that
+   * deadline (give or take the clock skew), so the datagram is a late retransmission, a request
+   * that waited in a paused process, or a replay; stamping it now could overwrite writes made
+   * after its client gave up, and answering a replay only does the replayer's sending for it.
+   * One claiming to come from further in the future than max_clock_skew_ms, or asking for a life
+   * over clientDeadlineMsMax (the window the answers cache covers), is refused as InvalidRequest,
+   * uncached: the same datagram is refused the same way again.
+   */
+  private admitAge(client: Address, req: CoordinatedRequest): boolean {
+    const { config, name } = this.ports;
+    const now = this.ports.nowMs();
+    if (now > req.deadlineMs) {
+      this.ports.countDrop('expired');
+      return false;
+    }
+    const refuse = (reason: string, message: string) => {
+      this.ports.countDrop(reason);
+      this.ports.reply(client, { t: 'fail', id: req.id, error: 'InvalidRequest', message: `InvalidRequest: ${message}` });
+      return false;
+    };
+    const lifeMs = req.deadlineMs - req.sentAtMs;
+    if (lifeMs < 0 || lifeMs > clientDeadlineMsMax) {
+      return refuse('bad-deadline', `deadline ${lifeMs} ms after the request was sent, outside 0..${clientDeadlineMsMax} ms`);
+    }
+    if (req.sentAtMs > now + config.maxClockSkewMs) {
+      return refuse('clock-skew', `sent at ${req.sentAtMs}, ${req.sentAtMs - now} ms ahead of ${name}'s clock (max_clock_skew_ms ${config.maxClockSkewMs}); check the client's clock`);
+    }
+    return true;
+  }
+
+  /**
+   * A request seen before (same id and sent time) from another address is a replay from a forged
+   * source, or, far less likely, another client that picked the same id in the same ms: refused
+   * unanswered either way, so it is neither run again nor given someone else's answer.
+   */
+  private sameClient(first: Address, now: Address): boolean {
+    if (first === now) return true;
+    this.ports.countDrop('replayed');
+    return false;
+  }
+
   /** Times out the requests past their deadline. */
   tick(): void {
     const now = this.ports.nowMs();
+    this.answered.sweep(now);
     for (const op of [...this.ops.values()]) if (now >= op.deadlineMs) this.expire(op);
   }
 
@@ -92,7 +154,7 @@ export class Coordinator {
     const stamp = this.hlc.now(now);
     const value = req.t === 'put' ? req.value : null;
     const op: WriteOp = {
-      kind: 'write', client, clientId: req.id, key: req.key, level: req.level, value, stamp,
+      kind: 'write', client, clientId: req.id, opKey, clientDeadlineMs: req.deadlineMs, key: req.key, level: req.level, value, stamp,
       required, replicas, sentTo: new Set(), acked: new Set(), answered: false, deadlineMs: now + ports.config.writeTimeoutMs,
     };
     this.ops.set(opKey, op);
@@ -110,7 +172,7 @@ export class Coordinator {
     if (!op.answered && op.acked.size >= op.required) {
       op.answered = true;
       const t = op.value === null ? 'del.ok' : 'put.ok';
-      this.answer(op.client, op.clientId, { t, id: op.clientId, key: op.key, stamp: op.stamp, coordinator: this.ports.name }, opKey);
+      this.answer(op.client, op.clientId, { t, id: op.clientId, key: op.key, stamp: op.stamp, coordinator: this.ports.name }, opKey, op.clientDeadlineMs);
     }
     if (op.acked.size === op.sentTo.size) this.ops.delete(opKey); // every replica written; none needs a hint
   }
@@ -122,7 +184,7 @@ export class Coordinator {
     const now = ports.nowMs();
     const asked = replicas.filter((r) => ports.isUp(r));
     const op: ReadOp = {
-      kind: 'read', client, clientId: req.id, key: req.key, level: req.level, required, asked, replies: new Map(),
+      kind: 'read', client, clientId: req.id, opKey, clientDeadlineMs: req.deadlineMs, key: req.key, level: req.level, required, asked, replies: new Map(),
       answered: false, deadlineMs: now + ports.config.readTimeoutMs, blockingRepair: null, answer: null, repaired: new Set(), finished: false,
     };
     this.ops.set(opKey, op);
@@ -164,7 +226,7 @@ export class Coordinator {
   private answerRead(opKey: string, op: ReadOp): void {
     op.answered = true;
     const v = op.answer;
-    this.answer(op.client, op.clientId, { t: 'get.ok', id: op.clientId, key: op.key, value: v?.value ?? null, stamp: v?.stamp ?? null, coordinator: this.ports.name }, opKey);
+    this.answer(op.client, op.clientId, { t: 'get.ok', id: op.clientId, key: op.key, value: v?.value ?? null, stamp: v?.stamp ?? null, coordinator: this.ports.name }, opKey, op.clientDeadlineMs);
   }
 
   /** Every reply is in (or the deadline passed): background read repair of the rest. */
@@ -196,7 +258,7 @@ export class Coordinator {
 
   private expire(op: ClientOp): void {
     const { config, self } = this.ports;
-    const opKey = `${op.client}|${op.clientId}`;
+    const opKey = op.opKey;
     this.ops.delete(opKey);
     if (op.kind === 'write') {
       for (const r of op.replicas) if (!op.acked.has(r) && r !== self) this.handoff.store(r, op.key, op.value, op.stamp);
@@ -205,7 +267,7 @@ export class Coordinator {
           t: 'fail', id: op.clientId, error: 'Timeout', acks: op.acked.size, required: op.required,
           message: `Timeout: ${op.acked.size} of ${op.required} acks for ${op.value === null ? 'del' : 'put'} of key ${op.key} at ${op.level} ` +
             `within ${config.writeTimeoutMs} ms (the ${op.value === null ? 'delete' : 'write'} may still land)`,
-        }, opKey);
+        }, opKey, op.clientDeadlineMs);
       }
     } else {
       if (!op.answered) {
@@ -213,7 +275,7 @@ export class Coordinator {
           t: 'fail', id: op.clientId, error: 'Timeout', acks: Math.min(op.replies.size, op.required), required: op.required,
           message: `Timeout: ${op.replies.size} of ${op.required} replies for get of key ${op.key} at ${op.level} within ${config.readTimeoutMs} ms` +
             `${op.blockingRepair !== null ? ` (blocking read repair of ${op.blockingRepair.size} replicas unfinished)` : ''}`,
-        }, opKey);
+        }, opKey, op.clientDeadlineMs);
       }
       op.answered = true;
       if (!op.finished) this.finishRead(opKey, op);
@@ -224,10 +286,18 @@ export class Coordinator {
    * Answers a request. A put's or del's answer is remembered, so a retransmission is answered again
    * and never stamped and written twice; a get is idempotent and its answer (with its value) is not kept.
    */
-  private answer(client: Address, id: number, reply: ClientReply, opKey = `${client}|${id}`): void {
-    if (reply.t !== 'get.ok') this.answered.set(opKey, reply);
+  private answer(client: Address, id: number, reply: ClientReply, opKey: string, keepUntilMs: number): void {
+    if (reply.t !== 'get.ok') this.answered.set(opKey, { client, reply }, keepUntilMs);
     this.ports.reply(client, reply);
   }
+}
+
+/**
+ * A client request's identity: its id and sent time, both under the HMAC, and not the address it
+ * came from, so the same datagram replayed from another address is still recognised (sameClient).
+ */
+function clientOpKey(req: CoordinatedRequest): string {
+  return `${req.id}|${req.sentAtMs}`;
 }
 
 function newestOf(versions: Iterable<Versioned | null>): Versioned | null {

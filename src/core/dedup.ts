@@ -31,6 +31,14 @@ export class PeerDedup {
     this.mark(peer, gen, id, true);
   }
 
+  /**
+   * Forgets every request still being carried out: their records were refused by a full disk, so
+   * a retransmission must append again (one still on its way gets a second, harmless record).
+   */
+  forgetPending(): void {
+    for (const p of this.byPeer.values()) for (const [id, done] of p.done) if (!done) p.done.delete(id);
+  }
+
   get size(): number {
     let n = 0;
     for (const p of this.byPeer.values()) n += p.done.size;
@@ -46,5 +54,51 @@ export class PeerDedup {
       const oldest = p.done.keys().next();
       if (!oldest.done) p.done.delete(oldest.value);
     }
+  }
+}
+
+/**
+ * Coordinator side of client requests: the answers to client requests, each kept until that
+ * request's own deadline (the coordinator's clock), so a retransmitted or replayed datagram is
+ * answered again until then and refused as expired after, never run twice. An entry still within
+ * its deadline is never evicted: a full cache refuses new requests instead (hasRoom).
+ */
+export class ClientAnswers<V> {
+  private readonly entries = new Map<string, { value: V; keepUntilMs: number }>();
+
+  constructor(readonly sizeMax: number) {
+    if (!(sizeMax >= 1)) throw new RangeError(`dedup: sizeMax ${sizeMax} must be at least 1`);
+  }
+
+  get(key: string): V | undefined {
+    return this.entries.get(key)?.value;
+  }
+
+  set(key: string, value: V, keepUntilMs: number): void {
+    this.entries.delete(key);
+    this.entries.set(key, { value, keepUntilMs });
+  }
+
+  /**
+   * Forgets answers whose deadline has passed. Entries are kept in arrival order and deadlines
+   * mostly follow it; one long deadline among short ones only delays the sweep behind it (the
+   * cache refuses too early, never forgets too early).
+   */
+  sweep(nowMs: number): void {
+    for (const [key, e] of this.entries) {
+      if (e.keepUntilMs >= nowMs) break;
+      this.entries.delete(key);
+    }
+  }
+
+  /** Room for `more` answers once the expired ones are gone. */
+  hasRoom(nowMs: number, more: number): boolean {
+    if (this.entries.size + more <= this.sizeMax) return true;
+    this.sweep(nowMs);
+    return this.entries.size + more <= this.sizeMax;
+  }
+
+  get size(): number {
+    return this.entries.size;
   }
 }

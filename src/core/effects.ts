@@ -12,6 +12,12 @@ export type Input =
   | { kind: 'tick' }
   /** Every record up to and including `upToLsn` is durable; the log is now `logBytes` long. */
   | { kind: 'synced'; upToLsn: number; logBytes: number }
+  /**
+   * The records fromLsn..toLsn could not be written for lack of space; the runtime cut the log back
+   * to before them, so they are not in it and never will be. The node never applies them, and
+   * whatever waited for them (acks) never happens; later appends may succeed.
+   */
+  | { kind: 'append-failed'; fromLsn: number; toLsn: number; reason: string }
   /** The runtime refused a datagram (short, forged, cbor, invalid, spoofed …): counted here. */
   | { kind: 'dropped'; from: Address; reason: string };
 

@@ -23,6 +23,21 @@ export const clientRequestsInFlightMax = 4_096;
 export const peerRequestsInFlightMax = 32_768;
 /** Remembered (sender, id) -> reply pairs, so a retransmitted request is answered, never run twice. */
 export const dedupEntriesMax = 65_536;
+/**
+ * The longest a client request may live: its deadline at most this long after its sent time. A
+ * coordinator keeps each answered put (up to dedupEntriesMax of them) until that put's own deadline,
+ * so a replayed datagram is answered from the cache until then and refused as expired after; this
+ * bound is what keeps that cache finite in time. A request asking for more is refused as
+ * InvalidRequest. At the measured ~12,000 puts/s, the default client deadline (write timeout
+ * + 1 s, about 2 s) keeps some 24,000 answers: under dedupEntriesMax. Past it the answer is Overloaded.
+ */
+export const clientDeadlineMsMax = 60_000;
+/**
+ * A client's default deadline is the coordinator's timeout plus this (deadlineSlackMs in
+ * src/cli/client.ts, the same value), so its Timeout answer can still arrive; nodes.toml's
+ * timeouts are checked to fit clientDeadlineMsMax with it.
+ */
+export const clientDeadlineSlackMs = 1_000;
 /** Retransmissions of one request before it is given up (its deadline usually comes first). */
 export const retriesMax = 12;
 /**
@@ -58,6 +73,12 @@ export const antiEntropyIntervalMsMax = 86_400_000;
 
 /** Log records written since the last snapshot before the node asks for a new snapshot. */
 export const recordsPerSnapshotMin = 10_000;
+
+/**
+ * While the disk is full: how often a node appends again the writes, hints and hint deliveries it
+ * could not log (the newest per key, and per target and key: at most keyCount * (1 + 2 * nodesMax) records).
+ */
+export const logFullRetryIntervalMs = 1_000;
 
 /** Operator log lines about dropped datagrams: at most one per interval. */
 export const dropLogIntervalMs = 5_000;

@@ -5,10 +5,17 @@ import { clientErrors, levels, type ClientError, type Key, type Level, type Node
 
 // ---- client <-> coordinator ----------------------------------------------------------------
 
-export interface GetRequest { t: 'get'; id: number; key: Key; level: Level }
-export interface PutRequest { t: 'put'; id: number; key: Key; value: string; level: Level }
+/**
+ * A coordinated request knows its age: `sentAtMs` is the client's wall clock when it made the
+ * request, `deadlineMs` the wall-clock ms past which the client no longer waits for an answer. A
+ * coordinator refuses one whose deadline has passed by its own clock, or that claims to be sent
+ * more than max_clock_skew_ms in its future (see coordinator.ts admission).
+ */
+export interface RequestAge { sentAtMs: number; deadlineMs: number }
+export interface GetRequest extends RequestAge { t: 'get'; id: number; key: Key; level: Level }
+export interface PutRequest extends RequestAge { t: 'put'; id: number; key: Key; value: string; level: Level }
 /** A write of a tombstone: every path a put takes, with no value. */
-export interface DelRequest { t: 'del'; id: number; key: Key; level: Level }
+export interface DelRequest extends RequestAge { t: 'del'; id: number; key: Key; level: Level }
 /** A replica's own stored version of a key, without coordination. */
 export interface LocalRequest { t: 'local'; id: number; key: Key }
 export interface StatusRequest { t: 'status'; id: number }
@@ -54,6 +61,10 @@ export interface StatusReport {
   logRecords: number;
   droppedDatagrams: Record<string, number>;
   clientRequestsInFlight: number;
+  /** False while log appends fail for lack of space: this replica acks no writes until one succeeds. */
+  logWritable: boolean;
+  /** Log appends (batches of records) refused by a full disk since this node started. */
+  logAppendsFailed: number;
 }
 
 // ---- replica <-> replica ----------------------------------------------------------------------
@@ -190,6 +201,11 @@ function describe(v: unknown): string {
   return Array.isArray(v) ? 'an array' : typeof v;
 }
 
+/** Only the types: whether the age is acceptable is the coordinator's call, by its own clock. */
+function requestAge(o: Record<string, unknown>): RequestAge {
+  return { sentAtMs: uint(o, 'sentAtMs'), deadlineMs: uint(o, 'deadlineMs') };
+}
+
 function validateStatus(x: unknown): StatusReport {
   if (!isRecord(x)) fail('status: expected an object');
   const s = x;
@@ -221,6 +237,8 @@ function validateStatus(x: unknown): StatusReport {
     logRecords: uint(s, 'logRecords'),
     droppedDatagrams,
     clientRequestsInFlight: uint(s, 'clientRequestsInFlight'),
+    logWritable: s.logWritable === true,
+    logAppendsFailed: uint(s, 'logAppendsFailed'),
   };
 }
 
@@ -244,9 +262,9 @@ function validateOrThrow(x: unknown, valueBytesMax: number): Message {
   if (!isRecord(x)) fail(`message: expected a map, got ${describe(x)}`);
   const o = x;
   switch (o.t) {
-    case 'get': return { t: 'get', id: uint(o, 'id'), key: key(o), level: level(o) };
-    case 'put': return { t: 'put', id: uint(o, 'id'), key: key(o), value: value(o.value, valueBytesMax), level: level(o) };
-    case 'del': return { t: 'del', id: uint(o, 'id'), key: key(o), level: level(o) };
+    case 'get': return { t: 'get', id: uint(o, 'id'), key: key(o), level: level(o), ...requestAge(o) };
+    case 'put': return { t: 'put', id: uint(o, 'id'), key: key(o), value: value(o.value, valueBytesMax), level: level(o), ...requestAge(o) };
+    case 'del': return { t: 'del', id: uint(o, 'id'), key: key(o), level: level(o), ...requestAge(o) };
     case 'local': return { t: 'local', id: uint(o, 'id'), key: key(o) };
     case 'status': return { t: 'status', id: uint(o, 'id') };
     case 'repair': return { t: 'repair', id: uint(o, 'id') };

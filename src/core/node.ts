@@ -8,7 +8,9 @@ import { FailureDetector } from './failure-detector.js';
 import { HintedHandoff } from './handoff.js';
 import type { HintStore } from './hints.js';
 import { compareStamps, formatStamp, Hlc } from './hlc.js';
-import { clientRequestsInFlightMax, dedupEntriesMax, dropLogIntervalMs, hintsPerTargetMax, recordsPerSnapshotMin, repairRequestsInFlightMax } from './limits.js';
+import {
+  clientRequestsInFlightMax, dedupEntriesMax, dropLogIntervalMs, hintsPerTargetMax, keyCount, logFullRetryIntervalMs, recordsPerSnapshotMin, repairRequestsInFlightMax,
+} from './limits.js';
 import type { LogRecord } from './log-record.js';
 import { BoundedMap } from './lru.js';
 import {
@@ -66,6 +68,16 @@ export class Node {
   private waiting: { lsn: number; then: () => void }[] = [];
   private recordsSinceSnapshot = 0;
   private logBytes = 0;
+  /** The disk refused appends (full) and none has succeeded since: no writes are acked meanwhile. */
+  private logFull: { sinceMs: number; lastFailedLsn: number } | null = null;
+  private logAppendsFailed = 0;
+  /**
+   * Writes, hints and hint deliveries the disk refused, the newest per key (and per target and key), appended again
+   * every logFullRetryIntervalMs until they land: their acks are gone, but this replica still gets
+   * the version, so a full disk costs acks, never a replica's copy (a coordinator holds no hint for itself).
+   */
+  private readonly refusedRecords = new Map<string, Extract<LogRecord, { t: 'w' | 'h' | 'hd' }>>();
+  private nextRefusedRetryMs = 0;
 
   private readonly handoff: HintedHandoff;
   private readonly coordinator: Coordinator;
@@ -108,6 +120,8 @@ export class Node {
       sendPeer: (to, msg) => this.sendPeer(to, msg),
       reply: (client, msg) => this.reply(client, msg),
       log: (level, name, text) => this.log(level, name, text),
+      countDrop: (reason) => this.countDrop(reason),
+      logWritable: () => this.logFull === null,
       nameOf: (node) => this.nameOf(node),
     };
     this.handoff = new HintedHandoff(ports, this.repairMode !== 'read-repair');
@@ -166,6 +180,7 @@ export class Node {
       case 'tick': if (this.started) this.tick(); break;
       case 'synced': this.synced(input.upToLsn, input.logBytes); break;
       case 'dropped': this.countDrop(input.reason); break;
+      case 'append-failed': this.appendFailed(input.fromLsn, input.toLsn, input.reason); break;
     }
     this.drainLoopback();
     this.maybeSnapshot();
@@ -225,6 +240,7 @@ export class Node {
 
   private synced(upToLsn: number, logBytes: number): void {
     this.logBytes = logBytes;
+    if (this.logFull !== null && upToLsn > this.logFull.lastFailedLsn) this.logWritableAgain();
     this.syncedLsn = Math.max(this.syncedLsn, upToLsn);
     while (this.pending.length > 0 && this.pending[0]!.lsn <= this.syncedLsn) {
       const p = this.pending.shift()!;
@@ -239,9 +255,64 @@ export class Node {
     }
   }
 
+  /**
+   * The disk had no room for these records: they are never applied and their `then` (an ack) never
+   * runs. Requests from peers that waited on them are forgotten, so a retransmission appends again:
+   * that is how writes resume once space returns, without a restart.
+   */
+  private appendFailed(fromLsn: number, toLsn: number, reason: string): void {
+    const before = this.pending.length;
+    const lost = this.pending.filter((p) => p.lsn >= fromLsn && p.lsn <= toLsn);
+    this.pending.splice(0, this.pending.length, ...this.pending.filter((p) => p.lsn < fromLsn || p.lsn > toLsn));
+    // Acks that waited for one of these records (another request's copy of the same version) are lost with it.
+    const refused = (lsn: number) => lsn >= fromLsn && lsn <= toLsn;
+    this.waiting = this.waiting.filter((w) => !refused(w.lsn));
+    for (const [key, p] of this.pendingByKey) if (refused(p.lsn)) this.pendingByKey.delete(key);
+    this.recordsSinceSnapshot = Math.max(0, this.recordsSinceSnapshot - (before - this.pending.length));
+    this.peerRequestsSeen.forgetPending();
+    this.logAppendsFailed++;
+    for (const { record } of lost) this.keepRefused(record);
+    if (this.logFull === null) {
+      this.log('warn', 'disk-full', `log append failed (${reason}): acking no writes until the disk takes them again; reads and heartbeats go on`);
+      this.logFull = { sinceMs: this.nowMs, lastFailedLsn: toLsn };
+      this.nextRefusedRetryMs = this.nowMs + logFullRetryIntervalMs;
+    } else {
+      this.logFull.lastFailedLsn = Math.max(this.logFull.lastFailedLsn, toLsn);
+    }
+  }
+
+  /**
+   * Keeps the newest refused version of each key (data), and of each target and key (hints, and
+   * hint deliveries: without its record a delivered hint would stay held, marked in flight, for good).
+   */
+  private keepRefused(record: LogRecord): void {
+    if (record.t === 'snap') return; // never appended
+    const id = record.t === 'w' ? `w:${record.key}` : `${record.t}:${record.target}:${record.key}`;
+    const kept = this.refusedRecords.get(id);
+    if (kept === undefined || compareStamps(record.stamp, kept.stamp) > 0) this.refusedRecords.set(id, record);
+  }
+
+  /** On tick: appends the refused records again; refused once more, they come back to refusedRecords. */
+  private retryRefused(): void {
+    if (this.refusedRecords.size === 0 || this.nowMs < this.nextRefusedRetryMs) return;
+    this.nextRefusedRetryMs = this.nowMs + logFullRetryIntervalMs;
+    const records = [...this.refusedRecords.values()];
+    this.refusedRecords.clear();
+    for (const record of records) {
+      const held = record.t === 'w' ? this.store.read(record.key) : undefined;
+      if (held === undefined || compareStamps(record.stamp, held.stamp) > 0) this.append(record, null);
+    }
+  }
+
+  private logWritableAgain(): void {
+    const full = this.logFull!;
+    this.log('info', 'disk-ok', `log appends succeed again after ${this.nowMs - full.sinceMs} ms: acking writes (${this.logAppendsFailed} appends refused so far)`);
+    this.logFull = null;
+  }
+
   /** Memory holds every record up to syncedLsn: that is what a snapshot covers (see effects.ts). */
   private maybeSnapshot(): void {
-    if (this.recordsSinceSnapshot < recordsPerSnapshotMin) return;
+    if (this.recordsSinceSnapshot < recordsPerSnapshotMin || this.logFull !== null) return;
     const writes: [Key, StoredValue, Stamp][] = [];
     for (const [key, v] of this.store.entries()) writes.push([key, v.value, v.stamp]);
     this.effects.push({ kind: 'snapshot', coversLsn: this.syncedLsn, record: { t: 'snap', writes, hints: this.hints.dump() } });
@@ -339,6 +410,7 @@ export class Node {
     this.coordinator.tick();
     this.handoff.tick();
     this.antiEntropy.tick();
+    this.retryRefused();
     this.logDrops();
   }
 
@@ -400,6 +472,8 @@ export class Node {
       logRecords: this.recordsSinceSnapshot,
       droppedDatagrams: { ...this.dropped },
       clientRequestsInFlight: this.coordinator.inFlight,
+      logWritable: this.logFull === null,
+      logAppendsFailed: this.logAppendsFailed,
     };
   }
 
@@ -445,6 +519,7 @@ export class Node {
     if (this.nextLsn - 1 < this.syncedLsn) bad.push('synced past the last append');
     for (const w of this.waiting) if (w.lsn <= this.syncedLsn || w.lsn >= this.nextLsn) bad.push(`an ack waits for record ${w.lsn}, synced ${this.syncedLsn}`);
     for (const [key, p] of this.pendingByKey) if (p.lsn <= this.syncedLsn) bad.push(`key ${key}: a synced record still marked pending`);
+    if (this.refusedRecords.size > keyCount * (1 + 2 * this.config.nodes.length)) bad.push('refused records over their bound');
     return bad;
   }
 }

@@ -44,6 +44,15 @@ export class Outbox {
     return ready;
   }
 
+  /**
+   * The records fromLsn..toLsn will never be durable (a full disk): the sends that waited for them
+   * are dropped, never released by a later sync, since what they claim may not hold. What they
+   * carried is retransmitted or asked again (acks, replies from the answers cache, hint batches).
+   */
+  failed(fromLsn: number, toLsn: number): void {
+    this.held = this.held.filter((h) => h.afterLsn < fromLsn || h.afterLsn > toLsn);
+  }
+
   get heldCount(): number {
     return this.held.length;
   }

@@ -24,6 +24,10 @@ export interface NodePorts {
   sendPeer(to: NodeIndex, msg: Message): void;
   reply(client: Address, msg: ClientReply): void;
   log(level: LogEvent['level'], name: string, text: string): void;
+  /** Counts a refused datagram or request under a reason (status, and the rate-limited drop summary). */
+  countDrop(reason: string): void;
+  /** False while this node's disk refuses log appends (full). */
+  logWritable(): boolean;
   nameOf(node: NodeIndex): string;
 }
 

@@ -61,6 +61,8 @@ export interface ClusterConfig {
   /** How often a replica compares what it holds with each peer it shares keys with; 0 turns it off. */
   readonly antiEntropyIntervalMs: number;
   readonly valueBytesMax: number;
+  /** How far apart two clocks of the cluster (replicas and clients) may be, in ms. */
+  readonly maxClockSkewMs: number;
   readonly dataDir: string;
   readonly cookieFile: string;
 }

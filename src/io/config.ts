@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
-import { antiEntropyIntervalMsMax, nodeNameBytesMax, nodesMax, valueBytesMaxCeiling } from '../core/limits.js';
+import { antiEntropyIntervalMsMax, clientDeadlineMsMax, clientDeadlineSlackMs, nodeNameBytesMax, nodesMax, valueBytesMaxCeiling } from '../core/limits.js';
 import { addressOf, repairModes, type ClusterConfig, type NodeSpec, type RepairMode } from '../core/types.js';
 
 export class ConfigError extends Error {
@@ -16,13 +16,14 @@ export const downAfterMsMax = 3_600_000;
 export const requestTimeoutMsMax = 600_000;
 export const maxHintWindowMsMax = 7 * 24 * 3_600_000;
 export const hintSweepIntervalMsMax = 3_600_000;
+export const maxClockSkewMsMax = 60_000;
 export const portMin = 1;
 export const portMax = 65_535;
 
 const topLevelKeys = [
   'replication_factor', 'repair_mode', 'read_repair_blocking', 'data_dir', 'cookie_file',
   'gossip_interval_ms', 'down_after_ms', 'write_timeout_ms', 'read_timeout_ms',
-  'max_hint_window_ms', 'hint_sweep_interval_ms', 'anti_entropy_interval_ms', 'value_bytes_max', 'nodes',
+  'max_hint_window_ms', 'hint_sweep_interval_ms', 'anti_entropy_interval_ms', 'value_bytes_max', 'max_clock_skew_ms', 'nodes',
 ] as const;
 const nodeKeys = ['name', 'host', 'port'] as const;
 const nodeNamePattern = /^[A-Za-z0-9_.-]+$/;
@@ -46,16 +47,23 @@ export function parseConfig(text: string, source = 'nodes.toml', baseDir = '.'):
   }
   const writeTimeoutMs = top.integer('write_timeout_ms', 1, requestTimeoutMsMax);
   const readTimeoutMs = top.integer('read_timeout_ms', 1, requestTimeoutMsMax);
+  for (const [field, ms] of [['write_timeout_ms', writeTimeoutMs], ['read_timeout_ms', readTimeoutMs]] as const) {
+    // Else every client's default deadline would be past what a coordinator accepts (InvalidRequest).
+    if (ms + clientDeadlineSlackMs > clientDeadlineMsMax) {
+      top.failWith(field, `at most ${clientDeadlineMsMax - clientDeadlineSlackMs} (a client waits this plus ${clientDeadlineSlackMs} ms, and a request may live at most ${clientDeadlineMsMax} ms)`, String(ms));
+    }
+  }
   const maxHintWindowMs = top.integer('max_hint_window_ms', 1, maxHintWindowMsMax);
   const hintSweepIntervalMs = top.integer('hint_sweep_interval_ms', 1, hintSweepIntervalMsMax);
   const antiEntropyIntervalMs = top.integer('anti_entropy_interval_ms', 0, antiEntropyIntervalMsMax, ' (0 turns anti-entropy off)');
   const valueBytesMax = top.integer('value_bytes_max', 1, valueBytesMaxCeiling);
+  const maxClockSkewMs = top.integer('max_clock_skew_ms', 1, maxClockSkewMsMax);
   const nodes = parseNodes(top);
   const replicationFactor = top.integer('replication_factor', 1, nodes.length, ' (at most the number of nodes)');
   return Object.freeze({
     nodes: Object.freeze(nodes), replicationFactor, repairMode, readRepairBlocking,
     gossipIntervalMs, downAfterMs, writeTimeoutMs, readTimeoutMs, maxHintWindowMs, hintSweepIntervalMs, antiEntropyIntervalMs,
-    valueBytesMax, dataDir, cookieFile,
+    valueBytesMax, maxClockSkewMs, dataDir, cookieFile,
   });
 }
 

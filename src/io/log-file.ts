@@ -45,6 +45,20 @@ interface Segment {
   records: { lsn: number; offset: number }[];
 }
 
+/**
+ * The disk had no room for records fromLsn..toLsn (ENOSPC, or EDQUOT for a quota): the segment was
+ * cut back to the end of the last good record, so the log holds none of them and replays cleanly.
+ * The log stays usable: a later sync writes what is appended after them, once space returns.
+ */
+export class LogFullError extends Error {
+  override name = 'LogFullError';
+  constructor(message: string, readonly fromLsn: number, readonly toLsn: number) {
+    super(message);
+  }
+}
+
+const noSpaceCodes = new Set(['ENOSPC', 'EDQUOT']);
+
 /** One encoded record waiting for sync. */
 interface Pending { bytes: Uint8Array; lsn: number }
 
@@ -206,7 +220,13 @@ export class LogFile {
     this.bufferedBytes = 0;
     await this.guarded(async () => {
       if (this.tail.bytes >= segmentBytesMax) await this.startSegment();
-      await this.writeDurably(Buffer.concat(pending.map((p) => p.bytes)), pending.map((p) => ({ lsn: p.lsn, length: p.bytes.length })));
+      try {
+        await this.writeDurably(Buffer.concat(pending.map((p) => p.bytes)), pending.map((p) => ({ lsn: p.lsn, length: p.bytes.length })));
+      } catch (e) {
+        if (!noSpaceCodes.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+        await this.cutBackTail();
+        throw new LogFullError(`no space for ${pending.length} log records (${(e as Error).message})`, pending[0]!.lsn, pending.at(-1)!.lsn);
+      }
     });
     this.durableLsn = this.tail.maxLsn;
     return this.durableLsn;
@@ -254,11 +274,27 @@ export class LogFile {
     old.maxLsn = coversLsn; // what it holds beyond coversLsn now lives on in the new segment
   }
 
-  /** Runs a write; if it fails, the page cache may hold anything (fsyncgate): no more writes, restart and replay. */
+  /**
+   * A write refused for lack of space may have left part of its records on disk: cut the segment
+   * back to its last good record, so no half record sits in the middle of the log (replay would stop
+   * there and drop every later record). The next write goes to the same offset anyway; the cut
+   * matters if the process dies before one succeeds. If the cut itself fails, the error is fatal.
+   */
+  private async cutBackTail(): Promise<void> {
+    await this.current!.truncate(this.tail.bytes);
+    await this.current!.datasync();
+  }
+
+  /**
+   * Runs a write; if it fails, the page cache may hold anything (fsyncgate): no more writes, restart
+   * and replay. The one exception is a write refused for lack of space (LogFullError), which the
+   * kernel refuses before anything is acknowledged and which cutBackTail has already undone.
+   */
   private async guarded(write: () => Promise<void>): Promise<void> {
     try {
       await write();
     } catch (e) {
+      if (e instanceof LogFullError) throw e;
       this.failed = new Error(`log: write or fdatasync of ${segmentName(this.tail.seq)} failed: ${e instanceof Error ? e.message : String(e)}`);
       throw this.failed;
     }

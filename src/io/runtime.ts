@@ -14,7 +14,7 @@ import { Codec } from './codec.js';
 import { loadConfig, nodeIndexByName } from './config.js';
 import { loadOrCreateCookie } from './cookie.js';
 import { nextGeneration } from './generation.js';
-import { openLog, type LogFile } from './log-file.js';
+import { LogFullError, openLog, type LogFile } from './log-file.js';
 import { UdpEndpoint } from './udp.js';
 
 /** How often the node hears time pass (retransmits, heartbeats, deadlines, hint sweeps). */
@@ -234,6 +234,19 @@ class Runtime {
       },
       (e: unknown) => {
         this.syncing = null;
+        if (e instanceof LogFullError) {
+          // A full disk costs this replica its writes, not its life: the records are cut off the log,
+          // the sends that waited for them are dropped, and the next append (a retransmission) tries
+          // again, so writes resume by themselves once space returns. Reads and heartbeats go on.
+          this.outbox.failed(e.fromLsn, e.toLsn);
+          this.step({ kind: 'append-failed', fromLsn: e.fromLsn, toLsn: e.toLsn, reason: e.message });
+          this.kickSync();
+          return;
+        }
+        // Any other failure (EIO above all) ends the process: after a failed write or fsync the
+        // kernel may have dropped the dirty pages and cleared the error (fsyncgate), so neither
+        // this process nor a retry can know what is durable. Only a replay of what is really on
+        // disk, after a restart, can; kvd's onFatal exits so pm2 restarts it.
         this.fail(e instanceof Error ? e : new Error(String(e)));
       },
     );

@@ -122,7 +122,7 @@ describe('integration: the real cluster (pm2, UDP, hinted handoff)', function ()
     const writer = await cluster.client('replica-1');
     await writer.put(target, 'genuine', 'ALL');
 
-    const put = (id: number, value: string): Message => ({ t: 'put', id, key: target, value, level: 'ONE' });
+    const put = (id: number, value: string): Message => ({ t: 'put', id, key: target, value, level: 'ONE', sentAtMs: Date.now(), deadlineMs: Date.now() + 10_000 });
     const real = codec.encode(put(8, 'cut short'));
     const realPayload = real.subarray(32);
     const junkFor = (self: number): { reason: string; bytes: Buffer }[] => [

@@ -50,6 +50,12 @@ export interface ClusterOptions {
    * repair sees that mechanism alone; the anti-entropy tests turn it on.
    */
   antiEntropyIntervalMs?: number;
+  /**
+   * Runs before pm2 starts, given the cluster's temp dir (data in <dir>/data/<replica>), e.g. to
+   * mount a small filesystem as one replica's data dir. It returns what undoes it (an unmount),
+   * which teardown runs once every process is gone and before the temp dir is removed, also on failure.
+   */
+  prepare?: (dir: string) => () => void;
 }
 
 export interface RunResult { code: number | null; stdout: string; stderr: string }
@@ -124,6 +130,8 @@ export class Cluster {
   /** Every pid seen (replicas, daemon), so teardown can make sure they are gone. */
   private readonly pidsSeen = new Set<number>();
   private tornDown = false;
+  /** What ClusterOptions.prepare did, undone at teardown (sync, so the exit guard can run it too). */
+  private readonly undo: (() => void)[] = [];
 
   private constructor(
     readonly dir: string,
@@ -155,6 +163,7 @@ export class Cluster {
       cluster = new Cluster(dir, configPath, pm2Home, ports, env);
       live.add(cluster);
       installExitGuard();
+      if (opts.prepare !== undefined) cluster.undo.push(opts.prepare(dir));
       await cluster.pm2('start', 'ecosystem.config.js');
       await cluster.checkApps();
       await cluster.waitUntilServing();
@@ -354,6 +363,13 @@ export class Cluster {
       if (!isAlive(pid)) continue;
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone meanwhile */ }
     }
+    for (const undo of this.undo.splice(0)) {
+      try {
+        undo();
+      } catch (e) {
+        console.warn(`  (integration: teardown could not undo a prepare step: ${e instanceof Error ? e.message : String(e)})`);
+      }
+    }
     rmSync(this.dir, { recursive: true, force: true });
     this.tornDown = true;
     live.delete(this);
@@ -386,6 +402,7 @@ function clusterToml(ports: readonly number[], repairMode: RepairMode, antiEntro
     'hint_sweep_interval_ms = 1000',
     `anti_entropy_interval_ms = ${antiEntropyIntervalMs}`,
     'value_bytes_max = 60000',
+    'max_clock_skew_ms = 500',
     '',
     ...replicaNames.map((name, i) => `[[nodes]]\nname = "${name}"\nhost = "127.0.0.1"\nport = ${ports[i]}\n`),
   ].join('\n');

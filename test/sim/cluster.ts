@@ -38,6 +38,10 @@ class SimDisk {
   tornTail: Uint8Array | null = null;
   unsynced: { lsn: number; bytes: Uint8Array; record: LogRecord }[] = [];
   syncing: { lsn: number; bytes: Uint8Array; record: LogRecord }[] | null = null;
+  /** Until then (virtual ms) every write is refused for lack of space, as a full disk does (ENOSPC). */
+  fullUntilMs = -Infinity;
+  /** Batches of records refused by a full disk. */
+  refusedBatches = 0;
 
   bytes(): number {
     return this.durable.reduce((n, r) => n + r.bytes.length, 0);
@@ -81,6 +85,7 @@ export function simConfig(nodes: number, rf: number, mode: RepairMode, blocking:
     hintSweepIntervalMs: 500,
     antiEntropyIntervalMs: 1_000,
     valueBytesMax: 60_000,
+    maxClockSkewMs: 500,
     dataDir: 'sim',
     cookieFile: 'sim/cookie',
     ...overrides,
@@ -238,6 +243,16 @@ export class SimCluster {
     n.node = null;
   }
 
+  /** The node's disk refuses every write for the next `forMs` of virtual time, then has room again. */
+  fillDisk(i: NodeIndex, forMs: number): void {
+    this.nodes[i]!.disk.fullUntilMs = this.now + forMs;
+  }
+
+  /** Batches of records the node's disk refused while full. */
+  refusedBatches(i: NodeIndex): number {
+    return this.nodes[i]!.disk.refusedBatches;
+  }
+
   restart(i: NodeIndex): void {
     if (this.nodes[i]!.node === null) this.boot(i);
   }
@@ -277,6 +292,15 @@ export class SimCluster {
     if (n.incarnation !== incarnation || n.node === null || n.disk.syncing === null) return;
     const batch = n.disk.syncing;
     n.disk.syncing = null;
+    if (this.now < n.disk.fullUntilMs) {
+      // The runtime cuts a refused write back off the log (log-file.ts), so the disk keeps nothing of it.
+      const fromLsn = batch[0]!.lsn, toLsn = batch[batch.length - 1]!.lsn;
+      n.disk.refusedBatches++;
+      n.outbox.failed(fromLsn, toLsn);
+      this.step(n, { kind: 'append-failed', fromLsn, toLsn, reason: 'ENOSPC: no space left on device (simulated)' });
+      if (n.disk.syncing === null && n.disk.unsynced.length > 0) this.startFsync(n);
+      return;
+    }
     for (const r of batch) n.disk.durable.push({ lsn: r.lsn, incarnation, bytes: r.bytes });
     const upTo = batch[batch.length - 1]!.lsn;
     for (const out of n.outbox.synced(upTo)) this.transmit(this.addresses[i]!, out);

@@ -29,12 +29,18 @@ function ok<T extends ClientReply['t']>(reply: ClientReply | null, t: T): Extrac
 
 let nextId = 1;
 
+/** A client request's age as a client with the cluster's clock would send it: 3 s to live. */
+function age(sim: SimCluster, lifeMs = 3_000): { sentAtMs: number; deadlineMs: number } {
+  const sentAtMs = Math.floor(sim.now);
+  return { sentAtMs, deadlineMs: sentAtMs + lifeMs };
+}
+
 describe('scenarios', () => {
   it('replica-3 down; a write at ONE leaves a hint; replica-3 back gets it with no client request', () => {
     const sim = cluster();
     sim.crash(r3);
     waitDown(sim, r2, r3);
-    ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'while you were out', level: 'ONE' }), 'put.ok');
+    ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'while you were out', level: 'ONE', ...age(sim) }), 'put.ok');
     sim.runFor(20);
     expect(sim.node(r2).hints.countFor(r3)).to.equal(1);
 
@@ -55,7 +61,7 @@ describe('scenarios', () => {
     const sim = cluster();
     sim.crash(r3);
     waitDown(sim, r2, r3);
-    ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'kept across a restart', level: 'QUORUM' }), 'put.ok');
+    ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'kept across a restart', level: 'QUORUM', ...age(sim) }), 'put.ok');
     sim.runFor(20);
     sim.crash(r2, false);
     sim.restart(r2);
@@ -72,7 +78,7 @@ describe('scenarios', () => {
     const sim = cluster({ repairMode: 'read-repair', configOverrides: { antiEntropyIntervalMs: 0 } });
     sim.crash(r3);
     waitDown(sim, r1, r3);
-    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'fresh', level: 'QUORUM' }), 'put.ok');
+    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'fresh', level: 'QUORUM', ...age(sim) }), 'put.ok');
     sim.runFor(20);
     expect(sim.node(r1).hints.countFor(r3), 'no hints in read-repair mode').to.equal(0);
     sim.restart(r3);
@@ -80,7 +86,7 @@ describe('scenarios', () => {
     expect(sim.node(r3).store.read(key), 'replica-3 is stale').to.equal(undefined);
 
     // One read at ONE, through replica-2, which holds no copy of the key.
-    const got = ok(sim.request(r2, { t: 'get', id: nextId++, key, level: 'ONE' }), 'get.ok');
+    const got = ok(sim.request(r2, { t: 'get', id: nextId++, key, level: 'ONE', ...age(sim) }), 'get.ok');
     expect(got.coordinator).to.equal('replica-2');
     sim.runFor(100);
     expect(sim.node(r3).store.read(key)?.value).to.equal('fresh');
@@ -93,7 +99,7 @@ describe('scenarios', () => {
     sim.crash(r4);
     waitDown(sim, r2, r3);
     waitDown(sim, r2, r4);
-    const refused = ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'nope', level: 'QUORUM' }), 'fail');
+    const refused = ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'nope', level: 'QUORUM', ...age(sim) }), 'fail');
     expect(refused.error).to.equal('Unavailable');
     expect(refused.message).to.equal('Unavailable: QUORUM needs 2 of 3 replicas of key 128, 1 alive (replica-3, replica-4 down)');
     sim.runFor(100);
@@ -102,16 +108,16 @@ describe('scenarios', () => {
 
     sim.restart(r4);
     sim.runUntil(() => sim.node(r2).status().peers[r4]!.up, 2_000);
-    const all = ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'nope', level: 'ALL' }), 'fail');
+    const all = ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'nope', level: 'ALL', ...age(sim) }), 'fail');
     expect(all.error).to.equal('Unavailable');
     expect(all.message).to.contain('(replica-3 down)');
-    ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'yes', level: 'QUORUM' }), 'put.ok');
+    ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'yes', level: 'QUORUM', ...age(sim) }), 'put.ok');
   });
 
   it('acks lost past the deadline: Timeout with acks counted, and the write still converges', () => {
     const sim = cluster();
     for (const r of [r3, r4]) sim.cutOneWay(sim.addresses[r]!, sim.addresses[r1]!);
-    const timedOut = ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'landed anyway', level: 'ALL' }), 'fail');
+    const timedOut = ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'landed anyway', level: 'ALL', ...age(sim) }), 'fail');
     expect(timedOut.error).to.equal('Timeout');
     expect([timedOut.acks, timedOut.required]).to.deep.equal([1, 3]);
     sim.heal();
@@ -124,8 +130,9 @@ describe('scenarios', () => {
     const sim = cluster({ seed: 7 });
     sim.faults = { lossRate: 0, duplicateRate: 1 }; // every datagram arrives twice
     const id = nextId++;
-    const first = ok(sim.request(r1, { t: 'put', id, key, value: 'once', level: 'ALL' }), 'put.ok');
-    const again = ok(sim.request(r1, { t: 'put', id, key, value: 'once', level: 'ALL' }), 'put.ok');
+    const sent = age(sim);
+    const first = ok(sim.request(r1, { t: 'put', id, key, value: 'once', level: 'ALL', ...sent }), 'put.ok');
+    const again = ok(sim.request(r1, { t: 'put', id, key, value: 'once', level: 'ALL', ...sent }), 'put.ok');
     expect(again.stamp).to.deep.equal(first.stamp);
     sim.runFor(50);
     for (const r of [r3, r4, r1]) {
@@ -136,9 +143,9 @@ describe('scenarios', () => {
 
   it('a torn last log record is dropped on replay and the node serves', () => {
     const sim = cluster({ fsyncMsMin: 30, fsyncMsMax: 30 });
-    ok(sim.request(r3, { t: 'put', id: nextId++, key, value: 'durable', level: 'ALL' }), 'put.ok');
+    ok(sim.request(r3, { t: 'put', id: nextId++, key, value: 'durable', level: 'ALL', ...age(sim) }), 'put.ok');
     // A write reaches replica-3 and is appended, but the crash comes before its fsync completes.
-    sim.clientSend('127.0.0.4:4001', r3, { t: 'put', id: nextId++, key, value: 'torn', level: 'ONE' });
+    sim.clientSend('127.0.0.4:4001', r3, { t: 'put', id: nextId++, key, value: 'torn', level: 'ONE', ...age(sim) });
     sim.runFor(5);
     sim.crash(r3, true);
     sim.restart(r3);
@@ -153,7 +160,7 @@ describe('scenarios', () => {
     const sim = cluster({ configOverrides: { maxHintWindowMs: 1_000, antiEntropyIntervalMs: 0 } });
     sim.crash(r3);
     waitDown(sim, r2, r3);
-    ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'too late', level: 'ONE' }), 'put.ok');
+    ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'too late', level: 'ONE', ...age(sim) }), 'put.ok');
     sim.runFor(20);
     expect(sim.node(r2).hints.countFor(r3)).to.equal(1);
     sim.runFor(2_000);
@@ -172,7 +179,7 @@ describe('scenarios', () => {
     const replies: ClientReply[] = [];
     sim.addClient('127.0.0.5:5000', (reply) => replies.push(reply));
     for (let id = 1; id <= clientRequestsInFlightMax + 1; id++) {
-      sim.clientSend('127.0.0.5:5000', r1, { t: 'put', id, key, value: `v${id}`, level: 'ALL' });
+      sim.clientSend('127.0.0.5:5000', r1, { t: 'put', id, key, value: `v${id}`, level: 'ALL', ...age(sim) });
     }
     sim.runFor(50);
     const overloaded = replies.filter((r) => r.t === 'fail' && r.error === 'Overloaded');
@@ -182,21 +189,21 @@ describe('scenarios', () => {
     expect(replies.filter((r) => r.t === 'fail' && r.error === 'Timeout')).to.have.length(clientRequestsInFlightMax);
     sim.heal();
     sim.runUntil(() => sim.node(r1).status().peers.every((p) => p.up), 2_000);
-    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'served again', level: 'QUORUM' }), 'put.ok');
+    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'served again', level: 'QUORUM', ...age(sim) }), 'put.ok');
   });
 
   it('junk, forged and misrouted messages are dropped and counted, and the node keeps serving', () => {
     const sim = cluster();
     const stranger = '127.0.0.9:9999';
     sim.inject(r1, stranger, 'not a message');
-    sim.inject(r1, stranger, { t: 'put', id: 1, key: 999, value: 'x', level: 'ONE' });
+    sim.inject(r1, stranger, { t: 'put', id: 1, key: 999, value: 'x', level: 'ONE', ...age(sim) });
     sim.inject(r1, stranger, { t: 'rw', from: r2, gen: 1, id: 1, key, value: 'forged', stamp: [9e12, 0, r2] });
     sim.inject(r1, sim.addresses[r2]!, { t: 'rw', from: r2, gen: 1, id: 2, key: 70, value: 'not mine', stamp: [9e12, 0, r2] });
     const dropped = sim.node(r1).status().droppedDatagrams;
     expect(dropped).to.deep.equal({ invalid: 2, spoofed: 1, misrouted: 1 });
     expect(sim.node(r1).store.read(key)).to.equal(undefined);
     expect(sim.node(r1).store.read(70)).to.equal(undefined);
-    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'still here', level: 'ALL' }), 'put.ok');
+    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'still here', level: 'ALL', ...age(sim) }), 'put.ok');
   });
 
   // ---- anti-entropy and deletes ------------------------------------------------------------------
@@ -212,7 +219,7 @@ describe('scenarios', () => {
     sim.crash(r3);
     waitDown(sim, r2, r3);
     // replica-2 coordinates but holds no copy of key 128: the only record of replica-3's miss is its hint.
-    ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'hint lost with its holder', level: 'QUORUM' }), 'put.ok');
+    ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'hint lost with its holder', level: 'QUORUM', ...age(sim) }), 'put.ok');
     sim.runFor(20);
     expect(sim.node(r2).hints.countFor(r3)).to.equal(1);
     sim.crash(r2);
@@ -225,7 +232,7 @@ describe('scenarios', () => {
 
   it('replicas that agree exchange one small digest each way and log nothing; status counts the rounds', () => {
     const sim = cluster();
-    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'everywhere', level: 'ALL' }), 'put.ok');
+    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'everywhere', level: 'ALL', ...age(sim) }), 'put.ok');
     const before = sim.logLines.length;
     sim.runFor(twoRoundsMs(sim) + 200);
     expect(sim.logLines.slice(before).filter((l) => l.includes('anti-entropy'))).to.deep.equal([]);
@@ -244,22 +251,22 @@ describe('scenarios', () => {
         repairMode: path === 'hinted handoff' ? 'hinted-handoff' : 'read-repair',
         configOverrides: { antiEntropyIntervalMs: path === 'anti-entropy' ? 1_000 : 0 },
       });
-      ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'doomed', level: 'ALL' }), 'put.ok');
+      ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'doomed', level: 'ALL', ...age(sim) }), 'put.ok');
       sim.crash(r3);
       waitDown(sim, r1, r3);
-      const del = ok(sim.request(r1, { t: 'del', id: nextId++, key, level: 'QUORUM' }), 'del.ok');
+      const del = ok(sim.request(r1, { t: 'del', id: nextId++, key, level: 'QUORUM', ...age(sim) }), 'del.ok');
       expect(del.coordinator).to.equal('replica-1');
       sim.restart(r3);
       sim.runFor(50);
       if (path === 'read repair') {
-        const got = ok(sim.request(r2, { t: 'get', id: nextId++, key, level: 'ALL' }), 'get.ok');
+        const got = ok(sim.request(r2, { t: 'get', id: nextId++, key, level: 'ALL', ...age(sim) }), 'get.ok');
         expect([got.value, got.stamp]).to.deep.equal([null, del.stamp]);
       }
       const healed = sim.runUntil(() => holds(sim, null), path === 'anti-entropy' ? twoRoundsMs(sim) : 500);
       expect(healed, `replica-3 holds the tombstone (${JSON.stringify(sim.node(r3).store.read(key))})`).to.equal(true);
       expect(sim.node(r3).store.read(key)!.stamp).to.deep.equal(del.stamp);
       for (const r of [r1, r2, r3, r4]) {
-        const got = ok(sim.request(r, { t: 'get', id: nextId++, key, level: 'ONE' }), 'get.ok');
+        const got = ok(sim.request(r, { t: 'get', id: nextId++, key, level: 'ONE', ...age(sim) }), 'get.ok');
         expect(got.value, `get at ONE through ${sim.config.nodes[r]!.name}`).to.equal(null);
       }
       const local = ok(sim.request(r3, { t: 'local', id: nextId++, key }), 'local.ok');
@@ -272,7 +279,7 @@ describe('scenarios', () => {
     // replica-3 down: replica-2 coordinates an old put and keeps a hint of it for replica-3.
     sim.crash(r3);
     waitDown(sim, r2, r3);
-    ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'old', level: 'QUORUM' }), 'put.ok');
+    ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'old', level: 'QUORUM', ...age(sim) }), 'put.ok');
     sim.runFor(20);
     expect(sim.node(r2).hints.countFor(r3)).to.equal(1);
     // replica-2 cannot reach replica-3 when it returns, and replica-4 misses the delete.
@@ -280,7 +287,7 @@ describe('scenarios', () => {
     sim.restart(r3);
     sim.isolate(r4);
     sim.runUntil(() => sim.node(r1).status().peers[r3]!.up && !sim.node(r1).status().peers[r4]!.up, 2_000);
-    const del = ok(sim.request(r1, { t: 'del', id: nextId++, key, level: 'QUORUM' }), 'del.ok');
+    const del = ok(sim.request(r1, { t: 'del', id: nextId++, key, level: 'QUORUM', ...age(sim) }), 'del.ok');
     sim.runFor(20);
     expect(sim.node(r4).store.read(key)?.value, 'replica-4 still holds the old value').to.equal('old');
     // Everything heals at once: the old hint reaches replica-3, replica-4's old value meets the tombstones.
@@ -289,16 +296,16 @@ describe('scenarios', () => {
     expect(holds(sim, null), JSON.stringify([r3, r4, r1].map((r) => sim.node(r).store.read(key)))).to.equal(true);
     for (const r of [r3, r4, r1]) expect(sim.node(r).store.read(key)!.stamp).to.deep.equal(del.stamp);
     expect(sim.node(r2).hints.countFor(r3), 'the old hint was delivered, and lost to the tombstone').to.equal(0);
-    const got = ok(sim.request(r4, { t: 'get', id: nextId++, key, level: 'ALL' }), 'get.ok');
+    const got = ok(sim.request(r4, { t: 'get', id: nextId++, key, level: 'ALL', ...age(sim) }), 'get.ok');
     expect(got.value).to.equal(null);
   });
 
   it('a delete at ALL with a replica down is Unavailable and writes no tombstone', () => {
     const sim = cluster();
-    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'stays', level: 'ALL' }), 'put.ok');
+    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'stays', level: 'ALL', ...age(sim) }), 'put.ok');
     sim.crash(r4);
     waitDown(sim, r1, r4);
-    const refused = ok(sim.request(r1, { t: 'del', id: nextId++, key, level: 'ALL' }), 'fail');
+    const refused = ok(sim.request(r1, { t: 'del', id: nextId++, key, level: 'ALL', ...age(sim) }), 'fail');
     expect(refused.message).to.equal('Unavailable: ALL needs 3 of 3 replicas of key 128, 2 alive (replica-4 down)');
     sim.runFor(100);
     expect(holds(sim, 'stays', [r3, r1])).to.equal(true);
@@ -306,12 +313,12 @@ describe('scenarios', () => {
 
   it('a tombstone survives a crash: replay brings it back, and the key stays deleted', () => {
     const sim = cluster();
-    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'before', level: 'ALL' }), 'put.ok');
-    const del = ok(sim.request(r1, { t: 'del', id: nextId++, key, level: 'ALL' }), 'del.ok');
+    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'before', level: 'ALL', ...age(sim) }), 'put.ok');
+    const del = ok(sim.request(r1, { t: 'del', id: nextId++, key, level: 'ALL', ...age(sim) }), 'del.ok');
     for (const r of [r3, r4, r1]) { sim.crash(r, false); sim.restart(r); }
     expect(sim.logLines.some((l) => /replica-3 started .*0 keys, 1 tombstones/.test(l))).to.equal(true);
     expect(holds(sim, null)).to.equal(true);
-    const got = ok(sim.request(r3, { t: 'get', id: nextId++, key, level: 'ALL' }), 'get.ok');
+    const got = ok(sim.request(r3, { t: 'get', id: nextId++, key, level: 'ALL', ...age(sim) }), 'get.ok');
     expect([got.value, got.stamp]).to.deep.equal([null, del.stamp]);
   });
 
@@ -320,8 +327,8 @@ describe('scenarios', () => {
     const sim = cluster({ repairMode: 'read-repair', configOverrides: { antiEntropyIntervalMs: 0 } });
     sim.crash(r3);
     waitDown(sim, r1, r3);
-    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'missed', level: 'QUORUM' }), 'put.ok');
-    ok(sim.request(r1, { t: 'put', id: nextId++, key: 0, value: 'missed too', level: 'QUORUM' }), 'put.ok'); // on replica-1, 2, 3
+    ok(sim.request(r1, { t: 'put', id: nextId++, key, value: 'missed', level: 'QUORUM', ...age(sim) }), 'put.ok');
+    ok(sim.request(r1, { t: 'put', id: nextId++, key: 0, value: 'missed too', level: 'QUORUM', ...age(sim) }), 'put.ok'); // on replica-1, 2, 3
     sim.restart(r3);
     sim.crash(r2);
     waitDown(sim, r3, r2);

@@ -11,13 +11,13 @@ describe(`simulated clusters: ${seedCount} seeds from ${seedBase} (SIM_SEED, SIM
 
   it('keep every acknowledged write, serve fresh QUORUM reads and converge after healing', () => {
     const failed: string[] = [];
-    const totals = { ops: 0, crashes: 0, partitions: 0, junk: 0 };
+    const totals = { ops: 0, crashes: 0, partitions: 0, junk: 0, diskFull: 0 };
     for (let seed = seedBase; seed < seedBase + seedCount; seed++) {
       const r = runSeed({ seed });
-      totals.ops += r.stats.ops; totals.crashes += r.stats.crashes; totals.partitions += r.stats.partitions; totals.junk += r.stats.junk;
+      totals.ops += r.stats.ops; totals.crashes += r.stats.crashes; totals.partitions += r.stats.partitions; totals.junk += r.stats.junk; totals.diskFull += r.stats.diskFull;
       if (r.failures.length > 0) failed.push(`${summarize(r)}\n    ${r.failures.slice(0, 3).join('\n    ')}\n    replay: ${replayCommand(seed)} --verbose`);
     }
-    console.log(`      ${seedCount} seeds: ${totals.ops} client ops, ${totals.crashes} crashes, ${totals.partitions} partitions, ${totals.junk} junk datagrams`);
+    console.log(`      ${seedCount} seeds: ${totals.ops} client ops, ${totals.crashes} crashes, ${totals.partitions} partitions, ${totals.diskFull} full disks, ${totals.junk} junk datagrams`);
     expect(failed, failed.join('\n')).to.deep.equal([]);
     // The workload must really have exercised the faults it claims to.
     expect(totals.crashes).to.be.greaterThan(seedCount / 2);

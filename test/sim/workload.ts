@@ -39,7 +39,7 @@ export interface SeedResult {
   seed: number;
   shape: string;
   failures: string[];
-  stats: { ops: number; acked: number; failed: number; noReply: number; crashes: number; partitions: number; steps: number; junk: number };
+  stats: { ops: number; acked: number; failed: number; noReply: number; crashes: number; partitions: number; steps: number; junk: number; diskFull: number };
   log: string[];
 }
 
@@ -62,7 +62,7 @@ export function runSeed(opts: SeedOptions): SeedResult {
   const shape = `${nodes} nodes, RF ${rf}, ${mode}`;
   const result: SeedResult = {
     seed: opts.seed, shape, failures: [], log: sim.logLines,
-    stats: { ops: 0, acked: 0, failed: 0, noReply: 0, crashes: 0, partitions: 0, steps: 0, junk: 0 },
+    stats: { ops: 0, acked: 0, failed: 0, noReply: 0, crashes: 0, partitions: 0, steps: 0, junk: 0, diskFull: 0 },
   };
   const history: Op[] = [];
   const crashes: { node: number; atMs: number }[] = [];
@@ -104,7 +104,8 @@ function startClients(sim: SimCluster, random: Random, count: number, keys: Key[
     const address = `127.0.0.2:${5000 + c}`;
     const state: SimClient = { idle: false };
     out.push(state);
-    let nextId = 1;
+    // Ids start at a random point, as the real client's do (src/cli/client.ts).
+    let nextId = 1 + Math.floor(random() * 2 ** 40);
     let current: { op: Op; id: number } | null = null;
     let seq = 0;
     const next = () => {
@@ -119,7 +120,9 @@ function startClients(sim: SimCluster, random: Random, count: number, keys: Key[
       history.push(op);
       const id = nextId++;
       current = { op, id };
-      const msg: Message = kind === 'put' ? { t: 'put', id, key, value: op.value!, level } : { t: kind, id, key, level };
+      const sentAtMs = Math.floor(op.invokeMs);
+      const requestAge = { sentAtMs, deadlineMs: sentAtMs + clientDeadlineMs };
+      const msg: Message = kind === 'put' ? { t: 'put', id, key, value: op.value!, level, ...requestAge } : { t: kind, id, key, level, ...requestAge };
       const attempt = () => {
         if (current?.id !== id) return;
         if (sim.now - op.invokeMs >= clientDeadlineMs) {
@@ -171,6 +174,9 @@ function scheduleFaults(sim: SimCluster, random: Random, faultMs: number, result
         sim.partition(sim.addresses.slice(0, cut), sim.addresses.slice(cut));
         sim.at(lastsMs, () => sim.heal());
       });
+    } else if (pick < 0.85) {
+      // A disk that fills for a while: that replica acks no writes until it has room again.
+      sim.at(t, () => { result.stats.diskFull++; sim.fillDisk(node, lastsMs); });
     } else {
       sim.at(t, () => {
         if (!sim.isRunning(node)) return;

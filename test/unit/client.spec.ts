@@ -92,7 +92,7 @@ function statusOf(name: string): StatusReport {
     ring: [{ first: 0, last: 127, replicas: ['fake-1', 'fake-2'] }, { first: 128, last: 255, replicas: ['fake-2', 'fake-1'] }],
     antiEntropyIntervalMs: 10_000,
     peers: [{ name: name === 'fake-1' ? 'fake-2' : 'fake-1', up: true, hintsPending: 3, hintsExpired: 0, antiEntropy: { rounds: 0, lastRoundMs: null, keysSent: 0, keysReceived: 0 } }],
-    keysStored: 2, tombstones: 1, logBytes: 512, logRecords: 4, droppedDatagrams: { forged: 1 }, clientRequestsInFlight: 0,
+    keysStored: 2, tombstones: 1, logBytes: 512, logRecords: 4, droppedDatagrams: { forged: 1 }, clientRequestsInFlight: 0, logWritable: true, logAppendsFailed: 0,
   };
 }
 
@@ -101,7 +101,7 @@ function configText(fakes: FakeReplica[], cookieFile: string): string {
   return [
     'replication_factor = 2', 'repair_mode = "both"', 'read_repair_blocking = true', 'data_dir = "data"', `cookie_file = "${cookieFile}"`,
     'gossip_interval_ms = 200', 'down_after_ms = 1000', 'write_timeout_ms = 1000', 'read_timeout_ms = 1000',
-    'max_hint_window_ms = 10800000', 'hint_sweep_interval_ms = 1000', 'anti_entropy_interval_ms = 0', `value_bytes_max = ${valueBytesMax}`,
+    'max_hint_window_ms = 10800000', 'hint_sweep_interval_ms = 1000', 'anti_entropy_interval_ms = 0', `value_bytes_max = ${valueBytesMax}`, 'max_clock_skew_ms = 500',
     ...fakes.map((f) => `[[nodes]]\nname = "${f.name}"\nhost = "127.0.0.1"\nport = ${f.port}`),
   ].join('\n');
 }
@@ -146,10 +146,14 @@ describe('cli/client (against fake coordinators on loopback)', () => {
     expect(await client.get(17, 'QUORUM')).to.deep.equal({ key: 17, found: true, value: 'hello', stamp, coordinator: 'fake-1' });
     expect(await client.get(18, 'ONE')).to.deep.equal({ key: 18, found: false, value: null, stamp: null, coordinator: 'fake-1' });
     expect(await client.put('19', 'héllo ✓', 'all')).to.deep.equal({ key: 19, stamp, coordinator: 'fake-1' });
-    expect(fake1.received.map((r) => ({ ...r, id: 0 }))).to.deep.equal([
-      { t: 'get', id: 0, key: 17, level: 'QUORUM' },
-      { t: 'get', id: 0, key: 18, level: 'ONE' },
-      { t: 'put', id: 0, key: 19, value: 'héllo ✓', level: 'ALL' },
+    // Each carries its age: sent now, by the wall clock, with the coordinator's 1 s timeout plus the slack to live.
+    const lives = fake1.received.map((r) => ('deadlineMs' in r ? r.deadlineMs - r.sentAtMs : null));
+    expect(lives).to.deep.equal([2_000, 2_000, 2_000]);
+    for (const r of fake1.received) if ('sentAtMs' in r) expect(Math.abs(r.sentAtMs - Date.now())).to.be.below(5_000);
+    expect(fake1.received.map((r) => ({ ...r, id: 0, sentAtMs: 0, deadlineMs: 0 }))).to.deep.equal([
+      { t: 'get', id: 0, key: 17, level: 'QUORUM', sentAtMs: 0, deadlineMs: 0 },
+      { t: 'get', id: 0, key: 18, level: 'ONE', sentAtMs: 0, deadlineMs: 0 },
+      { t: 'put', id: 0, key: 19, value: 'héllo ✓', level: 'ALL', sentAtMs: 0, deadlineMs: 0 },
     ]);
     const ids = fake1.received.map((r) => r.id);
     expect(new Set(ids).size).to.equal(3);
@@ -314,7 +318,7 @@ describe('cli/client (against fake coordinators on loopback)', () => {
       return [
         { ...real, value: 'forged' } as ClientReply,
         { t: 'put.ok', id: req.id, key: 50, stamp, coordinator: 'fake-1' },
-        { t: 'get', id: req.id, key: 50, level: 'ONE' } as unknown as ClientReply,
+        { t: 'get', id: req.id, key: 50, level: 'ONE', sentAtMs: 1, deadlineMs: 2 } as unknown as ClientReply,
         real,
       ];
     });

@@ -16,8 +16,8 @@ function tagged(payload: Uint8Array): Buffer {
 }
 
 const examples: Message[] = [
-  { t: 'get', id: 1, key: 0, level: 'ONE' },
-  { t: 'put', id: 2, key: 255, value: 'héllo ✓ 𝄞', level: 'QUORUM' },
+  { t: 'get', id: 1, key: 0, level: 'ONE', sentAtMs: 1_700_000_000_000, deadlineMs: 1_700_000_002_000 },
+  { t: 'put', id: 2, key: 255, value: 'héllo ✓ 𝄞', level: 'QUORUM', sentAtMs: 1_700_000_000_000, deadlineMs: 1_700_000_002_000 },
   { t: 'local', id: 3, key: 17 },
   { t: 'status', id: 4 },
   { t: 'get.ok', id: 5, key: 17, value: 'v', stamp: [1_700_000_000_000, 3, 1], coordinator: 'replica-2' },
@@ -30,7 +30,7 @@ const examples: Message[] = [
       ring: [{ first: 0, last: 63, replicas: ['replica-1', 'replica-2', 'replica-3'] }],
       antiEntropyIntervalMs: 0,
       peers: [{ name: 'replica-2', up: true, hintsPending: 4, hintsExpired: 0, antiEntropy: { rounds: 3, lastRoundMs: 1_700_000_000_000, keysSent: 1, keysReceived: 2 } }],
-      keysStored: 10, tombstones: 0, logBytes: 4096, logRecords: 12, droppedDatagrams: { forged: 2 }, clientRequestsInFlight: 0,
+      keysStored: 10, tombstones: 0, logBytes: 4096, logRecords: 12, droppedDatagrams: { forged: 2 }, clientRequestsInFlight: 0, logWritable: true, logAppendsFailed: 0,
     },
   },
   { t: 'fail', id: 10, error: 'Timeout', message: 'Timeout: 1 of 2 acks', acks: 1, required: 2 },
@@ -50,8 +50,8 @@ const arbKey = fc.nat({ max: 255 });
 const arbId = fc.nat();
 const arbValue = fc.string({ unit: 'grapheme', maxLength: 200 });
 const arbMessage: fc.Arbitrary<Message> = fc.oneof(
-  fc.record({ t: fc.constant('get' as const), id: arbId, key: arbKey, level: fc.constantFrom('ONE', 'TWO', 'THREE', 'QUORUM', 'ALL' as const) }),
-  fc.record({ t: fc.constant('put' as const), id: arbId, key: arbKey, value: arbValue, level: fc.constantFrom('ONE', 'QUORUM', 'ALL' as const) }),
+  fc.record({ t: fc.constant('get' as const), id: arbId, key: arbKey, level: fc.constantFrom('ONE', 'TWO', 'THREE', 'QUORUM', 'ALL' as const), sentAtMs: fc.nat(), deadlineMs: fc.nat() }),
+  fc.record({ t: fc.constant('put' as const), id: arbId, key: arbKey, value: arbValue, level: fc.constantFrom('ONE', 'QUORUM', 'ALL' as const), sentAtMs: fc.nat(), deadlineMs: fc.nat() }),
   fc.record({ t: fc.constant('rw' as const), from: fc.nat({ max: 63 }), gen: fc.nat(), id: arbId, key: arbKey, value: arbValue, stamp: arbStamp }),
   fc.record({ t: fc.constant('rr.ok' as const), from: fc.nat({ max: 63 }), id: arbId, value: arbValue, stamp: arbStamp }),
   fc.record({ t: fc.constant('hb' as const), from: fc.nat({ max: 63 }), gen: fc.nat(), counter: fc.nat(), hlc: arbStamp }),
@@ -146,7 +146,7 @@ describe('io/codec', () => {
 
   it('refuses a value over the configured limit as invalid', () => {
     const small = new Codec(cookie, 10);
-    const back = small.decode(small.encode({ t: 'put', id: 1, key: 1, value: 'x'.repeat(11), level: 'ONE' }));
+    const back = small.decode(small.encode({ t: 'put', id: 1, key: 1, value: 'x'.repeat(11), level: 'ONE', sentAtMs: 1, deadlineMs: 2 }));
     expect(back).to.include({ ok: false, error: 'invalid' });
     if (!back.ok) expect(back.detail).to.contain('value: 11 bytes, over the limit of 10');
   });
@@ -163,7 +163,7 @@ describe('io/codec', () => {
   });
 
   it('refuses to encode a message over one datagram, and to decode one', () => {
-    const huge: Message = { t: 'put', id: 1, key: 1, value: 'x'.repeat(datagramBytesMax), level: 'ONE' };
+    const huge: Message = { t: 'put', id: 1, key: 1, value: 'x'.repeat(datagramBytesMax), level: 'ONE', sentAtMs: 1, deadlineMs: 2 };
     expect(() => codec.encode(huge)).to.throw(Error, /over the datagram limit of 65000/);
     const back = codec.decode(Buffer.alloc(datagramBytesMax + 1));
     expect(back).to.include({ ok: false, error: 'oversize' });
@@ -176,7 +176,7 @@ describe('io/codec', () => {
       { t: 'rw', from: 63, gen: big, id: big, key: 255, value, stamp: [big, big, 63] },
       { t: 'get.ok', id: big, key: 255, value, stamp: [big, big, 63], coordinator: name },
       { t: 'local.ok', id: big, key: 255, value, stamp: [big, big, 63], node: name },
-      { t: 'put', id: big, key: 255, value, level: 'QUORUM' },
+      { t: 'put', id: big, key: 255, value, level: 'QUORUM', sentAtMs: big, deadlineMs: big },
     ];
     for (const msg of largest) expect(atCeiling.decode(atCeiling.encode(msg)).ok, msg.t).to.equal(true);
   });

@@ -36,7 +36,7 @@ describe('io/config', () => {
     expect(cfg).to.deep.include({
       replicationFactor: 3, repairMode: 'hinted-handoff', readRepairBlocking: true,
       gossipIntervalMs: 200, downAfterMs: 1000, writeTimeoutMs: 1000, readTimeoutMs: 1000,
-      maxHintWindowMs: 10_800_000, hintSweepIntervalMs: 1000, antiEntropyIntervalMs: 10_000, valueBytesMax: 60_000,
+      maxHintWindowMs: 10_800_000, hintSweepIntervalMs: 1000, antiEntropyIntervalMs: 10_000, valueBytesMax: 60_000, maxClockSkewMs: 500,
       dataDir: join(repo, 'data'), cookieFile: join(repo, 'data', 'cookie'),
     });
     expect(nodeIndexByName(cfg, 'replica-3')).to.equal(2);
@@ -96,6 +96,12 @@ describe('io/config', () => {
       .to.contain('max_hint_window_ms: expected an integer in 1..604800000, got 99999999999999999999');
     expect(refusal(edited('value_bytes_max = 60000', 'value_bytes_max = 0')).message).to.contain('value_bytes_max: expected an integer in 1..60000, got 0');
     expect(refusal(edited('value_bytes_max = 60000', 'value_bytes_max = 60001')).message).to.contain('value_bytes_max: expected an integer in 1..60000, got 60001');
+    expect(refusal(edited('write_timeout_ms = 1000', 'write_timeout_ms = 59001')).message)
+      .to.contain('write_timeout_ms: expected at most 59000 (a client waits this plus 1000 ms, and a request may live at most 60000 ms), got 59001');
+    expect(parseConfig(edited('read_timeout_ms = 1000', 'read_timeout_ms = 59000')).readTimeoutMs).to.equal(59_000);
+    expect(refusal(edited('max_clock_skew_ms = 500', 'max_clock_skew_ms = 0')).message).to.contain('max_clock_skew_ms: expected an integer in 1..60000, got 0');
+    expect(refusal(edited('max_clock_skew_ms = 500', 'max_clock_skew_ms = 60001')).message).to.contain('max_clock_skew_ms: expected an integer in 1..60000, got 60001');
+    expect(refusal(edited('max_clock_skew_ms = 500\n', '')).message).to.contain('max_clock_skew_ms: expected an integer in 1..60000, got nothing (the field is missing)');
   });
 
   it('refuses an unknown repair mode', () => {

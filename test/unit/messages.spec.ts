@@ -10,14 +10,14 @@ const status = {
   ring: [{ first: 0, last: 63, replicas: ['replica-1', 'replica-2', 'replica-3'] }],
   antiEntropyIntervalMs: 10_000,
   peers: [{ name: 'replica-2', up: true, hintsPending: 0, hintsExpired: 0, antiEntropy: { rounds: 2, lastRoundMs: null, keysSent: 0, keysReceived: 3 } }],
-  keysStored: 10, tombstones: 2, logBytes: 4096, logRecords: 12, droppedDatagrams: { auth: 1 }, clientRequestsInFlight: 0,
+  keysStored: 10, tombstones: 2, logBytes: 4096, logRecords: 12, droppedDatagrams: { auth: 1 }, clientRequestsInFlight: 0, logWritable: true, logAppendsFailed: 0,
 };
 
 /** One good example of every message type (two where a field may be null or absent). */
 const good: Message[] = [
-  { t: 'get', id: 1, key: 17, level: 'QUORUM' },
-  { t: 'put', id: 2, key: 255, value: 'héllo wörld 😀', level: 'ALL' },
-  { t: 'del', id: 2, key: 17, level: 'QUORUM' },
+  { t: 'get', id: 1, key: 17, level: 'QUORUM', sentAtMs: 1_700_000_000_000, deadlineMs: 1_700_000_002_000 },
+  { t: 'put', id: 2, key: 255, value: 'héllo wörld 😀', level: 'ALL', sentAtMs: 1_700_000_000_000, deadlineMs: 1_700_000_002_000 },
+  { t: 'del', id: 2, key: 17, level: 'QUORUM', sentAtMs: 1_700_000_000_000, deadlineMs: 1_700_000_002_000 },
   { t: 'local', id: 3, key: 0 },
   { t: 'repair', id: 4 },
   { t: 'status', id: 4 },
@@ -104,6 +104,14 @@ describe('messages (validate)', () => {
       }
     });
 
+    it('a get or put without a usable age (sentAtMs, deadlineMs: wall-clock ms)', () => {
+      for (const bad of [-1, 1.5, '1700000000000', null, 2 ** 53]) {
+        expect(refused({ t: 'put', id: 1, key: 1, value: 'v', level: 'ONE', sentAtMs: bad, deadlineMs: 5 })).to.match(/^sentAtMs: expected an integer/);
+        expect(refused({ t: 'get', id: 1, key: 1, level: 'ONE', sentAtMs: 5, deadlineMs: bad })).to.match(/^deadlineMs: expected an integer/);
+      }
+      expect(refused({ t: 'get', id: 1, key: 1, level: 'ONE' })).to.match(/^sentAtMs: expected an integer in 0\.\.\d+, got nothing/);
+    });
+
     it('keys outside 0..255 or not integers', () => {
       for (const key of [-1, 256, 1.5, '17', NaN, Infinity, null, [17]]) {
         expect(refused({ t: 'get', id: 1, key, level: 'ONE' }), `key ${String(key)}`).to.match(/^key: expected an integer in 0\.\.255/);
@@ -118,7 +126,7 @@ describe('messages (validate)', () => {
     });
 
     it('values over the limit, counted in UTF-8 bytes, not characters', () => {
-      const put = (value: string) => ({ t: 'put', id: 1, key: 1, value, level: 'ONE' });
+      const put = (value: string) => ({ t: 'put', id: 1, key: 1, value, level: 'ONE', sentAtMs: 1, deadlineMs: 2 });
       expect(validate(put('a'.repeat(10)), 10).ok).to.equal(true);
       expect(refused(put('a'.repeat(11)), 10)).to.match(/11 bytes, over the limit of 10/);
       expect(validate(put('é'.repeat(5)), 10).ok).to.equal(true); // 5 chars, 10 bytes

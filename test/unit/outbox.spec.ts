@@ -30,4 +30,15 @@ describe('outbox: persist before send', () => {
     box.route([append(1), send(1)]);
     expect(ids(box.route([send(2)]).sendsNow)).to.deep.equal([2]);
   });
+
+  it('drops the sends that waited for records a full disk refused; a later sync never releases them', () => {
+    const box = new Outbox();
+    box.route([append(1), send(1)]);
+    box.route([append(2), append(3), send(3)]);
+    box.route([append(4), send(4)]);
+    expect(ids(box.synced(1))).to.deep.equal([1]);
+    box.failed(2, 3);
+    expect(ids(box.synced(4)), 'the ack of 2..3 never leaves').to.deep.equal([4]);
+    expect(box.heldCount).to.equal(0);
+  });
 });

@@ -28,7 +28,7 @@ function clusterToml(ports: number[]): string {
     `replication_factor = ${ports.length}`, 'repair_mode = "both"', 'read_repair_blocking = true',
     'data_dir = "data"', 'cookie_file = "cookie"', 'gossip_interval_ms = 20', 'down_after_ms = 300',
     'write_timeout_ms = 2000', 'read_timeout_ms = 2000', 'max_hint_window_ms = 60000', 'hint_sweep_interval_ms = 100', 'anti_entropy_interval_ms = 0',
-    `value_bytes_max = ${valueBytesMax}`, '',
+    `value_bytes_max = ${valueBytesMax}`, 'max_clock_skew_ms = 500', '',
     ...ports.map((port, i) => `[[nodes]]\nname = "${names[i]}"\nhost = "127.0.0.1"\nport = ${port}\n`),
   ].join('\n');
 }
@@ -97,9 +97,9 @@ describe('io/runtime (real UDP on loopback, real log files)', function () {
     const codec = new Codec(loadOrCreateCookie(join(dir, 'cookie')), valueBytesMax);
     client = new RawClient(codec);
 
-    const put = await client.request(ports[1]!, { t: 'put', id: 1, key: 17, value: 'héllo', level: 'ALL' });
+    const put = await client.request(ports[1]!, { t: 'put', id: 1, key: 17, value: 'héllo', level: 'ALL', sentAtMs: Date.now(), deadlineMs: Date.now() + 5_000 });
     expect(put).to.include({ t: 'put.ok', id: 1, key: 17, coordinator: 'replica-2' });
-    const get = await client.request(ports[2]!, { t: 'get', id: 2, key: 17, level: 'ALL' });
+    const get = await client.request(ports[2]!, { t: 'get', id: 2, key: 17, level: 'ALL', sentAtMs: Date.now(), deadlineMs: Date.now() + 5_000 });
     expect(get).to.include({ t: 'get.ok', id: 2, key: 17, value: 'héllo', coordinator: 'replica-3' });
     for (const r of replicas) expect(r.node.store.read(17)?.value).to.equal('héllo');
 

@@ -34,8 +34,8 @@ export function messageSizes(valueBytes: number, readLevel: Level, writeLevel: L
   const key = 200;
   const size = (m: Message) => codec.encode(m).length;
   return {
-    clientWrite: size({ t: 'put', id: clientId, key, value, level: writeLevel }),
-    clientRead: size({ t: 'get', id: clientId, key, level: readLevel }),
+    clientWrite: size({ t: 'put', id: clientId, key, value, level: writeLevel, sentAtMs: nowMs, deadlineMs: nowMs + 2_000 }),
+    clientRead: size({ t: 'get', id: clientId, key, level: readLevel, sentAtMs: nowMs, deadlineMs: nowMs + 2_000 }),
     replicaWrite: size({ t: 'rw', from: 1, gen: nowMs, id: peerId, key, value, stamp }),
     replicaRead: size({ t: 'rr', from: 1, gen: nowMs, id: peerId, key }),
     writeAck: size({ t: 'rw.ok', from: 2, id: peerId }),
