@@ -44,6 +44,9 @@ async function main(): Promise<void> {
     process.stderr.write(`kvd: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(exitFailure);
   }
+  // pm2's wait_ready: the log is replayed and the port bound, so pm2 start/reload may count this
+  // replica as up and move on to the next one.
+  process.send?.('ready');
 
   let stopping = false;
   const stop = (signal: string) => {
