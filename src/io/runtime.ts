@@ -1,6 +1,7 @@
 // Drives one Node against the real world: datagrams and ticks in, effects out. It keeps etcd's rule
 // through the Outbox: a step's sends that follow its appends leave only once those appends are
 // fsynced. Group commit: one fsync at a time; whatever is appended while it runs shares the next.
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Effect, Input, LogEvent } from '../core/effects.js';
@@ -11,8 +12,8 @@ import { Node } from '../core/node.js';
 import { Outbox, type Outgoing } from '../core/outbox.js';
 import { addressOf, type Address, type RepairMode } from '../core/types.js';
 import { Codec } from './codec.js';
-import { loadConfig, nodeIndexByName } from './config.js';
-import { loadOrCreateCookie } from './cookie.js';
+import { ConfigError, loadConfig, nodeIndexByName } from './config.js';
+import { loadCookie } from './cookie.js';
 import { nextGeneration } from './generation.js';
 import { openLog, type LogFile } from './log-file.js';
 import { UdpEndpoint } from './udp.js';
@@ -52,8 +53,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   const self = nodeIndexByName(config, opts.name);
   const spec = config.nodes[self]!;
   const logger = opts.logger ?? createLogger(spec.name);
-  const codec = new Codec(loadOrCreateCookie(config.cookieFile), config.valueBytesMax);
   const dataDir = opts.dataDir ?? join(config.dataDir, spec.name);
+  const codec = new Codec(clusterCookie(config.cookieFile, dataDir, spec.name, logger), config.valueBytesMax);
 
   // Bind first: the port doubles as a lock, so a second kvd of this replica fails here, before it
   // could touch the log the first one is writing. Datagrams before start are ignored (senders retry).
@@ -86,6 +87,31 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   runtime = started;
   started.start(udp);
   return { node, address: udp.address, dataDir, stop: () => started.stop() };
+}
+
+/**
+ * The cluster's cookie. Only a replica with an empty data dir may make it (the first start of a new
+ * cluster): one that already holds data belongs to a cluster whose cookie exists somewhere, and a
+ * new one would cut it off from its peers in silence (they drop its datagrams as forged).
+ */
+function clusterCookie(cookieFile: string, dataDir: string, name: string, logger: Logger): Buffer {
+  const holdsData = entriesOf(dataDir).length > 0;
+  const { cookie, created } = loadCookie(cookieFile, { mayCreate: !holdsData });
+  if (cookie === null) {
+    throw new ConfigError(`${name}: no cookie at ${cookieFile}, but ${dataDir} already holds data: copy the cluster's cookie `
+      + `there (the same file every replica and kvc read) rather than let this replica make a new one that its peers would refuse`);
+  }
+  if (created) logger.info({ event: 'cookie-created' }, `made a new cluster cookie at ${cookieFile} (mode 0600; every replica and kvc of this cluster need this file)`);
+  return cookie;
+}
+
+function entriesOf(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
 }
 
 /**
