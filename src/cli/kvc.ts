@@ -117,10 +117,11 @@ function errorJson(e: unknown): Json {
 
 // ---- one-shot commands --------------------------------------------------------------------------
 
-interface CommonArgs { config: string; coordinator?: string | undefined; json: boolean; timeoutMs?: number | undefined }
+interface CommonArgs { config?: string | undefined; coordinator?: string | undefined; json: boolean; timeoutMs?: number | undefined }
 
 function clientOptions(args: CommonArgs): ClientOptions {
-  const opts: ClientOptions = { configPath: args.config };
+  const opts: ClientOptions = {};
+  if (args.config !== undefined) opts.configPath = args.config;
   if (args.coordinator !== undefined) opts.coordinator = args.coordinator;
   if (args.timeoutMs !== undefined) opts.timeoutMs = args.timeoutMs;
   return opts;
@@ -273,8 +274,8 @@ async function main(): Promise<void> {
   await yargs(args)
     .scriptName('kvc')
     .usage('$0 [command]\n\nWithout a command: the interactive shell, bound to one coordinator (type help in it).')
-    .option('config', { type: 'string', default: process.env.KV_CONFIG ?? 'nodes.toml', describe: 'the cluster\'s nodes.toml (env KV_CONFIG)' })
-    .option('coordinator', { type: 'string', describe: 'replica every get/put goes to (default: the first in nodes.toml)' })
+    .option('config', { type: 'string', describe: 'the cluster\'s nodes.toml (default: $KV_CONFIG, else ./nodes.toml, else the one of this package)' })
+    .option('coordinator', { type: 'string', describe: 'replica every get/put goes to (default: the first in nodes.toml); any: the next live one when one does not answer' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per result' })
     .option('timeout-ms', { type: 'number', describe: 'overall deadline per request (default: the config\'s write/read timeout + 1 s)' })
     .command('$0', 'open the interactive shell (reads commands line by line when stdin is not a terminal)', () => {}, (a) => shell(a))
