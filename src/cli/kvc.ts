@@ -2,21 +2,20 @@
 // kvc, the ringkv client: an interactive shell bound to one coordinator, and one-shot commands for
 // scripts. Exit status: 0 success (found or not), 1 the cluster answered with an error or did not
 // answer, 2 input refused before anything was sent (bad key, value, level, replica or config).
-import { createInterface } from 'node:readline';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { formatStamp } from '../core/hlc.js';
 import type { StatusReport } from '../core/messages.js';
 import type { Level, Stamp } from '../core/types.js';
 import { ConfigError } from '../io/config.js';
-import { BadInputError, ClusterError, KvClient, KvError, type ClientOptions, type GetResult, type LocalResult, type PutResult } from './client.js';
+import { BadInputError, CancelledError, ClusterError, KvClient, KvError, type ClientOptions, type GetResult, type LocalResult, type PutResult } from './client.js';
 import { isRefused, parseShellLine, type ShellCommand } from './shell-parse.js';
+import { defaultHistoryFile, runShell } from './shell.js';
 
 const exitOk = 0;
 const exitClusterError = 1;
 const exitBadInput = 2;
 const defaultLevel: Level = 'QUORUM';
-const historyLinesMax = 1_000;
 
 // ---- output -------------------------------------------------------------------------------------
 
@@ -92,6 +91,7 @@ function exitCodeOf(e: unknown): number {
 }
 
 function errorText(e: unknown): string {
+  if (e instanceof CancelledError) return `${e.message} (the request may still run)`;
   if (e instanceof KvError) {
     const prefix = `${e.kind}:`;
     let text = e.message.startsWith(prefix) ? e.message : `${prefix} ${e.message}`;
@@ -155,7 +155,8 @@ function shellHelp(coordinator: string): string {
     '  level [L]                   show or set the default level: ONE TWO THREE QUORUM ALL (any case; QUORUM at start)',
     '  status                      the coordinator\'s view: ring, replicas UP/DOWN, hints, keys, log, drops',
     '  help                        this text',
-    '  quit | exit                 leave (also Ctrl-D)',
+    '  quit | exit                 leave (also Ctrl-D); Ctrl-C cancels the request in flight or clears the line',
+    '  history: ~/.kvc_history (KV_HISTORY=FILE, or KV_HISTORY= for none)',
     'with stdin not a terminal (kvc < commands.txt): no prompt, one result line per command on stdout,',
     'errors and status included (help excepted); the exit status is 0 if every command succeeded, else',
     'that of the last command that failed: 1 the cluster answered with an error or did not answer,',
@@ -206,37 +207,37 @@ async function shell(args: CommonArgs): Promise<void> {
   }
   const interactive = process.stdin.isTTY === true;
   const st: ShellState = { client, level: defaultLevel, json: args.json, interactive };
-  const rl = createInterface({
-    input: process.stdin, output: process.stdout, terminal: interactive,
-    historySize: historyLinesMax, removeHistoryDuplicates: true, prompt: `kvc ${client.coordinator}> `,
-  });
-  rl.on('SIGINT', () => { process.stdout.write('\n'); rl.close(); });
   let exitCode = exitOk;
   if (interactive) {
-    console.log(`kvc: coordinator ${client.coordinator}, replication factor ${client.config.replicationFactor}, level ${st.level}; type help`);
-    rl.prompt();
+    console.log(`kvc: coordinator ${client.failover ? 'any (the next replica when one does not answer)' : client.coordinator}, `
+      + `replication factor ${client.config.replicationFactor}, level ${st.level}; type help, Ctrl-C cancels, Ctrl-D leaves`);
   }
-  try {
-    for await (const line of rl) {
-      const c = parseShellLine(line);
-      let code: number | 'quit';
-      try {
-        if (isRefused(c)) throw new BadInputError(c.error);
-        code = await execute(c, st);
-      } catch (e) {
-        // Piped, errors go to stdout too, so the output keeps one line per command.
-        if (st.json) console.log(JSON.stringify(errorJson(e)));
-        else if (interactive) console.error(errorText(e));
-        else console.log(errorText(e));
-        code = exitCodeOf(e);
-      }
-      if (code === 'quit') break;
-      // A person at the prompt sees each error; only a script needs them in the exit status.
-      if (code !== exitOk && !interactive) exitCode = code;
-      if (interactive) rl.prompt();
+  const run = async (line: string): Promise<'quit' | undefined> => {
+    const c = parseShellLine(line);
+    let code: number | 'quit';
+    try {
+      if (isRefused(c)) throw new BadInputError(c.error);
+      code = await execute(c, st);
+    } catch (e) {
+      // Piped, errors go to stdout too, so the output keeps one line per command.
+      if (st.json) console.log(JSON.stringify(errorJson(e)));
+      else if (interactive) console.error(errorText(e));
+      else console.log(errorText(e));
+      code = exitCodeOf(e);
     }
+    if (code === 'quit') return 'quit';
+    // A person at the prompt sees each error; only a script needs them in the exit status.
+    if (code !== exitOk && !interactive) exitCode = code;
+    return undefined;
+  };
+  try {
+    await runShell({
+      input: process.stdin, output: process.stdout, terminal: interactive,
+      prompt: `kvc ${client.failover ? 'any' : client.coordinator}> `,
+      historyFile: defaultHistoryFile(), run,
+      cancel: () => client.cancelAll('cancelled (Ctrl-C)'),
+    });
   } finally {
-    rl.close();
     await client.close();
   }
   process.exitCode = exitCode;
