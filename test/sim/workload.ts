@@ -51,10 +51,14 @@ export function replayCommand(seed: number): string {
 }
 
 export function runSeed(opts: SeedOptions): SeedResult {
+  // All three are always drawn, in this order, so fixing one (--nodes, --rf, --mode) leaves what the seed draws for the others.
   const shapeRandom = seededRandom(opts.seed ^ 0x5eed);
-  const nodes = opts.nodes ?? 3 + Math.floor(shapeRandom() * 3);
-  const rf = opts.replicationFactor ?? Math.min(nodes, 2 + Math.floor(shapeRandom() * 2));
-  const mode = opts.mode ?? modes[Math.floor(shapeRandom() * 3)]!;
+  const drawnNodes = 3 + Math.floor(shapeRandom() * 3);
+  const drawnRf = 2 + Math.floor(shapeRandom() * 2);
+  const drawnMode = modes[Math.floor(shapeRandom() * 3)]!;
+  const nodes = opts.nodes ?? drawnNodes;
+  const rf = opts.replicationFactor ?? Math.min(nodes, drawnRf);
+  const mode = opts.mode ?? drawnMode;
   const faultMs = opts.faultMs ?? 3_000;
   const sim = new SimCluster({ seed: opts.seed, nodes, replicationFactor: rf, repairMode: mode });
   const random = seededRandom(opts.seed ^ 0xc0ffee);
