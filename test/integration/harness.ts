@@ -19,6 +19,7 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..'
 const pm2Bin = join(repoRoot, 'node_modules/pm2/bin/pm2');
 const kvdJs = join(repoRoot, 'dist/cli/kvd.js');
 const kvcJs = join(repoRoot, 'dist/cli/kvc.js');
+export const startJs = join(repoRoot, 'dist/cli/start-cluster.js');
 
 export const replicaNames = ['replica-1', 'replica-2', 'replica-3', 'replica-4'] as const;
 export type ReplicaName = (typeof replicaNames)[number];
@@ -168,6 +169,16 @@ export class Cluster {
     const r = await run(process.execPath, [pm2Bin, ...args], { env: this.env, timeoutMs: pm2CommandMs });
     if (r.code !== 0) throw new Error(`pm2 ${args.join(' ')} exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
     return r.stdout;
+  }
+
+  /** Runs the repo's pm2 with this cluster's PM2_HOME and extra environment; the result, whatever the exit. */
+  pm2Run(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+    return run(process.execPath, [pm2Bin, ...args], { env: { ...this.env, ...extraEnv }, timeoutMs: pm2CommandMs });
+  }
+
+  /** What `npm start` runs after the build (dist/cli/start-cluster.js), with this cluster's PM2_HOME and nodes.toml. */
+  startScript(args: readonly string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+    return run(process.execPath, [startJs, ...args], { env: { ...this.env, ...extraEnv }, timeoutMs: pm2CommandMs * 2 });
   }
 
   /** `pm2 stop <name>`: kvd gets SIGINT and stops cleanly; pm2 does not restart it. */
@@ -404,7 +415,7 @@ function udpPortFree(port: number): Promise<boolean> {
   });
 }
 
-function run(cmd: string, args: readonly string[], opts: { env: NodeJS.ProcessEnv; timeoutMs: number; stdin?: string | undefined }): Promise<RunResult> {
+export function run(cmd: string, args: readonly string[], opts: { env: NodeJS.ProcessEnv; timeoutMs: number; stdin?: string | undefined }): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: repoRoot, env: opts.env, stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
