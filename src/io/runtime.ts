@@ -5,17 +5,18 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Effect, Input, LogEvent } from '../core/effects.js';
-import type { Message } from '../core/messages.js';
+import { isClientRequest, type Message } from '../core/messages.js';
 import { dropLogIntervalMs } from '../core/limits.js';
 import { encodeRecord, type LogRecord } from '../core/log-record.js';
 import { Node } from '../core/node.js';
 import { Outbox, type Outgoing } from '../core/outbox.js';
-import { addressOf, type Address, type RepairMode } from '../core/types.js';
+import { addressOf, type Address, type NodeSpec, type RepairMode } from '../core/types.js';
 import { Codec } from './codec.js';
 import { ConfigError, loadConfig, nodeIndexByName } from './config.js';
 import { loadCookie } from './cookie.js';
 import { nextGeneration } from './generation.js';
 import { openLog, type LogFile } from './log-file.js';
+import { isClientReplyMessage, ReplicaMetrics, type MetricsSnapshot } from './metrics.js';
 import { UdpEndpoint } from './udp.js';
 
 /** How often the node hears time pass (retransmits, heartbeats, deadlines, hint sweeps). */
@@ -44,6 +45,10 @@ export interface Replica {
   /** host:port the replica listens on. */
   address: Address;
   dataDir: string;
+  /** This replica as nodes.toml describes it. */
+  spec: NodeSpec;
+  /** Requests, latency, errors and gauges now (for pm2's metrics and Prometheus). */
+  metrics(): MetricsSnapshot;
   stop(): Promise<void>;
 }
 
@@ -83,10 +88,15 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
     `log ${dataDir}: replayed ${opened.records.length} records (${opened.log.sizeBytes} bytes) in ${opened.replayMs.toFixed(1)} ms` +
     `${opened.truncatedBytes > 0 ? `; dropped ${opened.truncatedBytes} damaged bytes` : ''}`);
 
-  const started = new Runtime(node, codec, opened.log, logger, opts.onFatal ?? (() => {}));
+  const metrics = new ReplicaMetrics(Date.now());
+  const started = new Runtime(node, codec, opened.log, logger, opts.onFatal ?? (() => {}), metrics);
   runtime = started;
   started.start(udp);
-  return { node, address: udp.address, dataDir, stop: () => started.stop() };
+  const snapshot = () => {
+    metrics.fromStatus(node.status());
+    return metrics.snapshot(Date.now());
+  };
+  return { node, address: udp.address, dataDir, spec, metrics: snapshot, stop: () => started.stop() };
 }
 
 /**
@@ -159,6 +169,7 @@ class Runtime {
     private readonly log: LogFile,
     private readonly logger: Logger,
     private readonly onFatal: (error: Error) => void,
+    private readonly metrics: ReplicaMetrics,
   ) {}
 
   start(udp: UdpEndpoint): void {
@@ -175,7 +186,10 @@ class Runtime {
     const decoded = this.codec.decodeMany(bytes);
     if (!decoded.ok) return this.drop(from, decoded.error, decoded.detail);
     // The node checks that a replica's message comes from that replica's address ('spoofed').
-    for (const msg of decoded.msgs) this.step({ kind: 'message', from, msg });
+    for (const msg of decoded.msgs) {
+      if (isClientRequest(msg)) this.metrics.requestIn(from, msg, Date.now());
+      this.step({ kind: 'message', from, msg });
+    }
     for (const reason of decoded.invalid) this.drop(from, 'invalid', reason);
   }
 
@@ -284,7 +298,9 @@ class Runtime {
 
   private send(outgoing: Outgoing[]): void {
     if (outgoing.length === 0) return;
+    const nowMs = Date.now();
     for (const out of outgoing) {
+      if (isClientReplyMessage(out.msg)) this.metrics.replyOut(out.to, out.msg, nowMs);
       const queued = this.outgoing.get(out.to);
       if (queued === undefined) this.outgoing.set(out.to, [out.msg]);
       else queued.push(out.msg);
