@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -46,6 +47,8 @@ export interface ClusterOptions {
   repairMode?: RepairMode;
   /** KV_REPAIR for `pm2 start`: the ecosystem file's per-replica override. */
   repairOverride?: string;
+  /** Give replica-1 a metrics_port (a free TCP port); Cluster.metricsPort says which. */
+  metricsPort?: boolean;
 }
 
 export interface RunResult { code: number | null; stdout: string; stderr: string }
@@ -127,6 +130,8 @@ export class Cluster {
     readonly pm2Home: string,
     readonly ports: readonly number[],
     private readonly env: NodeJS.ProcessEnv,
+    /** replica-1's Prometheus port, if the cluster was started with metricsPort. */
+    readonly metricsPort?: number,
   ) {}
 
   /** Writes the temp nodes.toml, starts pm2 with the repo's ecosystem file, waits until every replica answers status. */
@@ -140,7 +145,8 @@ export class Cluster {
     try {
       const ports = await pickFreePorts(replicaNames.length);
       const configPath = join(dir, 'nodes.toml');
-      writeFileSync(configPath, clusterToml(ports, opts.repairMode ?? 'hinted-handoff'));
+      const metricsPort = opts.metricsPort === true ? await freeTcpPort() : undefined;
+      writeFileSync(configPath, clusterToml(ports, opts.repairMode ?? 'hinted-handoff', metricsPort));
       const pm2Home = join(dir, 'pm2');
       mkdirSync(pm2Home);
       const env: NodeJS.ProcessEnv = { ...process.env, PM2_HOME: pm2Home, KV_CONFIG: configPath };
@@ -148,7 +154,7 @@ export class Cluster {
       delete env.NODE_OPTIONS; // mocha's tsx loader is for the tests, not for kvd, kvc or pm2
       delete env.KV_LOG_LEVEL;
       if (opts.repairOverride !== undefined) env.KV_REPAIR = opts.repairOverride;
-      cluster = new Cluster(dir, configPath, pm2Home, ports, env);
+      cluster = new Cluster(dir, configPath, pm2Home, ports, env, metricsPort);
       live.add(cluster);
       installExitGuard();
       await cluster.pm2('start', 'ecosystem.config.js');
@@ -189,6 +195,13 @@ export class Cluster {
   /** `pm2 start <name>` of a stopped replica; resolves once pm2 has launched it (not once it serves). */
   async start(name: ReplicaName): Promise<void> {
     await this.pm2('start', name);
+  }
+
+  /** Each replica's pm2 metrics (axm_monitor in `pm2 jlist`: what pm2 monit and pm2 show display), name -> value. */
+  async pm2Metrics(): Promise<Record<string, Record<string, unknown>>> {
+    const out = await this.pm2('jlist');
+    const list = JSON.parse(out.slice(out.indexOf('['))) as { name: string; pm2_env: { axm_monitor?: Record<string, { value: unknown }> } }[];
+    return Object.fromEntries(list.map((p) => [p.name, Object.fromEntries(Object.entries(p.pm2_env.axm_monitor ?? {}).map(([k, v]) => [k, v.value]))]));
   }
 
   /** The apps as `pm2 jlist` reports them. */
@@ -377,7 +390,7 @@ export class Cluster {
 
 // ---- helpers ----------------------------------------------------------------------------------------
 
-function clusterToml(ports: readonly number[], repairMode: RepairMode): string {
+function clusterToml(ports: readonly number[], repairMode: RepairMode, metricsPort?: number): string {
   return [
     `replication_factor = ${replicationFactor}`,
     `repair_mode = "${repairMode}"`,
@@ -392,7 +405,7 @@ function clusterToml(ports: readonly number[], repairMode: RepairMode): string {
     'hint_sweep_interval_ms = 1000',
     'value_bytes_max = 60000',
     '',
-    ...replicaNames.map((name, i) => `[[nodes]]\nname = "${name}"\nhost = "127.0.0.1"\nport = ${ports[i]}\n`),
+    ...replicaNames.map((name, i) => `[[nodes]]\nname = "${name}"\nhost = "127.0.0.1"\nport = ${ports[i]}\n${i === 0 && metricsPort !== undefined ? `metrics_port = ${metricsPort}\n` : ''}`),
   ].join('\n');
 }
 
@@ -405,6 +418,17 @@ async function pickFreePorts(n: number): Promise<number[]> {
     if (free.every(Boolean)) return ports;
   }
   throw new Error(`no ${n} free consecutive UDP ports found in ${portBaseMin}..${portBaseMax} after ${portPickAttemptsMax} tries`);
+}
+
+function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no TCP port'))));
+    });
+  });
 }
 
 function udpPortFree(port: number): Promise<boolean> {

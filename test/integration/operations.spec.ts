@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { KvClient, KvError } from '../../src/cli/client.js';
 import type { Key } from '../../src/core/types.js';
-import { Cluster, replicaNames, replicasOf, repoRoot, run, sleep, startJs } from './harness.js';
+import { Cluster, rejection, replicaNames, replicasOf, repoRoot, run, sleep, startJs, waitFor } from './harness.js';
 
 describe('integration: operating the cluster (npm start, pm2 reload)', function () {
   this.timeout(90_000);
@@ -45,7 +45,7 @@ describe('integration: operating the cluster (npm start, pm2 reload)', function 
     let cluster: Cluster;
     before(async function () {
       this.timeout(40_000);
-      cluster = await Cluster.start();
+      cluster = await Cluster.start({ metricsPort: true });
     });
     after(async function () {
       this.timeout(30_000);
@@ -126,6 +126,35 @@ describe('integration: operating the cluster (npm start, pm2 reload)', function 
       }
       await cluster.waitUntilServing();
       for (const [key, value] of lastPut) expect((await client.get(key, 'QUORUM')).value, `key ${key}`).to.equal(value);
+    });
+
+    it('each replica reports its figures to pm2 (pm2 jlist), and replica-1 as Prometheus text on its metrics_port', async () => {
+      const c = await cluster.client('replica-2');
+      await cluster.stop('replica-4');
+      try {
+        await waitFor('replica-2 to see replica-4 DOWN', async () => !(await cluster.sees('replica-2', 'replica-4')), 5_000);
+        // Keys 192..255 live on replica-4, 1, 2: QUORUM succeeds and leaves hints for replica-4; ALL is refused.
+        for (let k = 192; k < 202; k++) await c.put(k, `m${k}`, 'QUORUM');
+        for (let k = 192; k < 202; k++) await c.get(k, 'QUORUM');
+        expect((await rejection(c.put(192, 'x', 'ALL'))).name).to.equal('UnavailableError');
+        const m = await waitFor('replica-2\'s figures in pm2 jlist', async () => {
+          const r2 = (await cluster.pm2Metrics())['replica-2'];
+          return r2 !== undefined && Number(r2['Unavailable answers']) >= 1 && Number(r2['hints pending']) >= 10 ? r2 : false;
+        }, 10_000, 250);
+        expect(Number(m['put req/s'])).to.be.greaterThan(0);
+        expect(Number(m['get req/s'])).to.be.greaterThan(0);
+        expect(Number(m['coordinator p99'])).to.be.greaterThan(0);
+        expect(m['Timeout answers']).to.equal(0);
+        expect(m['peers up']).to.equal(3);
+        expect(Number(m['log size'])).to.be.greaterThan(0);
+
+        const text = await (await fetch(`http://127.0.0.1:${cluster.metricsPort}/metrics`)).text();
+        expect(text).to.match(/^ringkv_peers_up\{node="replica-1"\} 3$/m);
+        expect(text).to.match(/^ringkv_client_requests_total\{kind="status",node="replica-1"\} [1-9]\d*$/m);
+      } finally {
+        await cluster.start('replica-4');
+        await cluster.waitUntilServing();
+      }
     });
   });
 });
