@@ -5,6 +5,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { formatStamp } from '../core/hlc.js';
+import { count } from '../core/text.js';
 import type { StatusReport } from '../core/messages.js';
 import type { Level, Stamp } from '../core/types.js';
 import { ConfigError } from '../io/config.js';
@@ -64,11 +65,12 @@ function statusText(s: StatusReport): string {
     `${s.node}: replication factor ${s.replicationFactor}, repair ${s.repairMode}, client requests in flight ${s.clientRequestsInFlight}`,
     `ring (as ${s.node} sees it):`,
     ...s.ring.map((r) => `  ${`${r.first}..${r.last}`.padStart(8)}  ${r.replicas.map((n) => `${n.padEnd(width)} ${upOrDown(s, n).padEnd(4)}`).join('  ').trimEnd()}`),
-    `hints pending: ${s.peers.map((p) => `${p.name} ${p.hintsPending}`).join(', ') || 'no peers'}`,
+    // A coordinator holds hints for its peers only: it is not listed under its own.
+    `hints pending: ${s.peers.filter((p) => p.name !== s.node).map((p) => `${p.name} ${p.hintsPending}`).join(', ') || 'no peers'}`,
     ...(s.peers.some((p) => p.hintsExpired > 0)
       ? [`hints expired (older than max_hint_window_ms; repair these replicas): ${s.peers.filter((p) => p.hintsExpired > 0).map((p) => `${p.name} ${p.hintsExpired}`).join(', ')}`]
       : []),
-    `keys stored: ${s.keysStored}; log: ${s.logBytes} bytes in ${s.logRecords} records`,
+    `keys stored: ${s.keysStored}; log: ${count(s.logBytes, 'byte')} in ${count(s.logRecords, 'record')}`,
     `dropped datagrams: ${droppedText(s)}`,
   ];
   return lines.join('\n');
@@ -79,9 +81,9 @@ function statusLine(s: StatusReport): string {
   const names = s.peers.map((p) => p.name); // every replica, this one included
   const up = names.filter((n) => upOrDown(s, n) === 'UP');
   const down = names.filter((n) => upOrDown(s, n) !== 'UP');
-  const hints = s.peers.filter((p) => p.hintsPending > 0).map((p) => `${p.name} ${p.hintsPending}`);
+  const hints = s.peers.filter((p) => p.name !== s.node && p.hintsPending > 0).map((p) => `${p.name} ${p.hintsPending}`);
   return `${s.node}: RF ${s.replicationFactor}, ${s.repairMode}; up ${up.join(' ') || 'none'}; down ${down.join(' ') || 'none'}; `
-    + `hints ${hints.join(', ') || 'none'}; keys ${s.keysStored}; log ${s.logBytes} bytes/${s.logRecords} records; dropped ${droppedText(s)}`;
+    + `hints ${hints.join(', ') || 'none'}; keys ${s.keysStored}; log ${count(s.logBytes, 'byte')}/${count(s.logRecords, 'record')}; dropped ${droppedText(s)}`;
 }
 
 function exitCodeOf(e: unknown): number {

@@ -9,6 +9,7 @@ import { isClientRequest, type Message } from '../core/messages.js';
 import { dropLogIntervalMs } from '../core/limits.js';
 import { encodeRecord, type LogRecord } from '../core/log-record.js';
 import { Node } from '../core/node.js';
+import { count } from '../core/text.js';
 import { Outbox, type Outgoing } from '../core/outbox.js';
 import { addressOf, type Address, type NodeSpec, type RepairMode } from '../core/types.js';
 import { Codec } from './codec.js';
@@ -85,7 +86,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   for (const record of opened.records) node.replay(record);
   node.replayTruncated(opened.truncatedBytes);
   logger.info({ event: 'log-replayed' },
-    `log ${dataDir}: replayed ${opened.records.length} records (${opened.log.sizeBytes} bytes) in ${opened.replayMs.toFixed(1)} ms` +
+    `log ${dataDir}: replayed ${count(opened.records.length, 'record')} (${count(opened.log.sizeBytes, 'byte')}) in ${opened.replayMs.toFixed(1)} ms` +
     `${opened.truncatedBytes > 0 ? `; dropped ${opened.truncatedBytes} damaged bytes` : ''}`);
 
   const metrics = new ReplicaMetrics(Date.now());
@@ -290,7 +291,7 @@ class Runtime {
     const startedMs = Date.now();
     this.log.snapshot(bytes, coversLsn).then(
       () => this.logger.info({ event: 'snapshot' },
-        `snapshot written: ${record.writes.length} keys, ${record.hints.length} hints, ${bytes.length} bytes, up to lsn ${coversLsn}, ` +
+        `snapshot written: ${count(record.writes.length, 'key')}, ${count(record.hints.length, 'hint')}, ${count(bytes.length, 'byte')}, up to lsn ${coversLsn}, ` +
         `in ${Date.now() - startedMs} ms; log now ${this.log.sizeBytes} bytes`),
       (e: unknown) => this.logger.warn({ event: 'snapshot-failed' }, `snapshot not written (the log keeps growing): ${errorText(e)}`),
     );

@@ -158,6 +158,8 @@ describe('integration: the real cluster (pm2, UDP, hinted handoff)', function ()
     deltas.forEach((d, i) => expect(d, `${replicaNames[i]}: droppedDatagrams by reason`).to.deep.equal(expected[i]));
     const text = await cluster.kvc(['status', '--coordinator', 'replica-2']);
     expect(text.stdout).to.match(/dropped datagrams: .*forged \d+/);
+    // The coordinator holds hints for its peers only, and is not listed under its own.
+    expect(text.stdout).to.match(/^hints pending: replica-1 \d+, replica-3 \d+, replica-4 \d+$/m);
 
     // Neither the forged put nor the cut-short one ran.
     for (const r of replicasOf(target)) expect(await writer.local(target, r), r).to.include({ value: 'genuine' });
