@@ -439,9 +439,9 @@ function udpPortFree(port: number): Promise<boolean> {
   });
 }
 
-export function run(cmd: string, args: readonly string[], opts: { env: NodeJS.ProcessEnv; timeoutMs: number; stdin?: string | undefined }): Promise<RunResult> {
+export function run(cmd: string, args: readonly string[], opts: { env: NodeJS.ProcessEnv; timeoutMs: number; stdin?: string | undefined; cwd?: string }): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: repoRoot, env: opts.env, stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? repoRoot, env: opts.env, stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });

@@ -61,6 +61,20 @@ describe('integration: operating the cluster (npm start, pm2 reload)', function 
       expect(`${r.stdout}${r.stderr}`).to.not.match(/malformated|\n\s+at /);
     });
 
+    it("kvc for scripts: `npm run -s kvc` prints only kvc's JSON, and kvc finds KV_CONFIG's cluster from any directory", async () => {
+      const env: NodeJS.ProcessEnv = { ...process.env, KV_CONFIG: cluster.configPath, npm_config_update_notifier: 'false' };
+      delete env.NODE_OPTIONS;
+      const put = await run('npm', ['run', '-s', 'kvc', '--', 'put', '17', 'hello world', '--json'], { env, timeoutMs: 20_000, cwd: repoRoot });
+      expect(put.code, put.stderr).to.equal(0);
+      expect(JSON.parse(put.stdout)).to.include({ ok: true, key: 17, coordinator: 'replica-1' });
+      const elsewhere = await run(process.execPath, [join(repoRoot, 'dist/cli/kvc.js'), '--json'], { env, timeoutMs: 20_000, cwd: tmpdir(), stdin: 'get 17\nget 300\n' });
+      const lines = elsewhere.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines).to.have.length(2);
+      expect(lines[0]).to.include({ ok: true, key: 17, value: 'hello world' });
+      expect(lines[1]).to.include({ ok: false, error: 'InvalidRequest' });
+      expect(elsewhere.code).to.equal(2);
+    });
+
     it('a second npm start says the cluster runs and restarts nothing', async () => {
       const before = await cluster.processes();
       const r = await cluster.startScript();
