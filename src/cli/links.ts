@@ -17,6 +17,7 @@ export interface LinkEvents {
 class Link {
   private readonly socket: Socket = createSocket('udp4');
   private readonly connected: Promise<void>;
+  private isConnected = false;
   private closed = false;
 
   constructor(readonly to: NodeSpec, events: LinkEvents) {
@@ -25,14 +26,17 @@ class Link {
       if (e.code === 'ECONNREFUSED') events.refused(to);
       else events.sendError(to, e);
     });
-    this.connected = new Promise<void>((resolve) => this.socket.connect(to.port, to.host, resolve));
+    this.connected = new Promise<void>((resolve) => this.socket.connect(to.port, to.host, () => { this.isConnected = true; resolve(); }));
     this.connected.catch(() => {});
   }
 
   send(datagram: Uint8Array, onError: (e: Error) => void): void {
-    this.connected.then(() => {
+    const now = () => {
       if (!this.closed) this.socket.send(datagram, (e) => { if (e) onError(e); });
-    }, onError);
+    };
+    // Sends made before connect() completes wait for it (an unconnected socket refuses them).
+    if (this.isConnected) now();
+    else this.connected.then(now, onError);
   }
 
   close(): Promise<void> {
