@@ -1,6 +1,7 @@
 // The client library (`import { KvClient } from 'ringkv'`), used by kvc, the integration tests and
-// the benchmark. One connected UDP socket per replica (links.ts), many requests in flight (a map id -> pending); each request is retransmitted with exponential backoff
-// and jitter, under the same id, until the reply carrying that id arrives or its deadline passes.
+// the benchmark. One connected UDP socket per replica (links.ts), many requests in flight (a map
+// id -> pending); each request is retransmitted with exponential backoff and jitter, under the same
+// id, until the reply carrying that id arrives, its deadline passes or the replica's port refuses.
 // The coordinator answers a retransmission from its dedup cache, so a request never runs twice.
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -130,6 +131,7 @@ export class KvClient {
   private closed = false;
   /** Smoothed round trip and its variation, for the RTO; unset until the first sample. */
   private readonly rtt = new RttEstimator(retransmitFirstMs, retransmitFirstMs, retransmitCeilingMs);
+  private readonly links: Links;
 
   private constructor(
     readonly config: ClusterConfig,
@@ -146,8 +148,6 @@ export class KvClient {
       sendError: () => { this.counters.sendErrors++; },
     });
   }
-
-  private readonly links: Links;
 
   /** Reads nodes.toml and the cluster cookie. Throws ConfigError or BadInputError. */
   static async open(opts: ClientOptions = {}): Promise<KvClient> {

@@ -15,7 +15,17 @@ describe('integration: operating the cluster (npm start, pm2 reload)', function 
   describe('npm start refuses a bad nodes.toml before pm2 starts anything', () => {
     let dir: string;
     before(() => { dir = mkdtempSync(join(tmpdir(), 'ringkv-start-')); });
-    after(() => { rmSync(dir, { recursive: true, force: true }); });
+    after(async function () {
+      this.timeout(30_000);
+      // Should a case start pm2 after all (the failure this test looks for), stop what it started.
+      const pm2Home = join(dir, 'pm2');
+      if (existsSync(join(pm2Home, 'pm2.pid'))) {
+        const env: NodeJS.ProcessEnv = { ...process.env, PM2_HOME: pm2Home };
+        delete env.NODE_OPTIONS;
+        await run(process.execPath, [join(repoRoot, 'node_modules/pm2/bin/pm2'), 'kill'], { env, timeoutMs: 20_000 }).catch(() => undefined);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    });
 
     it('a misspelt field, a duplicate port, RF over the node count, a TOML syntax error, a missing file: one line, exit 2, no pm2', async () => {
       const good = readFileSync(join(repoRoot, 'nodes.toml'), 'utf8');
