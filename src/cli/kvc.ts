@@ -174,7 +174,7 @@ async function execute(c: ShellCommand, st: ShellState): Promise<number | 'quit'
   switch (c.cmd) {
     case 'none': return exitOk;
     case 'quit': return 'quit';
-    case 'help': console.log(shellHelp(st.client.coordinator)); return exitOk;
+    case 'help': console.log(shellHelp(st.client.failover ? 'the first replica that answers (--coordinator any)' : st.client.coordinator)); return exitOk;
     case 'level':
       if (c.level !== undefined) st.level = st.client.checkLevel(c.level);
       say(`level ${st.level}`, { ok: true, level: st.level });
