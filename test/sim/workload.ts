@@ -4,6 +4,7 @@ import { compareStamps, formatStamp } from '../../src/core/hlc.js';
 import type { ClientReply, Message } from '../../src/core/messages.js';
 import { seededRandom, type Random } from '../../src/core/prng.js';
 import { requiredAcks } from '../../src/core/quorum.js';
+import { count } from '../../src/core/text.js';
 import { levels, type Key, type Level, type RepairMode, type Stamp } from '../../src/core/types.js';
 import { SimCluster, StepError } from './cluster.js';
 
@@ -306,5 +307,5 @@ function check(sim: SimCluster, history: Op[], crashes: { node: number; atMs: nu
 export function summarize(r: SeedResult): string {
   const s = r.stats;
   return `seed ${r.seed} (${r.shape}): ${r.failures.length === 0 ? 'ok' : `FAILED (${r.failures.length})`}; ` +
-    `${s.ops} ops (${s.acked} ok, ${s.failed} refused, ${s.noReply} unanswered), ${s.crashes} crashes, ${s.partitions} partitions, ${s.junk} junk, ${s.steps} steps`;
+    `${count(s.ops, 'op')} (${s.acked} ok, ${s.failed} refused, ${s.noReply} unanswered), ${count(s.crashes, 'crash', 'crashes')}, ${count(s.partitions, 'partition')}, ${s.junk} junk, ${count(s.steps, 'step')}`;
 }
