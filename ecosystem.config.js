@@ -1,28 +1,69 @@
 // pm2 apps for the cluster: one replica (dist/cli/kvd.js) per [[nodes]] entry of nodes.toml.
-//   npm start                      build, then pm2 start ecosystem.config.js
+//   npm start                      build, check nodes.toml, then pm2 start ecosystem.config.js
 //   KV_CONFIG=other.toml npm start another cluster file (relative to this directory)
 //   KV_REPAIR=read-repair npm start override repair_mode on every replica (hinted-handoff | read-repair | both | 0 | 1)
-import { readFileSync } from 'node:fs';
+//   npm run reload                 restart the replicas one at a time, each serving before the next stops
+// pm2 runs this file itself too (`pm2 start|reload ecosystem.config.js`), so it refuses a bad
+// nodes.toml here, with the loader's one line and exit status 2, before pm2 starts anything.
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'smol-toml';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const configPath = resolve(here, process.env.KV_CONFIG ?? 'nodes.toml');
-const { nodes } = parse(readFileSync(configPath, 'utf8'));
-if (!Array.isArray(nodes) || nodes.length === 0) throw new Error(`${configPath}: no [[nodes]] entries`);
-const repair = process.env.KV_REPAIR ? ['--repair', process.env.KV_REPAIR] : [];
-
+const require = createRequire(import.meta.url);
 /** kvd exits 2 on a bad config: restarting would only fail the same way. */
 const exitConfigError = 2;
+/** From launch to kvd's 'ready' (log replayed, port bound); past it pm2 counts the replica as started anyway. */
+const readyTimeoutMs = 30_000;
 
+function refuse(line) {
+  process.stderr.write(`${line}\n`);
+  process.exit(exitConfigError);
+}
+
+/** The same checks as kvd's, from the built loader (kvd itself is in dist/, so nothing runs unbuilt). */
+function loadCluster(configPath) {
+  let loader;
+  try {
+    loader = require('./dist/io/config.js');
+  } catch {
+    refuse(`ecosystem.config.js: ${resolve(here, 'dist/io/config.js')} is missing: run \`npm run build\` first (npm start does)`);
+  }
+  try {
+    return loader.loadConfig(configPath);
+  } catch (e) {
+    if (e instanceof loader.ConfigError) refuse(e.message);
+    throw e;
+  }
+}
+
+/**
+ * pm2 restarts two apps of this file at a time (its CONCURRENT_ACTIONS, read from the environment
+ * before this file is loaded): two replicas of one key down at once would fail QUORUM. One at a
+ * time it is, for `pm2 reload|restart ecosystem.config.js` from any pm2 that loaded this file.
+ */
+function oneActionAtATime() {
+  for (const [file, mod] of Object.entries(require.cache)) {
+    if (/[\\/]pm2[\\/]constants\.js$/.test(file) && typeof mod?.exports?.CONCURRENT_ACTIONS === 'number') mod.exports.CONCURRENT_ACTIONS = 1;
+  }
+}
+
+const configPath = resolve(here, process.env.KV_CONFIG ?? 'nodes.toml');
+const { nodes } = loadCluster(configPath);
+const repair = process.env.KV_REPAIR ? ['--repair', process.env.KV_REPAIR] : [];
+oneActionAtATime();
+
+/** One pm2 app per replica; the list may be filtered (by name) before it is exported. */
 export const apps = nodes.map((node) => ({
-  name: String(node.name),
+  name: node.name,
   cwd: here,
   script: resolve(here, 'dist/cli/kvd.js'),
-  args: ['--config', configPath, '--name', String(node.name), ...repair],
+  args: ['--config', configPath, '--name', node.name, ...repair],
   autorestart: true,
   stop_exit_codes: [exitConfigError],
+  // kvd sends 'ready' once its log is replayed and its port bound: pm2 start/reload wait for it.
+  wait_ready: true,
+  listen_timeout: readyTimeoutMs,
   // kvd stops on SIGINT: finishes its fsync in flight, flushes, closes; SIGKILL after this.
   kill_timeout: 5000,
   // Every log line stamped by pm2 (kvd leaves its own timestamp out under pm2).

@@ -1,9 +1,36 @@
 // Runs the seeded cluster simulator: `npm run sim -- --seed S` replays one seed; `--seeds N` runs N
-// seeds from --seed. Exits 1 when any seed fails, printing the command that replays it.
+// seeds from --seed. Exits 1 when any seed fails, printing the command that replays it; exits 2
+// with one line on a bad argument, having run nothing.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { nodesMax } from '../src/core/limits.js';
 import { repairModes, type RepairMode } from '../src/core/types.js';
 import { replayCommand, runSeed, summarize } from '../test/sim/workload.js';
+
+/** Seeds are mixed with 32-bit constants: keep them where that is exact. */
+const seedMax = 2 ** 31 - 1;
+const seedsMax = 10_000_000;
+const faultMsMax = 600_000;
+const exitBadArgs = 2;
+
+function refuse(line: string): never {
+  console.error(`npm run sim: ${line} (npm run sim -- --help shows the usage)`);
+  process.exit(exitBadArgs);
+}
+
+/** The raw text of an option as typed, for the error line (yargs has already made it a number). */
+function typed(name: string): string {
+  const argv = hideBin(process.argv);
+  const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return 'nothing';
+  const a = argv[i]!;
+  return JSON.stringify(a.includes('=') ? a.slice(a.indexOf('=') + 1) : (argv[i + 1] ?? ''));
+}
+
+function integer(name: string, value: number | undefined, min: number, max: number, why = ''): void {
+  if (value === undefined) return;
+  if (!Number.isInteger(value) || value < min || value > max) refuse(`--${name}: expected an integer in ${min}..${max}${why}, got ${typed(name)}`);
+}
 
 const argv = await yargs(hideBin(process.argv))
   .scriptName('npm run sim --')
@@ -15,7 +42,18 @@ const argv = await yargs(hideBin(process.argv))
   .option('fault-ms', { type: 'number', default: 3000, describe: 'virtual ms of workload under faults' })
   .option('verbose', { type: 'boolean', default: false, describe: 'print every node log line of each seed' })
   .strict()
+  .fail((msg, err) => refuse(msg ?? (err instanceof Error ? err.message : String(err))))
   .parse();
+
+integer('seed', argv.seed, 0, seedMax);
+integer('seeds', argv.seeds, 1, seedsMax);
+if (argv.seed + argv.seeds - 1 > seedMax) refuse(`--seed ${argv.seed} --seeds ${argv.seeds}: the last seed would pass ${seedMax}`);
+integer('nodes', argv.nodes, 1, nodesMax);
+integer('rf', argv.rf, 1, argv.nodes ?? nodesMax, argv.nodes === undefined ? '' : ' (at most --nodes)');
+integer('fault-ms', argv['fault-ms'], 0, faultMsMax);
+if (argv.rf !== undefined && argv.nodes === undefined && argv.rf > 3) {
+  refuse(`--rf ${argv.rf}: the seed may draw 3 nodes; give --nodes too (at least ${argv.rf})`);
+}
 
 const started = Date.now();
 let failed = 0;

@@ -1,10 +1,10 @@
-// The client library, used by kvc, the integration tests and the benchmark. One UDP socket, many
-// requests in flight (a map id -> pending); each request is retransmitted with exponential backoff
-// and jitter, under the same id, until the reply carrying that id arrives or its deadline passes.
+// The client library (`import { KvClient } from 'ringkv'`), used by kvc, the integration tests and
+// the benchmark. One connected UDP socket per replica (links.ts), many requests in flight (a map
+// id -> pending); each request is retransmitted with exponential backoff and jitter, under the same
+// id, until the reply carrying that id arrives, its deadline passes or the replica's port refuses.
 // The coordinator answers a retransmission from its dedup cache, so a request never runs twice.
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { DgramAsPromised, type SocketAsPromised } from 'dgram-as-promised';
 import { performance } from 'node:perf_hooks';
 import { cookieBytesMin } from '../io/cookie.js';
 import { Codec } from '../io/codec.js';
@@ -16,6 +16,8 @@ import { isClientReply, utf8Bytes } from '../core/messages.js';
 import { RttEstimator } from '../core/rtt.js';
 import { requiredAcks } from '../core/quorum.js';
 import type { ClusterConfig, Key, Level, NodeSpec, Stamp } from '../core/types.js';
+import { findConfigPath } from './config-path.js';
+import { Links } from './links.js';
 import { isRefused, parseKey, parseLevel } from './shell-parse.js';
 
 /**
@@ -56,8 +58,10 @@ export class TimeoutError extends ClusterError { override name = 'TimeoutError';
 /** Also raised locally, unsent, when this client already has requestsInFlightMax requests open. */
 export class OverloadedError extends ClusterError { override name = 'OverloadedError'; readonly kind = 'Overloaded'; }
 export class InvalidRequestError extends ClusterError { override name = 'InvalidRequestError'; readonly kind = 'InvalidRequest'; }
-/** No reply by the deadline, or the client was closed first. The request may still have run. */
+/** No reply by the deadline, the replica's host refused (nothing listens), or the client was closed first. The request may still have run. */
 export class NoResponseError extends KvError { override name = 'NoResponseError'; readonly kind = 'NoResponse'; }
+/** The caller gave up on the request (the shell's Ctrl-C); it may still run. */
+export class CancelledError extends NoResponseError { override name = 'CancelledError'; }
 /** Refused before anything was sent: bad key, value, level, replica name or option. */
 export class BadInputError extends KvError { override name = 'BadInputError'; readonly kind = 'BadInput'; }
 
@@ -81,9 +85,16 @@ export interface LocalResult { key: Key; found: boolean; deleted: boolean; value
 /** One anti-entropy round with every peer of `node`; ok when every peer was reached and every round finished. */
 export interface RepairResult { node: string; ok: boolean; peers: RepairPeerResult[] }
 
+/** `coordinator: 'any'`: each get/put goes to the last replica that answered, and on to the next one in nodes.toml order when that one does not. */
+export const anyCoordinator = 'any';
+
 export interface ClientOptions {
-  configPath: string;
-  /** Replica name; every get/put goes to it. Default: the first node in nodes.toml. */
+  /** The cluster's nodes.toml. Default: $KV_CONFIG, else ./nodes.toml, else the package's own (see findConfigPath). */
+  configPath?: string;
+  /**
+   * Replica name; every get/put goes to it (the shell's rule). Default: the first node in nodes.toml.
+   * 'any': fail over to the next replica when one does not answer (or its host refuses); results say which served.
+   */
   coordinator?: string;
   /** Overall deadline per request. Default: the config's write (put) or read timeout + deadlineSlackMs. */
   timeoutMs?: number;
@@ -127,37 +138,40 @@ export class KvClient {
   private closed = false;
   /** Smoothed round trip and its variation, for the RTO; unset until the first sample. */
   private readonly rtt = new RttEstimator(retransmitFirstMs, retransmitFirstMs, retransmitCeilingMs);
+  private readonly links: Links;
 
   private constructor(
     readonly config: ClusterConfig,
-    private readonly coordinatorSpec: NodeSpec,
+    private coordinatorSpec: NodeSpec,
+    /** Fail over to the next replica when the coordinator does not answer. */
+    readonly failover: boolean,
     private readonly timeoutMs: number | undefined,
     private readonly codec: Codec,
-    private readonly socket: SocketAsPromised,
   ) {
-    // The 'message' event, never recv(): that listens only while awaited and loses what arrives between.
-    socket.socket.on('message', (datagram) => this.receive(datagram));
     // A send error (e.g. no route) is counted where the send fails; retransmission covers it.
-    socket.socket.on('error', () => { this.counters.sendErrors++; });
+    this.links = new Links({
+      datagram: (bytes) => this.receive(bytes),
+      refused: (to) => this.refused(to),
+      sendError: () => { this.counters.sendErrors++; },
+    });
   }
 
-  /** Reads nodes.toml and the cluster cookie, binds one UDP socket. Throws ConfigError or BadInputError. */
-  static async open(opts: ClientOptions): Promise<KvClient> {
-    const config = loadConfig(opts.configPath);
+  /** Reads nodes.toml and the cluster cookie. Throws ConfigError or BadInputError. */
+  static async open(opts: ClientOptions = {}): Promise<KvClient> {
+    const configPath = findConfigPath(opts.configPath);
+    const config = loadConfig(configPath);
     const first = config.nodes[0];
-    if (first === undefined) throw new ConfigError(`${opts.configPath}: no nodes`);
-    const coordinator = opts.coordinator === undefined ? first : nodeByName(config, opts.coordinator, 'coordinator');
+    if (first === undefined) throw new ConfigError(`${configPath}: no nodes`);
+    const failover = opts.coordinator === anyCoordinator;
+    const coordinator = opts.coordinator === undefined || failover ? first : nodeByName(config, opts.coordinator, 'coordinator');
     if (opts.timeoutMs !== undefined && (!Number.isInteger(opts.timeoutMs) || opts.timeoutMs < 1 || opts.timeoutMs > requestTimeoutMsMax)) {
       throw new BadInputError(`timeout: expected an integer in 1..${requestTimeoutMsMax} ms, got ${opts.timeoutMs}`);
     }
     const codec = new Codec(readCookie(config.cookieFile), config.valueBytesMax);
-    const socket = DgramAsPromised.createSocket({ type: 'udp4' });
-    const loopbackOnly = config.nodes.every((n) => n.host.startsWith('127.'));
-    await socket.bind(0, loopbackOnly ? '127.0.0.1' : '0.0.0.0');
-    return new KvClient(config, coordinator, opts.timeoutMs, codec, socket);
+    return new KvClient(config, coordinator, failover, opts.timeoutMs, codec);
   }
 
-  /** The replica every get and put of this client goes to. */
+  /** The replica the next get or put goes to (with failover: the one that answered last). */
   get coordinator(): string {
     return this.coordinatorSpec.name;
   }
@@ -169,7 +183,7 @@ export class KvClient {
   async get(key: Key | string, level: Level | string = 'QUORUM'): Promise<GetResult> {
     const k = this.checkKey(key);
     const l = this.checkLevel(level);
-    const reply = await this.request({ t: 'get', key: k, level: l }, this.coordinatorSpec, 'get.ok', this.config.readTimeoutMs);
+    const reply = await this.coordinated({ t: 'get', key: k, level: l }, 'get.ok', this.config.readTimeoutMs);
     if (reply.t !== 'get.ok') throw new Error(`client: expected get.ok, got ${reply.t}`);
     return { key: reply.key, found: reply.value !== null, value: reply.value, stamp: reply.stamp, coordinator: reply.coordinator };
   }
@@ -178,7 +192,7 @@ export class KvClient {
     const k = this.checkKey(key);
     const v = this.checkValue(value);
     const l = this.checkLevel(level);
-    const reply = await this.request({ t: 'put', key: k, value: v, level: l }, this.coordinatorSpec, 'put.ok', this.config.writeTimeoutMs);
+    const reply = await this.coordinated({ t: 'put', key: k, value: v, level: l }, 'put.ok', this.config.writeTimeoutMs);
     if (reply.t !== 'put.ok') throw new Error(`client: expected put.ok, got ${reply.t}`);
     return { key: reply.key, stamp: reply.stamp, coordinator: reply.coordinator };
   }
@@ -187,7 +201,7 @@ export class KvClient {
   async del(key: Key | string, level: Level | string = 'QUORUM'): Promise<DelResult> {
     const k = this.checkKey(key);
     const l = this.checkLevel(level);
-    const reply = await this.request({ t: 'del', key: k, level: l }, this.coordinatorSpec, 'del.ok', this.config.writeTimeoutMs);
+    const reply = await this.coordinated({ t: 'del', key: k, level: l }, 'del.ok', this.config.writeTimeoutMs);
     if (reply.t !== 'del.ok') throw new Error(`client: expected del.ok, got ${reply.t}`);
     return { key: reply.key, deleted: true, stamp: reply.stamp, coordinator: reply.coordinator };
   }
@@ -226,16 +240,56 @@ export class KvClient {
     return l;
   }
 
-  /** Fails every request still open with NoResponseError and closes the socket. */
+  /** Fails every request still open with CancelledError (a NoResponseError: it may still run); the client stays usable. */
+  cancelAll(why = 'cancelled'): void {
+    this.failPending(() => true, (p) => new CancelledError(`${why} before ${p.to.name} answered`));
+  }
+
+  /** Fails every request still open with NoResponseError and closes the sockets. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.failPending(() => true, (p) => new NoResponseError(`client closed before ${p.to.name} answered`));
+    await this.links.close();
+  }
+
+  /**
+   * A request a coordinator fans out (get, put, and any later kind). Without failover it goes to
+   * this client's coordinator. With failover, a replica that does not answer (or whose host
+   * refuses) is passed over for the next in nodes.toml order, each tried once; an error the
+   * coordinator answered (Unavailable, Timeout, …) is its answer and is not retried elsewhere.
+   */
+  private async coordinated(req: Request, expect: ReplyType, coordinatorTimeoutMs: number): Promise<ClientReply> {
+    if (!this.failover) return this.request(req, this.coordinatorSpec, expect, coordinatorTimeoutMs);
+    const nodes = this.config.nodes;
+    const start = nodes.indexOf(this.coordinatorSpec);
+    const silent: string[] = [];
+    for (let i = 0; i < nodes.length; i++) {
+      const to = nodes[(start + i) % nodes.length]!;
+      try {
+        const reply = await this.request(req, to, expect, coordinatorTimeoutMs);
+        this.coordinatorSpec = to;
+        return reply;
+      } catch (e) {
+        if (!(e instanceof NoResponseError) || e instanceof CancelledError || this.closed) throw e;
+        silent.push(e.message);
+      }
+    }
+    throw new NoResponseError(`no replica answered: ${silent.join('; ')}`);
+  }
+
+  /** The replica's host says nothing listens on its port: its requests cannot be answered, fail them now. */
+  private refused(to: NodeSpec): void {
+    this.failPending((p) => p.to === to, () => new NoResponseError(`${to.name} (${to.host}:${to.port}) refused: nothing listens on its port; is it running?`));
+  }
+
+  private failPending(which: (p: Pending) => boolean, error: (p: Pending) => Error): void {
     for (const [id, p] of this.pending) {
+      if (!which(p)) continue;
       clearTimeout(p.timer);
       this.pending.delete(id);
-      p.reject(new NoResponseError(`client closed before ${p.to.name} answered`));
+      p.reject(error(p));
     }
-    await this.socket.close();
   }
 
   private checkKey(key: Key | string): Key {
@@ -310,7 +364,7 @@ export class KvClient {
 
   private sendDatagram(datagram: Buffer, to: NodeSpec): void {
     if (this.closed) return;
-    this.socket.send(datagram, to.port, to.host).catch(() => { this.counters.sendErrors++; });
+    this.links.send(to, datagram);
   }
 
   /** Retransmits after a jittered wait, doubling it up to the ceiling, until the deadline. */

@@ -2,23 +2,24 @@
 // kvc, the ringkv client: an interactive shell bound to one coordinator, and one-shot commands for
 // scripts. Exit status: 0 success (found or not), 1 the cluster answered with an error or did not
 // answer, 2 input refused before anything was sent (bad key, value, level, replica or config).
-import { createInterface } from 'node:readline';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { formatStamp } from '../core/hlc.js';
+import { count } from '../core/text.js';
 import type { StatusReport } from '../core/messages.js';
 import type { Level, Stamp } from '../core/types.js';
 import { ConfigError } from '../io/config.js';
 import {
-  BadInputError, ClusterError, KvClient, KvError, type ClientOptions, type DelResult, type GetResult, type LocalResult, type PutResult, type RepairResult,
+  BadInputError, CancelledError, ClusterError, KvClient, KvError, type ClientOptions, type DelResult, type GetResult, type LocalResult, type PutResult,
+  type RepairResult,
 } from './client.js';
 import { isRefused, parseShellLine, type ShellCommand } from './shell-parse.js';
+import { defaultHistoryFile, runShell } from './shell.js';
 
 const exitOk = 0;
 const exitClusterError = 1;
 const exitBadInput = 2;
 const defaultLevel: Level = 'QUORUM';
-const historyLinesMax = 1_000;
 
 // ---- output -------------------------------------------------------------------------------------
 
@@ -80,7 +81,7 @@ function droppedText(s: StatusReport): string {
 
 /** A replica whose disk is full acks no writes; say so where the log is reported. */
 function logFullText(s: StatusReport): string {
-  return `${s.logWritable ? '' : ' (DISK FULL: not writable, acking no writes)'}${s.logAppendsFailed > 0 ? `, ${s.logAppendsFailed} appends refused for lack of space` : ''}`;
+  return `${s.logWritable ? '' : ' (DISK FULL: not writable, acking no writes)'}${s.logAppendsFailed > 0 ? `, ${count(s.logAppendsFailed, 'append')} refused for lack of space` : ''}`;
 }
 
 function statusText(s: StatusReport): string {
@@ -89,19 +90,16 @@ function statusText(s: StatusReport): string {
     `${s.node}: replication factor ${s.replicationFactor}, repair ${s.repairMode}, client requests in flight ${s.clientRequestsInFlight}`,
     `ring (as ${s.node} sees it):`,
     ...s.ring.map((r) => `  ${`${r.first}..${r.last}`.padStart(8)}  ${r.replicas.map((n) => `${n.padEnd(width)} ${upOrDown(s, n).padEnd(4)}`).join('  ').trimEnd()}`),
-    `hints pending: ${s.peers.map((p) => `${p.name} ${p.hintsPending}`).join(', ') || 'no peers'}`,
+    // A coordinator holds hints for its peers only: it is not listed under its own.
+    `hints pending: ${s.peers.filter((p) => p.name !== s.node).map((p) => `${p.name} ${p.hintsPending}`).join(', ') || 'no peers'}`,
     ...(s.peers.some((p) => p.hintsExpired > 0)
       ? [`hints expired (older than max_hint_window_ms; repair these replicas): ${s.peers.filter((p) => p.hintsExpired > 0).map((p) => `${p.name} ${p.hintsExpired}`).join(', ')}`]
       : []),
     ...antiEntropyLines(s),
-    `keys stored: ${s.keysStored}, ${plural(s.tombstones, 'tombstone')}; log: ${s.logBytes} bytes in ${s.logRecords} records${logFullText(s)}`,
+    `keys stored: ${s.keysStored}, ${count(s.tombstones, 'tombstone')}; log: ${count(s.logBytes, 'byte')} in ${count(s.logRecords, 'record')}${logFullText(s)}`,
     `dropped datagrams: ${droppedText(s)}`,
   ];
   return lines.join('\n');
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 /** Per peer: when the last anti-entropy round with it finished, and the keys repaired each way since the replica started. */
@@ -111,7 +109,7 @@ function antiEntropyLines(s: StatusReport): string[] {
   return [`anti-entropy every ${s.antiEntropyIntervalMs} ms:`, ...peers.map((p) => {
     const a = p.antiEntropy;
     const last = a.lastRoundMs === null ? 'no round finished yet' : `last round ${new Date(a.lastRoundMs).toISOString()} (${ago(a.lastRoundMs)})`;
-    return `  ${p.name}: ${last}; ${plural(a.rounds, 'round')}, keys repaired: ${a.keysSent} sent, ${a.keysReceived} received`;
+    return `  ${p.name}: ${last}; ${count(a.rounds, 'round')}, keys repaired: ${a.keysSent} sent, ${a.keysReceived} received`;
   })];
 }
 
@@ -125,11 +123,11 @@ function statusLine(s: StatusReport): string {
   const names = s.peers.map((p) => p.name); // every replica, this one included
   const up = names.filter((n) => upOrDown(s, n) === 'UP');
   const down = names.filter((n) => upOrDown(s, n) !== 'UP');
-  const hints = s.peers.filter((p) => p.hintsPending > 0).map((p) => `${p.name} ${p.hintsPending}`);
+  const hints = s.peers.filter((p) => p.name !== s.node && p.hintsPending > 0).map((p) => `${p.name} ${p.hintsPending}`);
   return `${s.node}: RF ${s.replicationFactor}, ${s.repairMode}; up ${up.join(' ') || 'none'}; down ${down.join(' ') || 'none'}; `
     + `hints ${hints.join(', ') || 'none'}; keys ${s.keysStored}, tombstones ${s.tombstones}; `
-    + `anti-entropy ${s.antiEntropyIntervalMs === 0 ? 'off' : `repaired ${s.peers.reduce((n, p) => n + p.antiEntropy.keysSent + p.antiEntropy.keysReceived, 0)} keys`}; `
-    + `log ${s.logBytes} bytes/${s.logRecords} records${logFullText(s)}; dropped ${droppedText(s)}`;
+    + `anti-entropy ${s.antiEntropyIntervalMs === 0 ? 'off' : `repaired ${count(s.peers.reduce((n, p) => n + p.antiEntropy.keysSent + p.antiEntropy.keysReceived, 0), 'key')}`}; `
+    + `log ${count(s.logBytes, 'byte')}/${count(s.logRecords, 'record')}${logFullText(s)}; dropped ${droppedText(s)}`;
 }
 
 function exitCodeOf(e: unknown): number {
@@ -139,6 +137,7 @@ function exitCodeOf(e: unknown): number {
 }
 
 function errorText(e: unknown): string {
+  if (e instanceof CancelledError) return `${e.message} (the request may still run)`;
   if (e instanceof KvError) {
     const prefix = `${e.kind}:`;
     let text = e.message.startsWith(prefix) ? e.message : `${prefix} ${e.message}`;
@@ -164,10 +163,11 @@ function errorJson(e: unknown): Json {
 
 // ---- one-shot commands --------------------------------------------------------------------------
 
-interface CommonArgs { config: string; coordinator?: string | undefined; json: boolean; timeoutMs?: number | undefined }
+interface CommonArgs { config?: string | undefined; coordinator?: string | undefined; json: boolean; timeoutMs?: number | undefined }
 
 function clientOptions(args: CommonArgs): ClientOptions {
-  const opts: ClientOptions = { configPath: args.config };
+  const opts: ClientOptions = {};
+  if (args.config !== undefined) opts.configPath = args.config;
   if (args.coordinator !== undefined) opts.coordinator = args.coordinator;
   if (args.timeoutMs !== undefined) opts.timeoutMs = args.timeoutMs;
   return opts;
@@ -205,7 +205,8 @@ function shellHelp(coordinator: string): string {
     '  status                      the coordinator\'s view: ring, replicas UP/DOWN, hints, anti-entropy, keys, log, drops',
     `  repair                      an anti-entropy round of ${coordinator} with every peer, now`,
     '  help                        this text',
-    '  quit | exit                 leave (also Ctrl-D)',
+    '  quit | exit                 leave (also Ctrl-D); Ctrl-C cancels the request in flight or clears the line',
+    '  history: ~/.kvc_history (KV_HISTORY=FILE, or KV_HISTORY= for none)',
     'with stdin not a terminal (kvc < commands.txt): no prompt, one result line per command on stdout,',
     'errors and status included (help excepted); the exit status is 0 if every command succeeded, else',
     'that of the last command that failed: 1 the cluster answered with an error or did not answer,',
@@ -221,7 +222,7 @@ async function execute(c: ShellCommand, st: ShellState): Promise<number | 'quit'
   switch (c.cmd) {
     case 'none': return exitOk;
     case 'quit': return 'quit';
-    case 'help': console.log(shellHelp(st.client.coordinator)); return exitOk;
+    case 'help': console.log(shellHelp(st.client.failover ? 'the first replica that answers (--coordinator any)' : st.client.coordinator)); return exitOk;
     case 'level':
       if (c.level !== undefined) st.level = st.client.checkLevel(c.level);
       say(`level ${st.level}`, { ok: true, level: st.level });
@@ -266,37 +267,37 @@ async function shell(args: CommonArgs): Promise<void> {
   }
   const interactive = process.stdin.isTTY === true;
   const st: ShellState = { client, level: defaultLevel, json: args.json, interactive };
-  const rl = createInterface({
-    input: process.stdin, output: process.stdout, terminal: interactive,
-    historySize: historyLinesMax, removeHistoryDuplicates: true, prompt: `kvc ${client.coordinator}> `,
-  });
-  rl.on('SIGINT', () => { process.stdout.write('\n'); rl.close(); });
   let exitCode = exitOk;
   if (interactive) {
-    console.log(`kvc: coordinator ${client.coordinator}, replication factor ${client.config.replicationFactor}, level ${st.level}; type help`);
-    rl.prompt();
+    console.log(`kvc: coordinator ${client.failover ? 'any (the next replica when one does not answer)' : client.coordinator}, `
+      + `replication factor ${client.config.replicationFactor}, level ${st.level}; type help, Ctrl-C cancels, Ctrl-D leaves`);
   }
-  try {
-    for await (const line of rl) {
-      const c = parseShellLine(line);
-      let code: number | 'quit';
-      try {
-        if (isRefused(c)) throw new BadInputError(c.error);
-        code = await execute(c, st);
-      } catch (e) {
-        // Piped, errors go to stdout too, so the output keeps one line per command.
-        if (st.json) console.log(JSON.stringify(errorJson(e)));
-        else if (interactive) console.error(errorText(e));
-        else console.log(errorText(e));
-        code = exitCodeOf(e);
-      }
-      if (code === 'quit') break;
-      // A person at the prompt sees each error; only a script needs them in the exit status.
-      if (code !== exitOk && !interactive) exitCode = code;
-      if (interactive) rl.prompt();
+  const run = async (line: string): Promise<'quit' | undefined> => {
+    const c = parseShellLine(line);
+    let code: number | 'quit';
+    try {
+      if (isRefused(c)) throw new BadInputError(c.error);
+      code = await execute(c, st);
+    } catch (e) {
+      // Piped, errors go to stdout too, so the output keeps one line per command.
+      if (st.json) console.log(JSON.stringify(errorJson(e)));
+      else if (interactive) console.error(errorText(e));
+      else console.log(errorText(e));
+      code = exitCodeOf(e);
     }
+    if (code === 'quit') return 'quit';
+    // A person at the prompt sees each error; only a script needs them in the exit status.
+    if (code !== exitOk && !interactive) exitCode = code;
+    return undefined;
+  };
+  try {
+    await runShell({
+      input: process.stdin, output: process.stdout, terminal: interactive,
+      prompt: `kvc ${client.failover ? 'any' : client.coordinator}> `,
+      historyFile: defaultHistoryFile(), run,
+      cancel: () => client.cancelAll('cancelled (Ctrl-C)'),
+    });
   } finally {
-    rl.close();
     await client.close();
   }
   process.exitCode = exitCode;
@@ -334,8 +335,8 @@ async function main(): Promise<void> {
   await yargs(args)
     .scriptName('kvc')
     .usage('$0 [command]\n\nWithout a command: the interactive shell, bound to one coordinator (type help in it).')
-    .option('config', { type: 'string', default: process.env.KV_CONFIG ?? 'nodes.toml', describe: 'the cluster\'s nodes.toml (env KV_CONFIG)' })
-    .option('coordinator', { type: 'string', describe: 'replica every get/put goes to (default: the first in nodes.toml)' })
+    .option('config', { type: 'string', describe: 'the cluster\'s nodes.toml (default: $KV_CONFIG, else ./nodes.toml, else the one of this package)' })
+    .option('coordinator', { type: 'string', describe: 'replica every get/put goes to (default: the first in nodes.toml); any: the next live one when one does not answer' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per result' })
     .option('timeout-ms', { type: 'number', describe: 'overall deadline per request (default: the config\'s write/read timeout + 1 s)' })
     .command('$0', 'open the interactive shell (reads commands line by line when stdin is not a terminal)', () => {}, (a) => shell(a))

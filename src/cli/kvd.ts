@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { repairModes, type RepairMode } from '../core/types.js';
 import { ConfigError } from '../io/config.js';
+import { metricsRegistry, serveMetrics, type MetricsServer } from '../io/prometheus.js';
 import { createLogger, startReplica, type Replica } from '../io/runtime.js';
 
 /** The original tool's numeric switch: 1 = read repair, 0 = hinted handoff. */
@@ -44,13 +45,31 @@ async function main(): Promise<void> {
     process.stderr.write(`kvd: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(exitFailure);
   }
+  let metricsServer: MetricsServer | null = null;
+  if (replica.spec.metricsPort !== undefined) {
+    try {
+      metricsServer = await serveMetrics(replica.spec.host, replica.spec.metricsPort, metricsRegistry(() => replica.metrics(), { node: replica.spec.name }));
+      logger.info({ event: 'metrics' }, `Prometheus metrics on http://${metricsServer.address}/metrics`);
+    } catch (e) {
+      // The store serves without them; the operator sees why there are none.
+      logger.warn({ event: 'metrics-failed' }, `no Prometheus metrics: cannot listen on ${replica.spec.host}:${replica.spec.metricsPort} (metrics_port): ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  // pm2's wait_ready: the log is replayed and the port bound, so pm2 start/reload may count this
+  // replica as up and move on to the next one.
+  process.send?.('ready');
+  // Under pm2, its metrics (tx2 talks over the IPC channel pm2 gave us).
+  if (process.env.pm_id !== undefined && process.send !== undefined) {
+    const { reportToPm2 } = await import('../io/pm2-metrics.js');
+    reportToPm2(() => replica.metrics());
+  }
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ event: 'stopping' }, `${signal}: stopping`);
-    replica.stop().then(() => process.exit(0), (e: unknown) => {
+    Promise.all([replica.stop(), metricsServer?.close()]).then(() => process.exit(0), (e: unknown) => {
       process.stderr.write(`kvd: stop failed: ${e instanceof Error ? e.message : String(e)}\n`);
       process.exit(exitFailure);
     });

@@ -91,8 +91,22 @@ function parseDel(args: string[]): Parsed<ShellCommand> {
 function parsePut(args: string[]): Parsed<ShellCommand> {
   if (args.length < 1) return { error: `put: missing key and value (usage: ${usage.put})` };
   if (args.length < 2) return { error: `put: missing value (usage: ${usage.put})` };
-  if (args.length > 3) return { error: `put: too many arguments (usage: ${usage.put}; quote a value with spaces: put 17 "hello world")` };
+  const last = args[args.length - 1] ?? '';
+  const endsWithLevel = !isRefused(parseLevel(last));
+  // `put 22 hello world`: words past the value that are not a level are most likely more value.
+  // A last word in capitals (`put 17 hello FIVE`) was meant as a level: that error says more.
+  const meantAsLevel = args.length === 3 && /^[A-Z]+$/.test(last);
+  if (args.length > 3 || (args.length === 3 && !endsWithLevel && !meantAsLevel)) {
+    const words = endsWithLevel ? args.slice(1, -1) : args.slice(1);
+    const quoted = `put ${args[0]} ${quoteDouble(words.join(' '))}${endsWithLevel ? ` ${last}` : ''}`;
+    return { error: `put: a value with spaces needs quotes: ${quoted} (usage: ${usage.put})` };
+  }
   return withLevel({ cmd: 'put', key: args[0], value: args[1] ?? '' }, args[2]);
+}
+
+/** The double-quoted form tokenize reads back as `s`. */
+function quoteDouble(s: string): string {
+  return `"${s.replace(/(["\\])/g, '\\$1')}"`;
 }
 
 function parseLevelCommand(args: string[]): Parsed<ShellCommand> {

@@ -43,6 +43,8 @@ export interface NodeSpec {
   readonly name: string;
   readonly host: string;
   readonly port: number;
+  /** TCP port for Prometheus text over HTTP (metrics_port); absent: none. */
+  readonly metricsPort?: number;
 }
 
 /** Everything a node needs to know about its cluster, already validated (see io/config). */

@@ -25,7 +25,7 @@ const topLevelKeys = [
   'gossip_interval_ms', 'down_after_ms', 'write_timeout_ms', 'read_timeout_ms',
   'max_hint_window_ms', 'hint_sweep_interval_ms', 'anti_entropy_interval_ms', 'value_bytes_max', 'max_clock_skew_ms', 'nodes',
 ] as const;
-const nodeKeys = ['name', 'host', 'port'] as const;
+const nodeKeys = ['name', 'host', 'port', 'metrics_port'] as const;
 const nodeNamePattern = /^[A-Za-z0-9_.-]+$/;
 const octet = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
 const ipv4Pattern = new RegExp(`^${octet}\\.${octet}\\.${octet}\\.${octet}$`);
@@ -114,7 +114,10 @@ function parseNodes(top: Fields): NodeSpec[] {
     if (!isTable(entry)) top.fail(path, 'a table with name, host and port', entry);
     const f = new Fields(top.source, `${path}.`, entry);
     f.refuseUnknownKeys(nodeKeys);
-    const spec: NodeSpec = Object.freeze({ name: f.nodeName('name'), host: f.ipv4('host'), port: f.integer('port', portMin, portMax) });
+    const base = { name: f.nodeName('name'), host: f.ipv4('host'), port: f.integer('port', portMin, portMax) };
+    // Optional: Prometheus text over HTTP on this TCP port of the node's host (off when absent).
+    const metricsPort = f.get('metrics_port') === undefined ? undefined : f.integer('metrics_port', portMin, portMax);
+    const spec: NodeSpec = Object.freeze(metricsPort === undefined ? base : { ...base, metricsPort });
     const sameName = indexByName.get(spec.name);
     if (sameName !== undefined) f.failWith('name', `a name no other node has`, `${JSON.stringify(spec.name)} (also the name of nodes[${sameName}])`);
     const address = addressOf(spec);

@@ -9,15 +9,32 @@ const cookieRandomBytes = 32;
 
 /** Reads the cookie at `path`, creating it (mode 0600, 32 random bytes as hex) if there is none. */
 export function loadOrCreateCookie(path: string): Buffer {
+  const { cookie } = loadCookie(path, { mayCreate: true });
+  if (cookie === null) throw new Error(`cookie ${path}: missing right after it was created`);
+  return cookie;
+}
+
+/**
+ * Reads the cookie at `path`; with mayCreate, makes it if there is none. `created` is true only
+ * for the one caller whose file won, so exactly one start logs that it made the cluster's cookie.
+ * Without mayCreate a missing file is `cookie: null`.
+ */
+export function loadCookie(path: string, opts: { mayCreate: boolean }): { cookie: Buffer | null; created: boolean } {
   let text = readText(path);
+  let created = false;
   if (text === null) {
-    create(path);
+    if (!opts.mayCreate) return { cookie: null, created: false };
+    created = create(path);
     text = readText(path);
     if (text === null) throw new Error(`cookie ${path}: missing right after it was created`);
   }
+  return { cookie: checked(path, text), created };
+}
+
+function checked(path: string, text: string): Buffer {
   const cookie = Buffer.from(text.trim(), 'utf8');
   if (cookie.length < cookieBytesMin) {
-    throw new Error(`cookie ${path}: ${cookie.length} bytes after trimming, under the minimum of ${cookieBytesMin}; delete it to make a new one`);
+    throw new Error(`cookie ${path}: ${cookie.length} bytes after trimming, under the minimum of ${cookieBytesMin}; write a longer one by hand on every host of the cluster`);
   }
   return cookie;
 }
@@ -37,7 +54,7 @@ function readText(path: string): string | null {
  * create, 0600) and links it into place; link refuses to replace an existing file, so exactly one
  * wins and nobody can read a half-written cookie. The loser reads the winner's.
  */
-function create(path: string): void {
+function create(path: string): boolean {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const fd = openSync(tmp, 'wx', 0o600);
@@ -49,8 +66,10 @@ function create(path: string): void {
   }
   try {
     linkSync(tmp, path);
+    return true;
   } catch (e) {
     if (!isErrno(e, 'EEXIST')) throw new Error(`cookie ${path}: cannot create: ${errorText(e)}`);
+    return false;
   } finally {
     unlinkSync(tmp);
   }

@@ -1,20 +1,23 @@
 // Drives one Node against the real world: datagrams and ticks in, effects out. It keeps etcd's rule
 // through the Outbox: a step's sends that follow its appends leave only once those appends are
 // fsynced. Group commit: one fsync at a time; whatever is appended while it runs shares the next.
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Effect, Input, LogEvent } from '../core/effects.js';
-import type { Message } from '../core/messages.js';
+import { isClientReply, isClientRequest, type Message } from '../core/messages.js';
 import { dropLogIntervalMs } from '../core/limits.js';
 import { encodeRecord, type LogRecord } from '../core/log-record.js';
 import { Node } from '../core/node.js';
+import { count } from '../core/text.js';
 import { Outbox, type Outgoing } from '../core/outbox.js';
-import { addressOf, type Address, type RepairMode } from '../core/types.js';
+import { addressOf, type Address, type NodeSpec, type RepairMode } from '../core/types.js';
 import { Codec } from './codec.js';
-import { loadConfig, nodeIndexByName } from './config.js';
-import { loadOrCreateCookie } from './cookie.js';
+import { ConfigError, loadConfig, nodeIndexByName } from './config.js';
+import { loadCookie } from './cookie.js';
 import { nextGeneration } from './generation.js';
 import { LogFullError, openLog, type LogFile } from './log-file.js';
+import { ReplicaMetrics, type MetricsSnapshot } from './metrics.js';
 import { UdpEndpoint } from './udp.js';
 
 /** How often the node hears time pass (retransmits, heartbeats, deadlines, hint sweeps). */
@@ -43,6 +46,10 @@ export interface Replica {
   /** host:port the replica listens on. */
   address: Address;
   dataDir: string;
+  /** This replica as nodes.toml describes it. */
+  spec: NodeSpec;
+  /** Requests, latency, errors and gauges now (for pm2's metrics and Prometheus). */
+  metrics(): MetricsSnapshot;
   stop(): Promise<void>;
 }
 
@@ -52,8 +59,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   const self = nodeIndexByName(config, opts.name);
   const spec = config.nodes[self]!;
   const logger = opts.logger ?? createLogger(spec.name);
-  const codec = new Codec(loadOrCreateCookie(config.cookieFile), config.valueBytesMax);
   const dataDir = opts.dataDir ?? join(config.dataDir, spec.name);
+  const codec = new Codec(clusterCookie(config.cookieFile, dataDir, spec.name, logger), config.valueBytesMax);
 
   // Bind first: the port doubles as a lock, so a second kvd of this replica fails here, before it
   // could touch the log the first one is writing. Datagrams before start are ignored (senders retry).
@@ -79,13 +86,43 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   for (const record of opened.records) node.replay(record);
   node.replayTruncated(opened.truncatedBytes);
   logger.info({ event: 'log-replayed' },
-    `log ${dataDir}: replayed ${opened.records.length} records (${opened.log.sizeBytes} bytes) in ${opened.replayMs.toFixed(1)} ms` +
+    `log ${dataDir}: replayed ${count(opened.records.length, 'record')} (${count(opened.log.sizeBytes, 'byte')}) in ${opened.replayMs.toFixed(1)} ms` +
     `${opened.truncatedBytes > 0 ? `; dropped ${opened.truncatedBytes} damaged bytes` : ''}`);
 
-  const started = new Runtime(node, codec, opened.log, logger, opts.onFatal ?? (() => {}));
+  const metrics = new ReplicaMetrics(Date.now());
+  const started = new Runtime(node, codec, opened.log, logger, opts.onFatal ?? (() => {}), metrics);
   runtime = started;
   started.start(udp);
-  return { node, address: udp.address, dataDir, stop: () => started.stop() };
+  const snapshot = () => {
+    metrics.fromStatus(node.status());
+    return metrics.snapshot(Date.now());
+  };
+  return { node, address: udp.address, dataDir, spec, metrics: snapshot, stop: () => started.stop() };
+}
+
+/**
+ * The cluster's cookie. Only a replica with an empty data dir may make it (the first start of a new
+ * cluster): one that already holds data belongs to a cluster whose cookie exists somewhere, and a
+ * new one would cut it off from its peers in silence (they drop its datagrams as forged).
+ */
+function clusterCookie(cookieFile: string, dataDir: string, name: string, logger: Logger): Buffer {
+  const holdsData = entriesOf(dataDir).length > 0;
+  const { cookie, created } = loadCookie(cookieFile, { mayCreate: !holdsData });
+  if (cookie === null) {
+    throw new ConfigError(`${name}: no cookie at ${cookieFile}, but ${dataDir} already holds data: copy the cluster's cookie `
+      + `there (the same file every replica and kvc read) rather than let this replica make a new one that its peers would refuse`);
+  }
+  if (created) logger.info({ event: 'cookie-created' }, `made a new cluster cookie at ${cookieFile} (mode 0600; every replica and kvc of this cluster need this file)`);
+  return cookie;
+}
+
+function entriesOf(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
 }
 
 /**
@@ -133,6 +170,7 @@ class Runtime {
     private readonly log: LogFile,
     private readonly logger: Logger,
     private readonly onFatal: (error: Error) => void,
+    private readonly metrics: ReplicaMetrics,
   ) {}
 
   start(udp: UdpEndpoint): void {
@@ -149,7 +187,10 @@ class Runtime {
     const decoded = this.codec.decodeMany(bytes);
     if (!decoded.ok) return this.drop(from, decoded.error, decoded.detail);
     // The node checks that a replica's message comes from that replica's address ('spoofed').
-    for (const msg of decoded.msgs) this.step({ kind: 'message', from, msg });
+    for (const msg of decoded.msgs) {
+      if (isClientRequest(msg)) this.metrics.requestIn(from, msg, Date.now());
+      this.step({ kind: 'message', from, msg });
+    }
     for (const reason of decoded.invalid) this.drop(from, 'invalid', reason);
   }
 
@@ -263,7 +304,7 @@ class Runtime {
     const startedMs = Date.now();
     this.log.snapshot(bytes, coversLsn).then(
       () => this.logger.info({ event: 'snapshot' },
-        `snapshot written: ${record.writes.length} keys, ${record.hints.length} hints, ${bytes.length} bytes, up to lsn ${coversLsn}, ` +
+        `snapshot written: ${count(record.writes.length, 'key')}, ${count(record.hints.length, 'hint')}, ${count(bytes.length, 'byte')}, up to lsn ${coversLsn}, ` +
         `in ${Date.now() - startedMs} ms; log now ${this.log.sizeBytes} bytes`),
       (e: unknown) => this.logger.warn({ event: 'snapshot-failed' }, `snapshot not written (the log keeps growing): ${errorText(e)}`),
     );
@@ -271,7 +312,9 @@ class Runtime {
 
   private send(outgoing: Outgoing[]): void {
     if (outgoing.length === 0) return;
+    const nowMs = Date.now();
     for (const out of outgoing) {
+      if (isClientReply(out.msg)) this.metrics.replyOut(out.to, out.msg, nowMs);
       const queued = this.outgoing.get(out.to);
       if (queued === undefined) this.outgoing.set(out.to, [out.msg]);
       else queued.push(out.msg);

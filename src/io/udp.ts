@@ -1,6 +1,6 @@
 // One UDP socket per replica (dgram-as-promised). Datagrams are taken from the socket's 'message'
 // event, never recv()/async iteration: those listen only while awaited and silently lose every
-// datagram that arrives in between (see DESIGN.md). Sends are fire and forget: UDP may lose them
+// datagram that arrives in between (see ARCHITECTURE.md). Sends are fire and forget: UDP may lose them
 // anyway and the core retransmits, so a failed send is counted, never thrown.
 import { DgramAsPromised, type SocketAsPromised } from 'dgram-as-promised';
 import type { Address } from '../core/types.js';

@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -19,6 +20,7 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..'
 const pm2Bin = join(repoRoot, 'node_modules/pm2/bin/pm2');
 const kvdJs = join(repoRoot, 'dist/cli/kvd.js');
 const kvcJs = join(repoRoot, 'dist/cli/kvc.js');
+export const startJs = join(repoRoot, 'dist/cli/start-cluster.js');
 
 export const replicaNames = ['replica-1', 'replica-2', 'replica-3', 'replica-4'] as const;
 export type ReplicaName = (typeof replicaNames)[number];
@@ -56,6 +58,8 @@ export interface ClusterOptions {
    * which teardown runs once every process is gone and before the temp dir is removed, also on failure.
    */
   prepare?: (dir: string) => () => void;
+  /** Give replica-1 a metrics_port (a free TCP port); Cluster.metricsPort says which. */
+  metricsPort?: boolean;
 }
 
 export interface RunResult { code: number | null; stdout: string; stderr: string }
@@ -139,6 +143,8 @@ export class Cluster {
     readonly pm2Home: string,
     readonly ports: readonly number[],
     private readonly env: NodeJS.ProcessEnv,
+    /** replica-1's Prometheus port, if the cluster was started with metricsPort. */
+    readonly metricsPort?: number,
   ) {}
 
   /** Writes the temp nodes.toml, starts pm2 with the repo's ecosystem file, waits until every replica answers status. */
@@ -152,7 +158,8 @@ export class Cluster {
     try {
       const ports = await pickFreePorts(replicaNames.length);
       const configPath = join(dir, 'nodes.toml');
-      writeFileSync(configPath, clusterToml(ports, opts.repairMode ?? 'hinted-handoff', opts.antiEntropyIntervalMs ?? 0));
+      const metricsPort = opts.metricsPort === true ? await freeTcpPort() : undefined;
+      writeFileSync(configPath, clusterToml(ports, opts.repairMode ?? 'hinted-handoff', opts.antiEntropyIntervalMs ?? 0, metricsPort));
       const pm2Home = join(dir, 'pm2');
       mkdirSync(pm2Home);
       const env: NodeJS.ProcessEnv = { ...process.env, PM2_HOME: pm2Home, KV_CONFIG: configPath };
@@ -160,7 +167,7 @@ export class Cluster {
       delete env.NODE_OPTIONS; // mocha's tsx loader is for the tests, not for kvd, kvc or pm2
       delete env.KV_LOG_LEVEL;
       if (opts.repairOverride !== undefined) env.KV_REPAIR = opts.repairOverride;
-      cluster = new Cluster(dir, configPath, pm2Home, ports, env);
+      cluster = new Cluster(dir, configPath, pm2Home, ports, env, metricsPort);
       live.add(cluster);
       installExitGuard();
       if (opts.prepare !== undefined) cluster.undo.push(opts.prepare(dir));
@@ -184,6 +191,16 @@ export class Cluster {
     return r.stdout;
   }
 
+  /** Runs the repo's pm2 with this cluster's PM2_HOME and extra environment; the result, whatever the exit. */
+  pm2Run(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+    return run(process.execPath, [pm2Bin, ...args], { env: { ...this.env, ...extraEnv }, timeoutMs: pm2CommandMs });
+  }
+
+  /** What `npm start` runs after the build (dist/cli/start-cluster.js), with this cluster's PM2_HOME and nodes.toml. */
+  startScript(args: readonly string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+    return run(process.execPath, [startJs, ...args], { env: { ...this.env, ...extraEnv }, timeoutMs: pm2CommandMs * 2 });
+  }
+
   /** `pm2 stop <name>`: kvd gets SIGINT and stops cleanly; pm2 does not restart it. */
   async stop(name: ReplicaName): Promise<void> {
     await this.pm2('stop', name);
@@ -192,6 +209,13 @@ export class Cluster {
   /** `pm2 start <name>` of a stopped replica; resolves once pm2 has launched it (not once it serves). */
   async start(name: ReplicaName): Promise<void> {
     await this.pm2('start', name);
+  }
+
+  /** Each replica's pm2 metrics (axm_monitor in `pm2 jlist`: what pm2 monit and pm2 show display), name -> value. */
+  async pm2Metrics(): Promise<Record<string, Record<string, unknown>>> {
+    const out = await this.pm2('jlist');
+    const list = JSON.parse(out.slice(out.indexOf('['))) as { name: string; pm2_env: { axm_monitor?: Record<string, { value: unknown }> } }[];
+    return Object.fromEntries(list.map((p) => [p.name, Object.fromEntries(Object.entries(p.pm2_env.axm_monitor ?? {}).map(([k, v]) => [k, v.value]))]));
   }
 
   /** The apps as `pm2 jlist` reports them. */
@@ -387,7 +411,7 @@ export class Cluster {
 
 // ---- helpers ----------------------------------------------------------------------------------------
 
-function clusterToml(ports: readonly number[], repairMode: RepairMode, antiEntropyIntervalMs: number): string {
+function clusterToml(ports: readonly number[], repairMode: RepairMode, antiEntropyIntervalMs: number, metricsPort?: number): string {
   return [
     `replication_factor = ${replicationFactor}`,
     `repair_mode = "${repairMode}"`,
@@ -404,7 +428,7 @@ function clusterToml(ports: readonly number[], repairMode: RepairMode, antiEntro
     'value_bytes_max = 60000',
     'max_clock_skew_ms = 500',
     '',
-    ...replicaNames.map((name, i) => `[[nodes]]\nname = "${name}"\nhost = "127.0.0.1"\nport = ${ports[i]}\n`),
+    ...replicaNames.map((name, i) => `[[nodes]]\nname = "${name}"\nhost = "127.0.0.1"\nport = ${ports[i]}\n${i === 0 && metricsPort !== undefined ? `metrics_port = ${metricsPort}\n` : ''}`),
   ].join('\n');
 }
 
@@ -419,6 +443,17 @@ async function pickFreePorts(n: number): Promise<number[]> {
   throw new Error(`no ${n} free consecutive UDP ports found in ${portBaseMin}..${portBaseMax} after ${portPickAttemptsMax} tries`);
 }
 
+function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no TCP port'))));
+    });
+  });
+}
+
 function udpPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createSocket('udp4');
@@ -427,9 +462,9 @@ function udpPortFree(port: number): Promise<boolean> {
   });
 }
 
-function run(cmd: string, args: readonly string[], opts: { env: NodeJS.ProcessEnv; timeoutMs: number; stdin?: string | undefined }): Promise<RunResult> {
+export function run(cmd: string, args: readonly string[], opts: { env: NodeJS.ProcessEnv; timeoutMs: number; stdin?: string | undefined; cwd?: string }): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: repoRoot, env: opts.env, stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? repoRoot, env: opts.env, stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });

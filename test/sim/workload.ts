@@ -4,6 +4,7 @@ import { compareStamps, formatStamp } from '../../src/core/hlc.js';
 import type { ClientReply, Message } from '../../src/core/messages.js';
 import { seededRandom, type Random } from '../../src/core/prng.js';
 import { requiredAcks } from '../../src/core/quorum.js';
+import { count } from '../../src/core/text.js';
 import { levels, type Key, type Level, type RepairMode, type Stamp } from '../../src/core/types.js';
 import { SimCluster, StepError } from './cluster.js';
 
@@ -52,10 +53,14 @@ export function replayCommand(seed: number): string {
 }
 
 export function runSeed(opts: SeedOptions): SeedResult {
+  // All three are always drawn, in this order, so fixing one (--nodes, --rf, --mode) leaves what the seed draws for the others.
   const shapeRandom = seededRandom(opts.seed ^ 0x5eed);
-  const nodes = opts.nodes ?? 3 + Math.floor(shapeRandom() * 3);
-  const rf = opts.replicationFactor ?? Math.min(nodes, 2 + Math.floor(shapeRandom() * 2));
-  const mode = opts.mode ?? modes[Math.floor(shapeRandom() * 3)]!;
+  const drawnNodes = 3 + Math.floor(shapeRandom() * 3);
+  const drawnRf = 2 + Math.floor(shapeRandom() * 2);
+  const drawnMode = modes[Math.floor(shapeRandom() * 3)]!;
+  const nodes = opts.nodes ?? drawnNodes;
+  const rf = opts.replicationFactor ?? Math.min(nodes, drawnRf);
+  const mode = opts.mode ?? drawnMode;
   const faultMs = opts.faultMs ?? 3_000;
   const sim = new SimCluster({ seed: opts.seed, nodes, replicationFactor: rf, repairMode: mode });
   const random = seededRandom(opts.seed ^ 0xc0ffee);
@@ -305,5 +310,5 @@ function check(sim: SimCluster, history: Op[], mode: RepairMode, rf: number, key
 export function summarize(r: SeedResult): string {
   const s = r.stats;
   return `seed ${r.seed} (${r.shape}): ${r.failures.length === 0 ? 'ok' : `FAILED (${r.failures.length})`}; ` +
-    `${s.ops} ops (${s.acked} ok, ${s.failed} refused, ${s.noReply} unanswered), ${s.crashes} crashes, ${s.partitions} partitions, ${s.junk} junk, ${s.steps} steps`;
+    `${count(s.ops, 'op')} (${s.acked} ok, ${s.failed} refused, ${s.noReply} unanswered), ${count(s.crashes, 'crash', 'crashes')}, ${count(s.partitions, 'partition')}, ${s.junk} junk, ${count(s.steps, 'step')}`;
 }

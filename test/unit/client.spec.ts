@@ -369,6 +369,78 @@ describe('cli/client (against fake coordinators on loopback)', () => {
     const eConfig = await rejection(KvClient.open({ configPath: join(dir, 'absent.toml') }));
     expect(eConfig.name).to.equal('ConfigError');
   });
+
+  /** A port nothing listens on: bound once to learn a free one, then closed. */
+  async function deadPort(): Promise<number> {
+    const s = createSocket('udp4');
+    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+    const port = s.address().port;
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+    return port;
+  }
+
+  function configWithDeadFirst(port: number, name: string): string {
+    const path = join(dir, `${name}.toml`);
+    writeFileSync(path, configText([fake2], 'cookie').replace('[[nodes]]', `[[nodes]]\nname = "dead"\nhost = "127.0.0.1"\nport = ${port}\n\n[[nodes]]`));
+    return path;
+  }
+
+  it('reports a replica nothing listens for as soon as its host refuses, naming it, well before the deadline', async () => {
+    const port = await deadPort();
+    const c = await KvClient.open({ configPath: configWithDeadFirst(port, 'dead-first'), timeoutMs: 20_000 });
+    try {
+      // A 20 s deadline: only the refusal can end this request before mocha's own timeout.
+      const e = await rejection(c.get(5, 'ONE'));
+      expect(e.name).to.equal('NoResponseError');
+      expect(e.message).to.equal(`dead (127.0.0.1:${port}) refused: nothing listens on its port; is it running?`);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("coordinator 'any' passes over a replica that does not answer, says which one served, and stays with it", async () => {
+    const port = await deadPort();
+    const c = await KvClient.open({ configPath: configWithDeadFirst(port, 'dead-any'), coordinator: 'any', timeoutMs: 20_000 });
+    try {
+      fake2.reset(answer('fake-2', new Map([[9, 'nine']])));
+      expect(await c.get(9, 'ONE')).to.deep.include({ value: 'nine', coordinator: 'fake-2' });
+      expect(c.coordinator).to.equal('fake-2');
+      expect(await c.put(9, 'neun', 'ONE')).to.deep.include({ coordinator: 'fake-2' });
+      // A coordinator's own error is its answer: not retried elsewhere.
+      fake2.reset((req) => ({ t: 'fail', id: req.id, error: 'Unavailable', message: 'Unavailable: 1 of 2 alive' }));
+      expect((await rejection(c.get(9, 'TWO'))).name).to.equal('UnavailableError');
+      expect(fake2.received).to.have.length(1);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("coordinator 'any' with no replica answering names each one", async () => {
+    const ports = [await deadPort(), await deadPort()];
+    const path = join(dir, 'all-dead.toml');
+    writeFileSync(path, configText([], 'cookie') + ports.map((p, i) => `\n[[nodes]]\nname = "dead-${i + 1}"\nhost = "127.0.0.1"\nport = ${p}\n`).join(''));
+    const c = await KvClient.open({ configPath: path, coordinator: 'any', timeoutMs: 20_000 });
+    try {
+      const e = await rejection(c.get(1, 'ONE'));
+      expect(e.name).to.equal('NoResponseError');
+      expect(e.message).to.equal(`no replica answered: ${ports.map((p, i) => `dead-${i + 1} (127.0.0.1:${p}) refused: nothing listens on its port; is it running?`).join('; ')}`);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('cancelAll fails the requests in flight with CancelledError and the client keeps working', async () => {
+    fake1.reset(() => null);
+    const pending = client.get(3, 'ONE');
+    await waitFor(() => fake1.received.length > 0);
+    client.cancelAll('Ctrl-C');
+    const e = await rejection(pending);
+    expect(e.name).to.equal('CancelledError');
+    expect(e.message).to.equal('Ctrl-C before fake-1 answered');
+    expect(client.inFlight).to.equal(0);
+    fake1.reset(answer('fake-1', new Map([[3, 'three']])));
+    expect(await client.get(3, 'ONE')).to.deep.include({ value: 'three' });
+  });
 });
 
 /** Polls a condition set by socket events; fails after a bound instead of hanging the suite. */

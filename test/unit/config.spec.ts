@@ -66,7 +66,7 @@ describe('io/config', () => {
     expect(refusal(edited('replication_factor = 3', 'replication_factr = 3')).message)
       .to.match(/^test\.toml: replication_factr: unknown key \(known keys: replication_factor, /);
     expect(refusal(edited('port = 7102', 'port = 7102\nweight = 2')).message)
-      .to.equal('test.toml: nodes[1].weight: unknown key (known keys: name, host, port)');
+      .to.equal('test.toml: nodes[1].weight: unknown key (known keys: name, host, port, metrics_port)');
   });
 
   it('refuses missing fields', () => {

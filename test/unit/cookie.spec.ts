@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { loadOrCreateCookie } from '../../src/io/cookie.js';
+import { loadCookie, loadOrCreateCookie } from '../../src/io/cookie.js';
 
 describe('io/cookie', () => {
   let dir: string;
@@ -35,5 +35,16 @@ describe('io/cookie', () => {
     expect(() => loadOrCreateCookie(path)).to.throw(Error, /5 bytes after trimming, under the minimum of 16/);
     writeFileSync(path, '');
     expect(() => loadOrCreateCookie(path)).to.throw(Error, /0 bytes/);
+  });
+
+  it('says which call made the cookie, and makes none when not allowed to', () => {
+    const path = join(dir, 'cookie');
+    expect(loadCookie(path, { mayCreate: false })).to.deep.equal({ cookie: null, created: false });
+    expect(readdirSync(dir)).to.deep.equal([]);
+    const made = loadCookie(path, { mayCreate: true });
+    expect(made.created).to.equal(true);
+    const again = loadCookie(path, { mayCreate: true });
+    expect(again.created).to.equal(false);
+    expect(again.cookie!.equals(made.cookie!)).to.equal(true);
   });
 });

@@ -1,5 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -102,6 +102,10 @@ describe('io/runtime (real UDP on loopback, real log files)', function () {
     const get = await client.request(ports[2]!, { t: 'get', id: 2, key: 17, level: 'ALL', sentAtMs: Date.now(), deadlineMs: Date.now() + 5_000 });
     expect(get).to.include({ t: 'get.ok', id: 2, key: 17, value: 'héllo', coordinator: 'replica-3' });
     for (const r of replicas) expect(r.node.store.read(17)?.value).to.equal('héllo');
+    // Three first starts at once: one of them made the cookie, and said so.
+    const made = lines.filter((l) => l.includes('cookie-created:'));
+    expect(made, lines.join('')).to.have.length(1);
+    expect(made[0]).to.include(`made a new cluster cookie at ${join(dir, 'cookie')}`);
 
     await Promise.all(replicas.map((r) => r.stop()));
     replicas = [];
@@ -140,6 +144,29 @@ describe('io/runtime (real UDP on loopback, real log files)', function () {
     }
     expect((error as Error).message).to.match(/^replica-2: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
     expect(readdirSync(replicas[0]!.dataDir).sort()).to.deep.equal(segmentsBefore);
+  });
+
+  it('a replica whose data dir holds data never makes a new cookie: it refuses to start, naming the file', async () => {
+    const cookieFile = join(dir, 'cookie');
+    const cookie = readFileSync(cookieFile, 'utf8');
+    renameSync(cookieFile, `${cookieFile}.away`);
+    try {
+      let error: unknown = null;
+      try {
+        await startReplica({ configPath, name: 'replica-3', logger: pino({ level: 'silent' }) });
+      } catch (e) {
+        error = e;
+      }
+      expect((error as Error).name).to.equal('ConfigError');
+      expect((error as Error).message).to.equal(`replica-3: no cookie at ${cookieFile}, but ${join(dir, 'data', 'replica-3')} already holds data: `
+        + 'copy the cluster\'s cookie there (the same file every replica and kvc read) rather than let this replica make a new one that its peers would refuse');
+      expect(existsSync(cookieFile)).to.equal(false);
+    } finally {
+      renameSync(`${cookieFile}.away`, cookieFile);
+    }
+    // With the cookie back it starts, on the same secret.
+    replicas = [await startReplica({ configPath, name: 'replica-3', logger: pino({ level: 'silent' }) })];
+    expect(readFileSync(cookieFile, 'utf8')).to.equal(cookie);
   });
 
   it('refuses an unknown replica name with a ConfigError', async () => {

@@ -70,7 +70,10 @@ describe('cli/shell-parse', () => {
     it('refuses missing arguments, unquoted spaces, unterminated quotes, bad keys and levels', () => {
       expect(refused('put')).to.equal('put: missing key and value (usage: put <key> <value> [level])');
       expect(refused('put 17')).to.equal('put: missing value (usage: put <key> <value> [level])');
-      expect(refused('put 17 hello big world')).to.match(/^put: too many arguments .*quote a value with spaces/);
+      expect(refused('put 22 hello world')).to.equal('put: a value with spaces needs quotes: put 22 "hello world" (usage: put <key> <value> [level])');
+      expect(refused('put 17 hello big world')).to.equal('put: a value with spaces needs quotes: put 17 "hello big world" (usage: put <key> <value> [level])');
+      expect(refused('put 17 say "hi" QUORUM')).to.equal('put: a value with spaces needs quotes: put 17 "say hi" QUORUM (usage: put <key> <value> [level])');
+      expect(refused('put 17 a\\b "c d" one')).to.equal('put: a value with spaces needs quotes: put 17 "a\\\\b c d" one (usage: put <key> <value> [level])');
       expect(refused('put 17 "hello world')).to.equal('unterminated double quote at column 8');
       expect(refused("put 17 'hello")).to.equal('unterminated single quote at column 8');
       expect(refused('put x hello')).to.equal('key: expected an integer in 0..255, got "x"');

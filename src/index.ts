@@ -1,0 +1,11 @@
+// The package's entry point: `import { KvClient } from 'ringkv'`. The client library and its
+// named errors and result types; the replicas (kvd) and kvc are the package's programs.
+export {
+  KvClient, anyCoordinator,
+  KvError, ClusterError, UnavailableError, TimeoutError, OverloadedError, InvalidRequestError,
+  NoResponseError, CancelledError, BadInputError,
+  type ErrorKind, type ClientOptions, type GetResult, type PutResult, type LocalResult, type ClientCounters,
+} from './cli/client.js';
+export type { StatusReport, PeerReport, RangeReport } from './core/messages.js';
+export type { Key, Level, Stamp, ClusterConfig, NodeSpec } from './core/types.js';
+export { ConfigError } from './io/config.js';

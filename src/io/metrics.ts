@@ -1,0 +1,129 @@
+// What a replica counts for operators: client requests by kind, its latency as coordinator, the
+// errors it answered, and gauges read from the node's status (hints, peers, log). The runtime feeds
+// it the client requests it receives and the replies it sends; pm2 (tx2) and Prometheus read it.
+import * as hdr from 'hdr-histogram-js';
+import { clientRequestsInFlightMax } from '../core/limits.js';
+import type { ClientReply, ClientRequest, StatusReport } from '../core/messages.js';
+import type { Address } from '../core/types.js';
+
+export const requestKinds = ['get', 'put', 'del', 'local', 'status', 'repair'] as const;
+export type RequestKind = (typeof requestKinds)[number];
+/** The coordinator's own error answers, counted by kind. */
+export const errorKinds = ['Unavailable', 'Timeout', 'Overloaded', 'InvalidRequest'] as const;
+export type ErrorKindCounted = (typeof errorKinds)[number];
+
+/** Rates and the p99 cover this much of the recent past. */
+export const metricsWindowMs = 10_000;
+/** Requests whose reply is awaited, for latency; past it the oldest is forgotten (its latency not counted). */
+export const latencyTrackedMax = 2 * clientRequestsInFlightMax;
+/** Latencies are recorded in microseconds, up to this (a minute: no coordinator deadline is longer). */
+const latencyUsMax = 60_000_000;
+
+export interface MetricsSnapshot {
+  /** Client requests received since start, by kind (retransmissions not counted). */
+  requests: Record<RequestKind, number>;
+  /** Requests per second by kind over the last metricsWindowMs. */
+  requestsPerSecond: Record<RequestKind, number>;
+  /** Error answers since start, by kind. */
+  errors: Record<ErrorKindCounted, number>;
+  /** 99th percentile ms from receiving a get, put or del to answering it, over the last one or two windows; null before any. */
+  coordinatorP99Ms: number | null;
+  /** Hints this replica holds for its peers (itself excluded). */
+  hintsPending: number;
+  /** Replicas this one sees up, itself included. */
+  peersUp: number;
+  peers: number;
+  logBytes: number;
+  keysStored: number;
+  /** Keys anti-entropy sent to peers or received from them since start, all peers together. */
+  antiEntropyKeysRepaired: number;
+}
+
+function zeroes<K extends string>(keys: readonly K[]): Record<K, number> {
+  return Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+}
+
+function newHistogram(): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: latencyUsMax, numberOfSignificantValueDigits: 2 });
+}
+
+export class ReplicaMetrics {
+  private readonly requests = zeroes(requestKinds);
+  private readonly errors = zeroes(errorKinds);
+  /** Request totals at the start of each of the last windows (oldest first), for rates. */
+  private readonly marks: { atMs: number; requests: Record<RequestKind, number> }[] = [];
+  /** `${from} ${id}` -> when the request came and its kind; Map order is arrival order. */
+  private readonly awaiting = new Map<string, { atMs: number; kind: RequestKind }>();
+  private current = newHistogram();
+  private previous = newHistogram();
+  private readonly merged = newHistogram();
+  private windowStartMs: number;
+  private status: StatusReport | null = null;
+
+  constructor(nowMs: number) {
+    this.windowStartMs = nowMs;
+    this.marks.push({ atMs: nowMs, requests: { ...this.requests } });
+  }
+
+  /** A client request as received; a retransmission (same sender and id) is not counted again. */
+  requestIn(from: Address, msg: ClientRequest, nowMs: number): void {
+    const id = `${from} ${msg.id}`;
+    if (this.awaiting.has(id)) return;
+    this.requests[msg.t]++;
+    this.awaiting.set(id, { atMs: nowMs, kind: msg.t });
+    if (this.awaiting.size > latencyTrackedMax) this.awaiting.delete(this.awaiting.keys().next().value!);
+  }
+
+  /** A reply on its way to a client. */
+  replyOut(to: Address, msg: ClientReply, nowMs: number): void {
+    this.rotate(nowMs);
+    if (msg.t === 'fail') this.errors[msg.error]++;
+    const id = `${to} ${msg.id}`;
+    const asked = this.awaiting.get(id);
+    if (asked === undefined) return; // a reply to a retransmission, answered before
+    this.awaiting.delete(id);
+    if (asked.kind === 'get' || asked.kind === 'put' || asked.kind === 'del') {
+      this.current.recordValue(Math.min(Math.max(1, Math.round((nowMs - asked.atMs) * 1000)), latencyUsMax));
+    }
+  }
+
+  /** The node's own status, for the gauges; the caller refreshes it as often as it reports. */
+  fromStatus(status: StatusReport): void {
+    this.status = status;
+  }
+
+  snapshot(nowMs: number): MetricsSnapshot {
+    this.rotate(nowMs);
+    const oldest = this.marks[0]!;
+    const seconds = Math.max((nowMs - oldest.atMs) / 1000, 1);
+    const requestsPerSecond = zeroes(requestKinds);
+    for (const k of requestKinds) requestsPerSecond[k] = Math.round(((this.requests[k] - oldest.requests[k]) / seconds) * 10) / 10;
+    this.merged.reset();
+    this.merged.add(this.previous);
+    this.merged.add(this.current);
+    const s = this.status;
+    const others = s === null ? [] : s.peers.filter((p) => p.name !== s.node);
+    return {
+      requests: { ...this.requests },
+      requestsPerSecond,
+      errors: { ...this.errors },
+      coordinatorP99Ms: this.merged.totalCount === 0 ? null : this.merged.getValueAtPercentile(99) / 1000,
+      hintsPending: others.reduce((n, p) => n + p.hintsPending, 0),
+      peersUp: s === null ? 0 : s.peers.filter((p) => p.up || p.name === s.node).length,
+      peers: s === null ? 0 : s.peers.length,
+      logBytes: s?.logBytes ?? 0,
+      keysStored: s?.keysStored ?? 0,
+      antiEntropyKeysRepaired: others.reduce((n, p) => n + p.antiEntropy.keysSent + p.antiEntropy.keysReceived, 0),
+    };
+  }
+
+  /** Starts a new window when the current one is over; rates span the last two marks. */
+  private rotate(nowMs: number): void {
+    if (nowMs - this.windowStartMs < metricsWindowMs) return;
+    [this.previous, this.current] = [this.current, this.previous];
+    this.current.reset();
+    this.windowStartMs = nowMs;
+    this.marks.push({ atMs: nowMs, requests: { ...this.requests } });
+    if (this.marks.length > 2) this.marks.shift();
+  }
+}

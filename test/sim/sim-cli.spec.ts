@@ -1,0 +1,47 @@
+// The simulator's command line: bad arguments are refused with one line, having run nothing; a
+// fixed option leaves what the seed draws for the others.
+import { spawnSync } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { runSeed } from './workload.js';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+function sim(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'tools/sim.ts'), ...args], { cwd: repoRoot, env, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('sim: the command line', function () {
+  this.timeout(30_000);
+
+  it('refuses a bad argument with one line and exit 2, running no seed', () => {
+    for (const [args, line] of [
+      [['--seed', 'abc'], 'npm run sim: --seed: expected an integer in 0..2147483647, got "abc"'],
+      [['--seeds', '-3'], 'npm run sim: --seeds: expected an integer in 1..10000000, got "-3"'],
+      [['--nodes', '0'], 'npm run sim: --nodes: expected an integer in 1..64, got "0"'],
+      [['--nodes', '2', '--rf', '5'], 'npm run sim: --rf: expected an integer in 1..2 (at most --nodes), got "5"'],
+    ] as const) {
+      const r = sim(...args);
+      expect(r.code, args.join(' ')).to.equal(2);
+      expect(r.stdout, args.join(' ')).to.equal('');
+      expect(r.stderr, args.join(' ')).to.equal(`${line} (npm run sim -- --help shows the usage)\n`);
+    }
+  });
+
+  it('fixing the cluster size leaves the seed\'s replication factor and mode', () => {
+    const faultMs = 200;
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const drawn = /^(\d+) nodes, RF (\d+), (\S+)$/.exec(runSeed({ seed, faultMs }).shape)!;
+      const fixed = /^(\d+) nodes, RF (\d+), (\S+)$/.exec(runSeed({ seed, faultMs, nodes: 5 }).shape)!;
+      expect(fixed[1]).to.equal('5');
+      expect(fixed.slice(2), `seed ${seed}`).to.deep.equal(drawn.slice(2));
+      const mode = /, (\S+)$/.exec(runSeed({ seed, faultMs, mode: 'both' }).shape)![1];
+      expect(mode).to.equal('both');
+      expect(/^(\d+) nodes, RF (\d+)/.exec(runSeed({ seed, faultMs, mode: 'both' }).shape)!.slice(1)).to.deep.equal(drawn.slice(1, 3));
+    }
+  });
+});

@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import type { StatusReport } from '../../src/core/messages.js';
+import { metricsWindowMs, ReplicaMetrics } from '../../src/io/metrics.js';
+import { metricsRegistry, serveMetrics } from '../../src/io/prometheus.js';
+
+const client = '127.0.0.1:40000';
+const stamp = [1, 0, 0] as [number, number, number];
+const age = { sentAtMs: 0, deadlineMs: 60_000 };
+
+function status(): StatusReport {
+  return {
+    node: 'replica-2', replicationFactor: 3, repairMode: 'hinted-handoff', ring: [],
+    peers: [
+      { name: 'replica-1', up: true, hintsPending: 2, hintsExpired: 0, antiEntropy: { rounds: 4, lastRoundMs: 1, keysSent: 3, keysReceived: 1 } },
+      // itself: not its own hints
+      { name: 'replica-2', up: true, hintsPending: 7, hintsExpired: 0, antiEntropy: { rounds: 0, lastRoundMs: null, keysSent: 0, keysReceived: 0 } },
+      { name: 'replica-3', up: false, hintsPending: 5, hintsExpired: 0, antiEntropy: { rounds: 2, lastRoundMs: 1, keysSent: 0, keysReceived: 2 } },
+    ],
+    antiEntropyIntervalMs: 10_000, keysStored: 12, tombstones: 1, logBytes: 4096, logRecords: 30, droppedDatagrams: {}, clientRequestsInFlight: 0,
+    logWritable: true, logAppendsFailed: 0,
+  };
+}
+
+describe('io/metrics: what a replica reports to pm2 and Prometheus', () => {
+  it('counts client requests by kind once per id, errors by kind, and the coordinator p99', () => {
+    const m = new ReplicaMetrics(0);
+    for (let id = 1; id <= 100; id++) {
+      m.requestIn(client, { t: 'put', id, key: 1, value: 'v', level: 'QUORUM', ...age }, id);
+      m.requestIn(client, { t: 'put', id, key: 1, value: 'v', level: 'QUORUM', ...age }, id + 1); // a retransmission
+      // 99 answered in 2 ms, the last in 40 ms.
+      m.replyOut(client, { t: 'put.ok', id, key: 1, stamp, coordinator: 'replica-2' }, id + (id === 100 ? 40 : 2));
+    }
+    m.requestIn(client, { t: 'get', id: 200, key: 1, level: 'ALL', ...age }, 150);
+    m.replyOut(client, { t: 'fail', id: 200, error: 'Unavailable', message: 'Unavailable: …' }, 151);
+    m.requestIn(client, { t: 'get', id: 201, key: 1, level: 'QUORUM', ...age }, 150);
+    m.replyOut(client, { t: 'fail', id: 201, error: 'Timeout', message: 'Timeout', acks: 1, required: 2 }, 1150);
+    m.fromStatus(status());
+    const s = m.snapshot(2000);
+    expect(s.requests).to.deep.equal({ get: 2, put: 100, del: 0, local: 0, status: 0, repair: 0 });
+    expect(s.errors).to.deep.equal({ Unavailable: 1, Timeout: 1, Overloaded: 0, InvalidRequest: 0 });
+    expect(s.requestsPerSecond.put).to.equal(50); // 100 over the 2 s since start
+    expect(s.coordinatorP99Ms).to.be.within(39, 41); // the 1 s Timeout is the p100; 40 ms is the p99 of 102
+    expect(s).to.include({ hintsPending: 7, peersUp: 2, peers: 3, logBytes: 4096, keysStored: 12, antiEntropyKeysRepaired: 6 });
+  });
+
+  it('rates and p99 follow the recent past: an idle window later they are back to zero', () => {
+    const m = new ReplicaMetrics(0);
+    m.requestIn(client, { t: 'get', id: 1, key: 1, level: 'ONE', ...age }, 0);
+    m.replyOut(client, { t: 'get.ok', id: 1, key: 1, value: null, stamp: null, coordinator: 'replica-2' }, 5);
+    expect(m.snapshot(1000).requestsPerSecond.get).to.equal(1);
+    m.snapshot(metricsWindowMs);
+    const later = m.snapshot(3 * metricsWindowMs);
+    expect(later.requestsPerSecond.get).to.equal(0);
+    expect(later.coordinatorP99Ms).to.equal(null);
+    expect(later.requests.get).to.equal(1);
+  });
+
+  it('serves the same figures as Prometheus text over HTTP', async () => {
+    const m = new ReplicaMetrics(0);
+    m.requestIn(client, { t: 'status', id: 1 }, 0);
+    m.replyOut(client, { t: 'fail', id: 1, error: 'Overloaded', message: 'Overloaded' }, 1);
+    m.fromStatus(status());
+    const server = await serveMetrics('127.0.0.1', 0, metricsRegistry(() => m.snapshot(1000), { node: 'replica-2' }));
+    try {
+      const first = await (await fetch(`http://${server.address}/metrics`)).text();
+      expect(first).to.include('ringkv_client_requests_total{kind="status",node="replica-2"} 1');
+      expect(first).to.include('ringkv_error_answers_total{kind="Overloaded",node="replica-2"} 1');
+      expect(first).to.include('ringkv_hints_pending{node="replica-2"} 7');
+      expect(first).to.include('ringkv_peers_up{node="replica-2"} 2');
+      m.requestIn(client, { t: 'status', id: 2 }, 2);
+      await new Promise((r) => setTimeout(r, 250)); // past the snapshot reuse
+      const second = await (await fetch(`http://${server.address}/metrics`)).text();
+      expect(second).to.include('ringkv_client_requests_total{kind="status",node="replica-2"} 2');
+      expect((await fetch(`http://${server.address}/other`)).status).to.equal(404);
+    } finally {
+      await server.close();
+    }
+  });
+});
