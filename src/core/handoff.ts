@@ -6,6 +6,7 @@ import { formatStamp } from './hlc.js';
 import { hintBatchBytesMax, hintBatchesInFlightPerTargetMax, hintLogIntervalMs } from './limits.js';
 import { versionBytes, type HintBatch } from './messages.js';
 import { summarizeKeys, type NodePorts } from './ports.js';
+import { count } from './text.js';
 import type { Key, NodeIndex, Stamp, StoredValue } from './types.js';
 
 export class HintedHandoff {
@@ -49,8 +50,8 @@ export class HintedHandoff {
     if (now >= this.nextSweepMs) this.sweep();
     for (const [target, unlogged] of this.unlogged) {
       if (unlogged.count === 0 || now - unlogged.lastLogMs < hintLogIntervalMs) continue;
-      this.ports.log('info', 'hint-stored', `hints stored for ${this.ports.nameOf(target)}: ${unlogged.count} more writes ` +
-        `(keys ${summarizeKeys([...unlogged.keys])}); ${this.hints.countFor(target)} hints held`);
+      this.ports.log('info', 'hint-stored', `hints stored for ${this.ports.nameOf(target)}: ${count(unlogged.count, 'more write')} ` +
+        `(keys ${summarizeKeys([...unlogged.keys])}); ${count(this.hints.countFor(target), 'hint')} held`);
       this.unlogged.set(target, { count: 0, keys: new Set(), lastLogMs: now });
     }
   }
@@ -60,7 +61,7 @@ export class HintedHandoff {
     this.nextSweepMs = this.ports.nowMs() + hintSweepIntervalMs;
     for (const [target, n] of this.hints.expire(this.ports.nowMs(), maxHintWindowMs)) {
       this.expired.set(target, (this.expired.get(target) ?? 0) + n);
-      this.ports.log('warn', 'hints-expired', `dropped ${n} hints for ${this.ports.nameOf(target)} older than ${maxHintWindowMs} ms (run a repair)`);
+      this.ports.log('warn', 'hints-expired', `dropped ${count(n, 'hint')} for ${this.ports.nameOf(target)} older than ${maxHintWindowMs} ms (run a repair)`);
     }
     for (const target of this.hints.targets()) this.deliver(target);
   }

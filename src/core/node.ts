@@ -1,5 +1,5 @@
 // A ringkv replica and coordinator as one synchronous state machine: inputs in, effects out.
-// It never touches a socket, a file, a timer, the clock or Math.random (see ../shared/DESIGN.md).
+// It never touches a socket, a file, a timer, the clock or Math.random (see ARCHITECTURE.md).
 import { AntiEntropy } from './anti-entropy.js';
 import { Coordinator } from './coordinator.js';
 import { PeerDedup } from './dedup.js';
@@ -21,6 +21,7 @@ import type { NodePorts } from './ports.js';
 import type { Random } from './prng.js';
 import { RequestTracker } from './reliable.js';
 import { Store } from './store.js';
+import { count } from './text.js';
 import { addressOf, type Address, type ClusterConfig, type Key, type NodeIndex, type RepairMode, type Stamp, type StoredValue } from './types.js';
 
 export interface NodeOptions {
@@ -193,9 +194,9 @@ export class Node {
     if (this.started) return;
     this.started = true;
     this.log('info', 'started',
-      `${this.name} started (generation ${this.generation}): replayed ${this.replayed.records} log records` +
+      `${this.name} started (generation ${this.generation}): replayed ${count(this.replayed.records, 'log record')}` +
       `${this.replayed.torn > 0 ? `, dropped a torn tail of ${this.replayed.torn} bytes` : ''}; ` +
-      `${this.store.liveKeys} keys, ${this.store.tombstones} tombstones, ${this.hints.count} hints restored`);
+      `${count(this.store.liveKeys, 'key')}, ${count(this.store.tombstones, 'tombstone')}, ${count(this.hints.count, 'hint')} restored`);
     this.heartbeatAll();
     this.handoff.start();
     this.antiEntropy.start();
@@ -394,7 +395,7 @@ export class Node {
     if (outcome === 'first-contact') this.log('info', 'peer-up', `peer ${name} UP (first heartbeat, generation ${generation})`);
     if (outcome === 'up' || outcome === 'restarted') {
       this.log('info', 'peer-up', `peer ${name} UP${outcome === 'restarted' ? ` (restarted, generation ${generation})` : ''}` +
-        `${this.hints.countFor(peer) > 0 ? `; delivering ${this.hints.countFor(peer)} hints` : ''}`);
+        `${this.hints.countFor(peer) > 0 ? `; delivering ${count(this.hints.countFor(peer), 'hint')}` : ''}`);
     }
     if (outcome !== 'stale' && outcome !== 'alive') this.handoff.deliver(peer);
   }
