@@ -4,8 +4,8 @@ export {
   KvClient, anyCoordinator,
   KvError, ClusterError, UnavailableError, TimeoutError, OverloadedError, InvalidRequestError,
   NoResponseError, CancelledError, BadInputError,
-  type ErrorKind, type ClientOptions, type GetResult, type PutResult, type LocalResult, type ClientCounters,
+  type ErrorKind, type ClientOptions, type GetResult, type PutResult, type DelResult, type LocalResult, type RepairResult, type ClientCounters,
 } from './cli/client.js';
-export type { StatusReport, PeerReport, RangeReport } from './core/messages.js';
+export type { StatusReport, PeerReport, RangeReport, AntiEntropyReport, RepairPeerResult } from './core/messages.js';
 export type { Key, Level, Stamp, ClusterConfig, NodeSpec } from './core/types.js';
 export { ConfigError } from './io/config.js';

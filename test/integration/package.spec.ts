@@ -80,6 +80,7 @@ describe('integration: the package, installed into another project', function ()
     expect(example.stdout.trimEnd().split('\n')).to.deep.equal([
       'put 17 acknowledged by a quorum, coordinator replica-1',
       'get 17 = "hello world"',
+      'del 17: a get now finds nothing',
       'replica-1 sees 4 of 4 replicas up',
     ]);
 
