@@ -144,7 +144,7 @@ describe('checker: acknowledged writes never lost', () => {
   });
 
   it('flags a key that cannot be read at all after healing', () => {
-    const h = new H().write('c1', 'a', 0, 1).failedRead('final', 20);
+    const h = new H().write('c1', 'a', 0, 1).failedRead('final', 20, 21);
     h.ops.at(-1)!.phase = 'final';
     expect(checkLost(h.ops, final(h), unbounded).problems[0]).to.match(/could not be read/);
   });
