@@ -237,4 +237,13 @@ describe('checker: linearizable per key', () => {
     const one = new H().write('c1', 'a', 0, 1, 'ok', { level: 'ONE' }).read('c2', 'a', 2, 3, { level: 'ONE' });
     expect(checkLinearizable(one.ops, rf, lin).applicable).to.equal(false);
   });
+
+  it('still reports the figure, without failing, when the cluster does not promise it', () => {
+    const back = new H().write('c1', 'a', 0, 1).write('c2', 'b', 2, 10).read('c3', 'b', 3, 4).read('c3', 'a', 5, 6);
+    const r = checkLinearizable(back.ops, rf, { ...lin, notPromised: 'no read repair' });
+    expect(r.pass).to.equal(true);
+    expect(r.applicable).to.equal(false);
+    expect(r.figure).to.match(/^0\/1 keys linearizable \(not promised: no read repair\)/);
+    expect(r.problems).to.have.length(1);
+  });
 });
