@@ -16,6 +16,7 @@ import { finalState } from './chaos/check/final-state.js';
 import { checkInvented } from './chaos/check/invented.js';
 import { checkLinearizable } from './chaos/check/linearizable.js';
 import { checkLost } from './chaos/check/lost.js';
+import { checkAppliedOnce } from './chaos/check/once.js';
 import type { CheckResult } from './chaos/check/result.js';
 import { checkStale } from './chaos/check/stale.js';
 import { replicaSets, settleAndRead, type FinalOutcome } from './chaos/final.js';
@@ -101,6 +102,7 @@ async function main(): Promise<number> {
     checkStale(ops, rf, timing),
     checkInvented(ops),
     checkConverged(final),
+    checkAppliedOnce(ops),
     checkLinearizable(ops, rf, { ...timing, statesMax: o.statesMax, notPromised: linearizabilityNotPromised(cluster.config) }),
   ];
   const rows = perSecond(ops, runMs / 1000);

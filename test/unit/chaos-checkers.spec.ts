@@ -6,6 +6,7 @@ import { finalState } from '../../tools/chaos/check/final-state.js';
 import { checkInvented } from '../../tools/chaos/check/invented.js';
 import { checkKeyLinearizable, checkLinearizable } from '../../tools/chaos/check/linearizable.js';
 import { checkLost } from '../../tools/chaos/check/lost.js';
+import { checkAppliedOnce } from '../../tools/chaos/check/once.js';
 import { checkStale } from '../../tools/chaos/check/stale.js';
 import { fromJsonLines, outcomeOf, toJsonLines, type Op, type OpKind, type Outcome } from '../../tools/chaos/history.js';
 import type { Stamp } from '../../src/core/types.js';
@@ -165,6 +166,17 @@ describe('checker: every replica converged', () => {
   it('uses the last poll of each replica: a replica that caught up counts as converged', () => {
     const h = new H().local('replica-1', 'a', s(1), 9).local('replica-2', null, null, 9).local('replica-3', 'a', s(1), 9).local('replica-2', 'a', s(1), 12);
     expect(checkConverged(finalState(h.ops, [1], () => replicas)).pass).to.equal(true);
+  });
+});
+
+describe('checker: writes applied once', () => {
+  it('accepts a value seen with its one stamp, and flags one seen with two', () => {
+    const once = new H().write('c1', 'a', 0, 1, 'ok', { stamp: s(1) }).read('c2', 'a', 2, 3, { stamp: s(1) }).local('replica-2', 'a', s(1), 9);
+    expect(checkAppliedOnce(once.ops).pass).to.equal(true);
+    const twice = new H().write('c1', 'a', 0, 10, 'ok', { stamp: s(8) }).read('c2', 'a', 2, 3, { stamp: s(1) }).read('c2', 'a', 11, 12, { stamp: s(8) });
+    const r = checkAppliedOnce(twice.ops);
+    expect(r.pass).to.equal(false);
+    expect(r.problems[0]).to.match(/stamped 2 times/);
   });
 });
 

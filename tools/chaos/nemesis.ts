@@ -51,6 +51,8 @@ export class Nemesis {
       this.records.push(rec);
       try {
         await this.begin(b);
+        // The band starts when the fault is in force (finding a pid through pm2 takes a while).
+        rec.startMs = this.now();
         this.log(`${(rec.startMs / 1000).toFixed(1)} s: ${b.label}`);
       } catch (e) {
         rec.error = e instanceof Error ? e.message.split('\n')[0]! : String(e);
@@ -70,16 +72,20 @@ export class Nemesis {
 
   async begin(b: Band): Promise<void> {
     switch (b.kind) {
-      case 'kill':
-        for (const t of b.targets) process.kill(await this.pidOf(t), 'SIGKILL');
+      case 'kill': {
+        const pids = await Promise.all(b.targets.map((t) => this.pidOf(t)));
+        for (const pid of pids) process.kill(pid, 'SIGKILL');
         return; // pm2 restarts it; the replica replays its log.
+      }
       case 'stop':
         for (const t of b.targets) this.stopped.add(t);
         await this.cluster.pm2(['stop', ...b.targets]);
         return;
-      case 'pause':
-        for (const t of b.targets) this.pause(await this.pidOf(t));
+      case 'pause': {
+        const pids = await Promise.all(b.targets.map((t) => this.pidOf(t)));
+        for (const pid of pids) this.pause(pid);
         return;
+      }
       case 'partition':
         await this.setRules(cutRules(b.cuts.map(([from, to]) => ({ from: this.port(from), to: this.port(to) }))));
         return;
