@@ -107,7 +107,7 @@ async function main(): Promise<number> {
   ];
   const rows = perSecond(ops, runMs / 1000);
   writeFileSync(join(outDir, 'history.jsonl'), toJsonLines(ops));
-  writeFileSync(join(outDir, 'timeline.svg'), chaosSvg(`ringkv chaos: ${header}`, rows, nemesis.records, ops));
+  writeFileSync(join(outDir, 'timeline.svg'), chaosSvg('ringkv chaos: throughput and latency under faults', header, rows, nemesis.records, ops));
   writeFileSync(join(outDir, 'summary.json'), JSON.stringify({ options: { ...o, argv: undefined }, argv: o.argv, bands, faults: nemesis.records, settled, checks }, null, 2) + '\n');
   if (cluster.pm2Home !== undefined) {
     try {

@@ -7,13 +7,13 @@ import type { SecondRow } from './timeline.js';
 
 const width = 1000;
 const panelHeight = 200;
-const margin = { left: 70, right: 170, top: 56, gap: 60, bottom: 40 };
+const margin = { left: 70, right: 170, top: 96, gap: 60, bottom: 40 };
 const bandColors: Record<string, string> = { kill: '#f4cccc', stop: '#fce5cd', pause: '#fff2cc', partition: '#d9d2e9', loss: '#cfe2f3' };
 const outcomeColors = { ok: '#2ca02c', fail: '#ff7f0e', indeterminate: '#d62728' } as const;
 /** Dots drawn for indeterminate operations at most (the rest are counted in the throughput panel). */
 const dotsMax = 2_000;
 
-export function chaosSvg(title: string, rows: readonly SecondRow[], faults: readonly FaultRecord[], ops: readonly Op[]): string {
+export function chaosSvg(title: string, subtitle: string, rows: readonly SecondRow[], faults: readonly FaultRecord[], ops: readonly Op[]): string {
   const plotW = width - margin.left - margin.right;
   const height = margin.top + panelHeight * 2 + margin.gap + margin.bottom;
   const seconds = Math.max(1, rows.length);
@@ -32,13 +32,15 @@ export function chaosSvg(title: string, rows: readonly SecondRow[], faults: read
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   out.push(`<text x="${margin.left}" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`);
+  out.push(`<text x="${margin.left}" y="38" font-size="11" fill="#333">${esc(subtitle)}</text>`);
 
   faults.forEach((f, i) => {
     const x1 = xs(f.startMs / 1000);
     const w = Math.max(1, xs(f.endMs / 1000) - x1);
     const fill = bandColors[f.kind] ?? '#eeeeee';
     for (const top of [top1, top2]) out.push(`<rect x="${x1.toFixed(1)}" y="${top}" width="${w.toFixed(1)}" height="${panelHeight}" fill="${fill}"><title>${esc(f.label)}${f.error ? ` (${esc(f.error)})` : ''}</title></rect>`);
-    out.push(`<text x="${(x1 + 2).toFixed(1)}" y="${top1 - 8 - (i % 2) * 12}" font-size="10" fill="#555">${esc(f.label)}</text>`);
+    // Three rows of short labels, so neighbouring bands do not write over each other.
+    out.push(`<text x="${(x1 + 1).toFixed(1)}" y="${top1 - 6 - (i % 3) * 11}" font-size="9" fill="#555">${esc(shortLabel(f.label))}</text>`);
   });
 
   for (let i = 0; i <= 4; i++) {
@@ -55,7 +57,7 @@ export function chaosSvg(title: string, rows: readonly SecondRow[], faults: read
   const step = Math.max(1, niceCeil(seconds / 12));
   for (let s = 0; s <= seconds; s += step) out.push(`<text x="${xs(s).toFixed(1)}" y="${top2 + panelHeight + 16}" text-anchor="middle">${s}</text>`);
   out.push(`<text x="${margin.left + plotW / 2}" y="${height - 6}" text-anchor="middle">seconds since the run started</text>`);
-  out.push(`<text x="${margin.left + plotW}" y="${top1 - 36}" text-anchor="end" font-weight="bold">operations completed per second, by outcome</text>`);
+  out.push(`<text x="${margin.left}" y="${top1 - 42}" font-weight="bold">operations completed per second, by outcome (bands: faults in force)</text>`);
   out.push(`<text x="${margin.left}" y="${top2 - 8}" font-weight="bold">latency of successful operations (log; solid p50, dashed p99, dotted max; dots: indeterminate)</text>`);
   for (const top of [top1, top2]) out.push(`<rect x="${margin.left}" y="${top}" width="${plotW}" height="${panelHeight}" fill="none" stroke="#999"/>`);
 
@@ -80,6 +82,11 @@ export function chaosSvg(title: string, rows: readonly SecondRow[], faults: read
   });
   out.push('</svg>');
   return out.join('\n') + '\n';
+}
+
+/** "partition replica-1 | replica-2, replica-3" -> "partition r1 | r2,r3". */
+function shortLabel(label: string): string {
+  return label.replace(/replica-/g, 'r').replace(/, /g, ',').replace('one-way partition: ', '1-way ').replace(' cannot reach ', '->').replace(' packet loss', ' loss');
 }
 
 function polyline(points: [number, number][], color: string, dash: string): string {
