@@ -166,8 +166,9 @@ export class Nemesis {
     const ms = s * 1000 - this.now();
     if (ms > 0) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ms);
-        shutdownSignal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+        const onAbort = () => { clearTimeout(timer); resolve(); };
+        const timer = setTimeout(() => { shutdownSignal.removeEventListener('abort', onAbort); resolve(); }, ms);
+        shutdownSignal.addEventListener('abort', onAbort, { once: true });
       });
     }
     return !shutdownSignal.aborted;
