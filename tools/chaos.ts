@@ -97,6 +97,7 @@ async function main(): Promise<number> {
   const rf = cluster.config.replicationFactor;
   const final = finalState(ops, keys, replicaSets(cluster.config));
   log('checking the history');
+  const checkStartedMs = performance.now();
   const checks: CheckResult[] = [
     checkLost(ops, final, timing),
     checkStale(ops, rf, timing),
@@ -105,6 +106,7 @@ async function main(): Promise<number> {
     checkAppliedOnce(ops),
     checkLinearizable(ops, rf, { ...timing, statesMax: o.statesMax, notPromised: linearizabilityNotPromised(cluster.config) }),
   ];
+  log(`checked ${ops.length.toLocaleString('en-US')} operations in ${((performance.now() - checkStartedMs) / 1000).toFixed(1)} s`);
   const rows = perSecond(ops, runMs / 1000);
   writeFileSync(join(outDir, 'history.jsonl'), toJsonLines(ops));
   writeFileSync(join(outDir, 'timeline.svg'), chaosSvg('ringkv chaos: throughput and latency under faults', header, rows, nemesis.records, ops));
