@@ -58,7 +58,8 @@ export class Nemesis {
         rec.error = e instanceof Error ? e.message.split('\n')[0]! : String(e);
         this.log(`${(rec.startMs / 1000).toFixed(1)} s: ${b.label}: could not start: ${rec.error}`);
       }
-      await this.sleepUntil(b.endS);
+      // Interrupted: the cleanup handlers undo what is in force (and may have already).
+      if (!(await this.sleepUntil(b.endS))) break;
       try {
         await this.end(b);
       } catch (e) {
