@@ -23,9 +23,14 @@ import { isRefused, parseKey, parseLevel } from './shell-parse.js';
 /**
  * First wait before a retransmission: the RTO, from the round trips seen so far as in TCP (RFC 6298:
  * srtt + 4 rttvar, sampled only from requests answered without a retransmission), never under
- * retransmitFirstMs. Each later wait doubles, up to retransmitCeilingMs; each is jittered ±25%.
+ * retransmitFloorMs; retransmitFirstMs until a round trip has been measured. Each later wait
+ * doubles, up to retransmitCeilingMs; each is jittered ±25%. The floor is a few ms, not tens: a
+ * loopback or LAN round trip is well under a millisecond, so under packet loss a fixed 50 ms floor
+ * made every lost datagram cost fifty round trips; a spurious retransmission only costs a reply
+ * from the coordinator's dedup cache.
  */
 export const retransmitFirstMs = 50;
+export const retransmitFloorMs = 5;
 export const retransmitCeilingMs = retryCeilingMs;
 /** The default deadline is the coordinator's own (write or read timeout) plus this, so its Timeout reply can still arrive. */
 export const deadlineSlackMs = 1_000;
@@ -137,7 +142,7 @@ export class KvClient {
   private nextId = randomInt(0, idStartMax);
   private closed = false;
   /** Smoothed round trip and its variation, for the RTO; unset until the first sample. */
-  private readonly rtt = new RttEstimator(retransmitFirstMs, retransmitFirstMs, retransmitCeilingMs);
+  private readonly rtt = new RttEstimator(retransmitFirstMs, retransmitFloorMs, retransmitCeilingMs);
   private readonly links: Links;
 
   private constructor(

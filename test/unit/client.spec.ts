@@ -209,13 +209,10 @@ describe('cli/client (against fake coordinators on loopback)', () => {
 
   it('retransmits with backoff until answered when the first two requests are lost', async () => {
     fake1.reset((req, copy) => (copy <= 2 ? null : answer('fake-1')(req, copy)));
-    const startedAt = performance.now();
     expect(await client.put(41, 'v', 'TWO')).to.deep.equal({ key: 41, stamp, coordinator: 'fake-1' });
-    const elapsedMs = performance.now() - startedAt;
+    // The same request three times (the waits follow the measured round trip, doubling each time).
     expect(fake1.received).to.have.length(3);
     expect(new Set(fake1.received.map((r) => r.id)).size).to.equal(1);
-    // Waits of about 50 and 100 ms (±25% jitter): backoff doubles.
-    expect(elapsedMs).to.be.within(100, 1_000);
   });
 
   for (const error of ['Unavailable', 'Timeout', 'Overloaded', 'InvalidRequest'] as const) {

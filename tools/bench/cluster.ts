@@ -36,9 +36,11 @@ export class Cluster {
   }
 
   /** Builds, writes a temp nodes.toml from `fromConfigPath` with ports portBase+1.., starts it under a temp PM2_HOME. */
-  static async startTemporary(fromConfigPath: string, tempDir: string, portBase: number, log: (line: string) => void): Promise<Cluster> {
-    log('npm run build');
-    await run('npm', ['run', 'build', '--silent'], { cwd: repoRoot });
+  static async startTemporary(fromConfigPath: string, tempDir: string, portBase: number, log: (line: string) => void, opts: { build?: boolean } = {}): Promise<Cluster> {
+    if (opts.build ?? true) {
+      log('npm run build');
+      await run('npm', ['run', 'build', '--silent'], { cwd: repoRoot });
+    }
     const configPath = join(tempDir, 'nodes.toml');
     writeFileSync(configPath, rewriteConfig(readFileSync(fromConfigPath, 'utf8'), tempDir, portBase));
     const config = loadConfig(configPath);
