@@ -74,7 +74,16 @@ export class Coordinator {
       return this.ports.reply(client, { t: 'fail', id: req.id, error: 'Overloaded',
         message: `Overloaded: ${name} keeps ${this.answered.size} answers until their requests' deadlines (limit ${dedupEntriesMax})` });
     }
-    if (req.t === 'put' && !this.ports.logWritable()) {
+    if (req.t !== 'get' && req.sentAtMs < this.ports.writesServedFromMs) {
+      // The previous incarnation may have stamped this very write and died before answering; its
+      // answer died with it, so a second stamp (later, newer) could overwrite writes acknowledged
+      // in between. A write sent before this process started (with the clock bound on either side,
+      // as CockroachDB waits out its max offset at start) is answered Timeout: it may have run.
+      this.ports.countDrop('before-restart');
+      return fail('Timeout', `Timeout: ${name} restarted (generation ${this.ports.generation}) after this ${req.t} may have reached its ` +
+        `previous process; it may or may not have been applied (writes sent from ${this.ports.writesServedFromMs} on are served)`);
+    }
+    if (req.t !== 'get' && !this.ports.logWritable()) {
       // Its hints (and its own copy) could not be made durable: a crash would lose them, and with
       // them the only way the replicas that missed the write would get it.
       return fail('Unavailable', `Unavailable: ${name}'s disk is full, so it coordinates no writes until it has room again (use another coordinator)`);

@@ -29,6 +29,11 @@ export interface NodeOptions {
   self: NodeIndex;
   /** This incarnation's generation: its start time in ms, larger on every restart. */
   generation: number;
+  /**
+   * An earlier process served from this data dir: requests it may have run and not answered can
+   * still arrive, so writes sent before this one started are not run again (see coordinator.ts).
+   */
+  restarted?: boolean;
   /** Seeded in simulation; any uniform [0, 1) source in production. */
   random: Random;
   /** Overrides the cluster's repair mode for this node (kvd --repair). */
@@ -115,6 +120,7 @@ export class Node {
     this.nowMs = Math.floor(opts.nowMs);
     const ports: NodePorts = {
       self: this.self, name: this.name, generation: this.generation, config: this.config, ring: this.ring, requests: this.requests,
+      writesServedFromMs: opts.restarted === true ? this.generation + opts.config.maxClockSkewMs : 0,
       nowMs: () => this.nowMs,
       isUp: (node) => this.detector.isUp(node),
       append: (record, then) => this.append(record, then),

@@ -11,6 +11,8 @@ export interface NodePorts {
   readonly self: NodeIndex;
   readonly name: string;
   readonly generation: number;
+  /** Client writes sent (by their sentAtMs) before this are refused: the previous process may have run them. */
+  readonly writesServedFromMs: number;
   readonly config: ClusterConfig;
   readonly ring: Ring;
   readonly requests: RequestTracker;

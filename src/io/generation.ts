@@ -7,13 +7,18 @@ import { join } from 'node:path';
 
 const fileName = 'generation';
 
-/** Reads the last generation, stores and returns max(nowMs, last + 1). The dir must exist. */
-export async function nextGeneration(dataDir: string, nowMs: number): Promise<number> {
+/**
+ * Reads the last generation, stores and returns max(nowMs, last + 1), with the last one (null when
+ * this data dir never had a replica: nothing earlier can have served). The dir must exist.
+ */
+export async function nextGeneration(dataDir: string, nowMs: number): Promise<{ generation: number; previous: number | null }> {
   const path = join(dataDir, fileName);
   let last = 0;
+  let previous: number | null = null;
   try {
     const text = (await readFile(path, 'utf8')).trim();
-    if (/^\d{1,16}$/.test(text)) last = Number(text);
+    // An unreadable file still says a replica ran here before: previous is then its best guess.
+    previous = /^\d{1,16}$/.test(text) ? (last = Number(text)) : Math.floor(nowMs);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
@@ -33,5 +38,5 @@ export async function nextGeneration(dataDir: string, nowMs: number): Promise<nu
   } finally {
     await dir.close();
   }
-  return generation;
+  return { generation, previous };
 }

@@ -81,8 +81,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   }
   for (const problem of opened.problems) logger.warn({ event: 'log-damaged' }, `log ${dataDir}: ${problem}`);
   const nowMs = Date.now();
-  const generation = await nextGeneration(dataDir, nowMs);
-  const node = new Node({ config, self, generation, random: Math.random, repairMode: opts.repairMode, nowMs });
+  const { generation, previous } = await nextGeneration(dataDir, nowMs);
+  const node = new Node({ config, self, generation, restarted: previous !== null, random: Math.random, repairMode: opts.repairMode, nowMs });
   for (const record of opened.records) node.replay(record);
   node.replayTruncated(opened.truncatedBytes);
   logger.info({ event: 'log-replayed' },

@@ -211,7 +211,7 @@ export class SimCluster {
     const n = this.nodes[i]!;
     n.incarnation++;
     n.generation = Math.max(n.generation + 1, Math.floor(this.now));
-    const node = new Node({ config: this.config, self: i, generation: n.generation, random: seededRandom(this.random() * 2 ** 32), nowMs: this.now });
+    const node = new Node({ config: this.config, self: i, generation: n.generation, restarted: n.incarnation > 1, random: seededRandom(this.random() * 2 ** 32), nowMs: this.now });
     // Replay: the snapshot, then every durable record; a torn tail is cut off, as log-file does.
     if (n.disk.snapshot !== null) node.replay(n.disk.snapshot);
     const parts = n.disk.durable.map((r) => r.bytes);

@@ -347,4 +347,34 @@ describe('scenarios', () => {
     const status = sim.node(r3).status().peers;
     expect(status[r1]!.antiEntropy.keysReceived + status[r4]!.antiEntropy.keysReceived).to.equal(2);
   });
+
+  it('a coordinator killed with a put in flight never stamps it again: the retransmission to its next process is answered Timeout', () => {
+    const sim = cluster();
+    // replica-2 coordinates key 128 without holding it; the replicas' acks never reach it.
+    for (const r of [r3, r4, r1]) sim.cutOneWay(sim.addresses[r]!, sim.addresses[r2]!);
+    const client = '127.0.0.4:4100';
+    const replies: ClientReply[] = [];
+    sim.addClient(client, (reply) => replies.push(reply));
+    const put = { t: 'put' as const, id: nextId++, key, value: 'stamped once', level: 'QUORUM' as const, ...age(sim, 5_000) };
+    sim.clientSend(client, r2, put);
+    sim.runFor(50);
+    const first = sim.node(r3).store.read(key);
+    expect(first?.value, 'the replicas hold the write').to.equal('stamped once');
+    expect(replies, 'no answer yet').to.deep.equal([]);
+    sim.crash(r2);
+    sim.heal();
+    sim.restart(r2);
+    sim.runFor(50);
+    sim.clientSend(client, r2, put); // the client's retransmission, same id, within its deadline
+    sim.runFor(50);
+    expect(replies).to.have.length(1);
+    expect(replies[0]).to.deep.include({ t: 'fail', error: 'Timeout' });
+    expect((replies[0] as { message: string }).message).to.match(/^Timeout: replica-2 restarted .* may or may not have been applied/);
+    sim.runFor(500);
+    for (const r of [r3, r4, r1]) expect(sim.node(r).store.read(key)!.stamp, sim.config.nodes[r]!.name).to.deep.equal(first!.stamp);
+    expect(sim.node(r2).status().droppedDatagrams['before-restart']).to.equal(1);
+    // A write sent once the restart is behind the clock bound is served as usual.
+    sim.runFor(sim.config.maxClockSkewMs);
+    ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'after the restart', level: 'QUORUM', ...age(sim) }), 'put.ok');
+  });
 });

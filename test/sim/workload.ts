@@ -282,6 +282,23 @@ function check(sim: SimCluster, history: Op[], mode: RepairMode, rf: number, key
     if (g.got == null && g.stamp != null && !deleted.has(g.key)) fail(`get key ${g.key} found a tombstone, but no client deleted it`);
   }
 
+  // Each write is stamped once: a value seen with two stamps was stamped twice (a coordinator ran
+  // the same put again), and its second stamp could overwrite writes acknowledged in between.
+  const stampOf = new Map<string, Stamp>();
+  const seen = (value: string, stamp: Stamp, where: string) => {
+    const first = stampOf.get(value);
+    if (first === undefined) stampOf.set(value, stamp);
+    else if (compareStamps(first, stamp) !== 0) fail(`${value} stamped twice: ${formatStamp(first)} and ${formatStamp(stamp)} (${where})`);
+  };
+  for (const w of writes) if (w.kind === 'put' && w.outcome === 'ok') seen(w.value!, w.stamp!, `put acknowledged at ${w.completeMs}`);
+  for (const g of gets) if (g.got != null && g.stamp != null) seen(g.got, g.stamp, `get of key ${g.key} at ${g.completeMs}`);
+  for (const key of keys) {
+    for (const r of sim.node(0).ring.replicasFor(key)) {
+      const v = sim.node(r).store.read(key);
+      if (v?.value != null) seen(v.value, v.stamp, `held by ${sim.config.nodes[r]!.name} after healing`);
+    }
+  }
+
   // After healing, with no reads: every replica of every key holds the latest acknowledged write
   // or a newer one, and all of them the same version, in every repair mode (anti-entropy).
   for (const key of keys) {
