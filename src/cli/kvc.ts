@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { formatStamp } from '../core/hlc.js';
-import type { StatusReport } from '../core/messages.js';
+import { validate, type StatusReport } from '../core/messages.js';
 import type { Level, Stamp } from '../core/types.js';
 import { ConfigError } from '../io/config.js';
 import { BadInputError, ClusterError, KvClient, KvError, type ClientOptions, type GetResult, type LocalResult, type PutResult } from './client.js';
@@ -59,6 +59,26 @@ function droppedText(s: StatusReport): string {
   return entries.length === 0 ? 'none' : entries.map(([why, n]) => `${why} ${n}`).join(', ');
 }
 
+/** What is wrong with each peer, as this replica sees it: clock, config, cookie. */
+function peerProblems(s: StatusReport): string[] {
+  const out: string[] = [];
+  for (const p of s.peers) {
+    if (p.name === s.node) continue;
+    const problems: string[] = [];
+    if (p.clockRefused) problems.push(`clock ${p.clockOffsetMs !== null && p.clockOffsetMs >= 0 ? '+' : ''}${p.clockOffsetMs ?? '?'} ms beyond max_clock_skew_ms (traffic refused)`);
+    if (p.configMismatch) problems.push('another config (nodes, replication_factor or value_bytes_max differ; traffic refused)');
+    if (p.forged) problems.push('its datagrams fail our HMAC check (another cookie)');
+    if (p.refusesOurCookie) problems.push('says our datagrams fail its HMAC check (another cookie)');
+    if (problems.length > 0) out.push(`${p.name}: ${problems.join('; ')}`);
+  }
+  return out;
+}
+
+function clockOffsets(s: StatusReport): string {
+  const known = s.peers.filter((p) => p.name !== s.node && p.clockOffsetMs !== null);
+  return known.length === 0 ? 'none heard yet' : known.map((p) => `${p.name} ${p.clockOffsetMs! >= 0 ? '+' : ''}${p.clockOffsetMs} ms`).join(', ');
+}
+
 function statusText(s: StatusReport): string {
   const width = Math.max(...s.ring.flatMap((r) => r.replicas.map((n) => n.length)), 4);
   const lines = [
@@ -71,6 +91,10 @@ function statusText(s: StatusReport): string {
       : []),
     `keys stored: ${s.keysStored}; log: ${s.logBytes} bytes in ${s.logRecords} records`,
     `dropped datagrams: ${droppedText(s)}`,
+    `config digest ${s.configDigest}; peers' clocks (theirs minus ours): ${clockOffsets(s)}`,
+    ...peerProblems(s).map((p) => `PROBLEM ${p}`),
+    ...(s.clockWarning !== null ? [`CLOCK PROBLEM: ${s.clockWarning}`] : []),
+    ...(s.quarantinedAtReplay > 0 ? [`replay kept ${s.quarantinedAtReplay} versions out: stamped beyond max_clock_skew_ms ahead of this clock (see its start log)`] : []),
   ];
   return lines.join('\n');
 }
@@ -82,7 +106,9 @@ function statusLine(s: StatusReport): string {
   const down = names.filter((n) => upOrDown(s, n) !== 'UP');
   const hints = s.peers.filter((p) => p.hintsPending > 0).map((p) => `${p.name} ${p.hintsPending}`);
   return `${s.node}: RF ${s.replicationFactor}, ${s.repairMode}; up ${up.join(' ') || 'none'}; down ${down.join(' ') || 'none'}; `
-    + `hints ${hints.join(', ') || 'none'}; keys ${s.keysStored}; log ${s.logBytes} bytes/${s.logRecords} records; dropped ${droppedText(s)}`;
+    + `hints ${hints.join(', ') || 'none'}; keys ${s.keysStored}; log ${s.logBytes} bytes/${s.logRecords} records; dropped ${droppedText(s)}`
+    + peerProblems(s).map((p) => `; PROBLEM ${p}`).join('')
+    + (s.clockWarning !== null ? `; CLOCK PROBLEM: ${s.clockWarning}` : '');
 }
 
 function exitCodeOf(e: unknown): number {
@@ -117,10 +143,25 @@ function errorJson(e: unknown): Json {
 
 // ---- one-shot commands --------------------------------------------------------------------------
 
-interface CommonArgs { config: string; coordinator?: string | undefined; json: boolean; timeoutMs?: number | undefined }
+interface CommonArgs { config: string; coordinator?: string | undefined; json: boolean; timeoutMs?: number | undefined; seen?: string | undefined }
+
+/** `--seen`: a stamp as kvc prints it (1763700000123.0@2) or as --json does ([1763700000123,0,2]). */
+function parseSeen(text: string): Stamp {
+  const printed = /^(\d{1,16})\.(\d{1,16})@(\d{1,2})$/.exec(text.trim());
+  let parts: unknown = printed === null ? undefined : printed.slice(1).map(Number);
+  if (parts === undefined) {
+    try { parts = JSON.parse(text); } catch { parts = undefined; }
+  }
+  const v = validate({ t: 'get', id: 0, key: 0, level: 'ONE', seen: parts });
+  if (!v.ok || v.msg.t !== 'get' || v.msg.seen === undefined) {
+    throw new BadInputError(`--seen: expected a stamp like 1763700000123.0@2 or [1763700000123,0,2], got ${JSON.stringify(text)}`);
+  }
+  return v.msg.seen;
+}
 
 function clientOptions(args: CommonArgs): ClientOptions {
   const opts: ClientOptions = { configPath: args.config };
+  if (args.seen !== undefined) opts.seen = parseSeen(args.seen);
   if (args.coordinator !== undefined) opts.coordinator = args.coordinator;
   if (args.timeoutMs !== undefined) opts.timeoutMs = args.timeoutMs;
   return opts;
@@ -277,6 +318,7 @@ async function main(): Promise<void> {
     .option('coordinator', { type: 'string', describe: 'replica every get/put goes to (default: the first in nodes.toml)' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per result' })
     .option('timeout-ms', { type: 'number', describe: 'overall deadline per request (default: the config\'s write/read timeout + 1 s)' })
+    .option('seen', { type: 'string', describe: 'the newest stamp an earlier run printed: this request is ordered after it (env KV_SEEN)', default: process.env.KV_SEEN })
     .command('$0', 'open the interactive shell (reads commands line by line when stdin is not a terminal)', () => {}, (a) => shell(a))
     .command('get <key>', 'read a key (0..255)', (y) => y
       .positional('key', { type: 'string', describe: 'integer 0..255' })

@@ -2,7 +2,7 @@
 // replica of the key, the answer after `level` acks, timeouts (with hints for replicas that missed
 // a write) and read repair. One ClientOp per request in flight.
 import type { HintedHandoff } from './handoff.js';
-import { compareStamps, formatStamp, type Hlc } from './hlc.js';
+import { aheadOf, compareStamps, formatStamp, type Hlc } from './hlc.js';
 import { clientRequestsInFlightMax, dedupEntriesMax } from './limits.js';
 import { BoundedMap } from './lru.js';
 import { utf8Bytes, type ClientReply, type GetRequest, type PutRequest } from './messages.js';
@@ -51,6 +51,11 @@ export class Coordinator {
     if (done !== undefined) return this.ports.reply(client, done);
 
     const fail = (error: ClientError, message: string) => this.answer(client, req.id, { t: 'fail', id: req.id, error, message });
+    if (req.seen !== undefined && !this.orderAfterSeen(req.seen)) {
+      return fail('Unavailable', `Unavailable: this client has seen stamp ${formatStamp(req.seen)}, ${aheadOf(req.seen, this.ports.nowMs())} ms ahead of ` +
+        `${name}'s clock, beyond max_clock_skew_ms (${config.maxClockSkewMs}): ${name} cannot stamp after it. A clock ran fast where that ` +
+        `stamp was made, or ${name}'s is behind (check NTP)`);
+    }
     const need = requiredAcks(req.level, config.replicationFactor);
     if (!need.ok) return fail('InvalidRequest', `InvalidRequest: ${need.reason}`);
     const valueBytes = req.t === 'put' ? utf8Bytes(req.value) : 0;
@@ -69,6 +74,14 @@ export class Coordinator {
     }
     if (req.t === 'put') this.startWrite(client, opKey, req, need.acks, replicas);
     else this.startRead(client, opKey, req, need.acks, replicas);
+  }
+
+  /**
+   * Moves this clock past the newest stamp the client has seen, so what it does next is ordered
+   * after what it saw (its own earlier writes above all), unless that stamp is beyond the bound.
+   */
+  private orderAfterSeen(seen: Stamp): boolean {
+    return this.hlc.observeWithin(seen, this.ports.nowMs(), this.ports.config.maxClockSkewMs) === null;
   }
 
   /** Times out the requests past their deadline. */

@@ -15,6 +15,11 @@ export function formatStamp(s: Stamp): string {
   return `${s[0]}.${s[1]}@${s[2]}`;
 }
 
+/** How far a stamp's wall part is ahead of a wall clock, in ms (negative: behind). */
+export function aheadOf(stamp: Stamp, wallClockMs: number): number {
+  return stamp[0] - wallClockMs;
+}
+
 export class Hlc {
   private wallMs = 0;
   private counter = 0;
@@ -38,6 +43,18 @@ export class Hlc {
       this.wallMs = stamp[0];
       this.counter = stamp[1];
     }
+  }
+
+  /**
+   * Moves past a stamp from elsewhere unless it is more than maxSkewMs ahead of this node's wall
+   * clock: a peer (or client) with a fast clock must not drag this clock, and through it every
+   * clock in the cluster, ahead for good. Returns how far ahead it was when refused, else null.
+   */
+  observeWithin(stamp: Stamp, wallClockMs: number, maxSkewMs: number): number | null {
+    const aheadMs = aheadOf(stamp, wallClockMs);
+    if (aheadMs > maxSkewMs) return aheadMs;
+    this.observe(stamp);
+    return null;
   }
 
   /** The latest stamp made or observed (for gossip). */

@@ -1,12 +1,16 @@
 // Every message a socket can carry, as one discriminated union on `t`, and `validate`, which turns
 // anything a decoder produced into a typed message or a reason. Nothing here throws on bad input.
-import { keyMax, keyMin, messageIdMax, nodeNameBytesMax, nodesMax, valueBytesMaxCeiling } from './limits.js';
+import { configDigestCharsMax, keyMax, keyMin, messageIdMax, nodeNameBytesMax, nodesMax, valueBytesMaxCeiling } from './limits.js';
 import { clientErrors, levels, type ClientError, type Key, type Level, type NodeIndex, type Stamp } from './types.js';
 
 // ---- client <-> coordinator ----------------------------------------------------------------
 
-export interface GetRequest { t: 'get'; id: number; key: Key; level: Level }
-export interface PutRequest { t: 'put'; id: number; key: Key; value: string; level: Level }
+/**
+ * `seen`: the newest stamp this client has been answered with. The coordinator's clock moves past it
+ * before stamping, so a client's later write beats its earlier one whichever coordinator serves it.
+ */
+export interface GetRequest { t: 'get'; id: number; key: Key; level: Level; seen?: Stamp }
+export interface PutRequest { t: 'put'; id: number; key: Key; value: string; level: Level; seen?: Stamp }
 /** A replica's own stored version of a key, without coordination. */
 export interface LocalRequest { t: 'local'; id: number; key: Key }
 export interface StatusRequest { t: 'status'; id: number }
@@ -25,7 +29,19 @@ export type ClientReply = GetReply | PutReply | LocalReply | StatusReply | FailR
 
 export interface RangeReport { first: Key; last: Key; replicas: string[] }
 /** hintsExpired: hints for this target dropped past max_hint_window_ms since this node started (repair those keys). */
-export interface PeerReport { name: string; up: boolean; hintsPending: number; hintsExpired: number }
+export interface PeerReport {
+  name: string; up: boolean; hintsPending: number; hintsExpired: number;
+  /** The peer's wall clock minus this node's, at its last heartbeat (null: none heard yet). */
+  clockOffsetMs: number | null;
+  /** Its last heartbeat or stamp was refused as further ahead than max_clock_skew_ms. */
+  clockRefused: boolean;
+  /** Its heartbeats carry another config digest: no replica traffic either way. */
+  configMismatch: boolean;
+  /** Datagrams from its address failed the HMAC check lately (it has another cookie). */
+  forged: boolean;
+  /** It told us lately (unauthenticated notice) that our datagrams fail its HMAC check. */
+  refusesOurCookie: boolean;
+}
 export interface StatusReport {
   node: string;
   replicationFactor: number;
@@ -37,6 +53,12 @@ export interface StatusReport {
   logRecords: number;
   droppedDatagrams: Record<string, number>;
   clientRequestsInFlight: number;
+  /** Digest of what every replica's config must agree on (nodes in order, RF, value limit). */
+  configDigest: string;
+  /** Set when most peers' clocks are beyond max_clock_skew_ms of this one: this clock is probably wrong. */
+  clockWarning: string | null;
+  /** Versions the replay kept out of the store: stamped further ahead of the clock than max_clock_skew_ms. */
+  quarantinedAtReplay: number;
 }
 
 // ---- replica <-> replica ----------------------------------------------------------------------
@@ -51,7 +73,8 @@ export interface ReplicaReadAck { t: 'rr.ok'; from: NodeIndex; id: number; value
 export interface HintBatch { t: 'hints'; from: NodeIndex; gen: number; id: number; writes: [Key, string, Stamp][] }
 export interface HintBatchAck { t: 'hints.ok'; from: NodeIndex; id: number }
 /** One-way, never acked. */
-export interface Heartbeat { t: 'hb'; from: NodeIndex; gen: number; counter: number; hlc: Stamp }
+/** `wall`: the sender's wall clock when sent; `digest`: its config digest (see config-digest.ts). */
+export interface Heartbeat { t: 'hb'; from: NodeIndex; gen: number; counter: number; hlc: Stamp; wall: number; digest: string }
 
 export type PeerRequest = ReplicaWrite | ReplicaRead | HintBatch;
 export type PeerReply = ReplicaWriteAck | ReplicaReadAck | HintBatchAck;
@@ -129,6 +152,18 @@ function describe(v: unknown): string {
   return Array.isArray(v) ? 'an array' : typeof v;
 }
 
+/** A signed integer (a clock offset). */
+function int(o: Record<string, unknown>, field: string): number {
+  const v = o[field];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) fail(`${field}: expected an integer, got ${describe(v)}`);
+  return v;
+}
+/** A client request's optional newest-seen stamp. */
+function withSeen<R extends GetRequest | PutRequest>(o: Record<string, unknown>, req: R): R {
+  if (o.seen !== undefined) req.seen = stamp(o.seen, 'seen');
+  return req;
+}
+
 function validateStatus(x: unknown): StatusReport {
   if (!isRecord(x)) fail('status: expected an object');
   const s = x;
@@ -149,12 +184,19 @@ function validateStatus(x: unknown): StatusReport {
       first: key({ key: r.first }), last: key({ key: r.last }),
       replicas: (Array.isArray(r.replicas) ? r.replicas : fail('status.ring: expected replicas')).map((n: unknown) => text({ n }, 'n', nodeNameBytesMax)),
     })),
-    peers: list('peers').map((p) => ({ name: text(p, 'name', nodeNameBytesMax), up: p.up === true, hintsPending: uint(p, 'hintsPending'), hintsExpired: uint(p, 'hintsExpired') })),
+    peers: list('peers').map((p) => ({
+      name: text(p, 'name', nodeNameBytesMax), up: p.up === true, hintsPending: uint(p, 'hintsPending'), hintsExpired: uint(p, 'hintsExpired'),
+      clockOffsetMs: p.clockOffsetMs === null ? null : int(p, 'clockOffsetMs'),
+      clockRefused: p.clockRefused === true, configMismatch: p.configMismatch === true, forged: p.forged === true, refusesOurCookie: p.refusesOurCookie === true,
+    })),
     keysStored: uint(s, 'keysStored'),
     logBytes: uint(s, 'logBytes'),
     logRecords: uint(s, 'logRecords'),
     droppedDatagrams,
     clientRequestsInFlight: uint(s, 'clientRequestsInFlight'),
+    configDigest: text(s, 'configDigest', configDigestCharsMax),
+    clockWarning: s.clockWarning === null ? null : text(s, 'clockWarning', 1_024),
+    quarantinedAtReplay: uint(s, 'quarantinedAtReplay'),
   };
 }
 
@@ -162,8 +204,8 @@ function validateOrThrow(x: unknown, valueBytesMax: number): Message {
   if (!isRecord(x)) fail(`message: expected a map, got ${describe(x)}`);
   const o = x;
   switch (o.t) {
-    case 'get': return { t: 'get', id: uint(o, 'id'), key: key(o), level: level(o) };
-    case 'put': return { t: 'put', id: uint(o, 'id'), key: key(o), value: value(o.value, valueBytesMax), level: level(o) };
+    case 'get': return withSeen(o, { t: 'get', id: uint(o, 'id'), key: key(o), level: level(o) });
+    case 'put': return withSeen(o, { t: 'put', id: uint(o, 'id'), key: key(o), value: value(o.value, valueBytesMax), level: level(o) });
     case 'local': return { t: 'local', id: uint(o, 'id'), key: key(o) };
     case 'status': return { t: 'status', id: uint(o, 'id') };
     case 'get.ok': return { t: 'get.ok', id: uint(o, 'id'), key: key(o), ...version(o, valueBytesMax), coordinator: text(o, 'coordinator', nodeNameBytesMax) };
@@ -191,7 +233,10 @@ function validateOrThrow(x: unknown, valueBytesMax: number): Message {
       return { t: 'hints', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), writes };
     }
     case 'hints.ok': return { t: 'hints.ok', from: node(o), id: uint(o, 'id') };
-    case 'hb': return { t: 'hb', from: node(o), gen: uint(o, 'gen'), counter: uint(o, 'counter'), hlc: stamp(o.hlc, 'hlc') };
+    case 'hb': return {
+      t: 'hb', from: node(o), gen: uint(o, 'gen'), counter: uint(o, 'counter'), hlc: stamp(o.hlc, 'hlc'),
+      wall: uint(o, 'wall'), digest: text(o, 'digest', configDigestCharsMax),
+    };
     default: return fail(`t: unknown message type ${describe(o.t)}`);
   }
 }

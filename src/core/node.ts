@@ -6,10 +6,12 @@ import type { Effect, Input, LogEvent } from './effects.js';
 import { FailureDetector } from './failure-detector.js';
 import { HintedHandoff } from './handoff.js';
 import type { HintStore } from './hints.js';
-import { compareStamps, formatStamp, Hlc } from './hlc.js';
-import { clientRequestsInFlightMax, dedupEntriesMax, dropLogIntervalMs, hintsPerTargetMax, recordsPerSnapshotMin } from './limits.js';
+import { configDigest } from './config-digest.js';
+import { aheadOf, compareStamps, formatStamp, Hlc } from './hlc.js';
+import { clientRequestsInFlightMax, dedupEntriesMax, dropLogIntervalMs, hintsPerTargetMax, quarantinedKeysListedMax, recordsPerSnapshotMin } from './limits.js';
 import type { LogRecord } from './log-record.js';
-import { isClientRequest, type ClientReply, type ClientRequest, type Message, type PeerReply, type PeerRequest, type StatusReport } from './messages.js';
+import { isClientRequest, type ClientReply, type ClientRequest, type Heartbeat, type Message, type PeerReply, type PeerRequest, type StatusReport } from './messages.js';
+import { PeerChecks } from './peer-checks.js';
 import { Ring } from './partitioner.js';
 import type { NodePorts } from './ports.js';
 import type { Random } from './prng.js';
@@ -73,6 +75,11 @@ export class Node {
   private droppedSinceLog = 0;
   private lastDropLogMs = -Infinity;
   private replayed = { records: 0, torn: 0 };
+  /** Clock bound, config agreement and cookie trouble, per peer. */
+  private readonly checks: PeerChecks;
+  /** Versions the replay kept out of the store: stamped beyond the clock bound of the wall clock at start. */
+  private readonly quarantined: { key: Key; stamp: Stamp; aheadMs: number }[] = [];
+  private quarantinedCount = 0;
 
   constructor(opts: NodeOptions) {
     this.config = opts.config;
@@ -89,10 +96,12 @@ export class Node {
     this.peerRequestsSeen = new PeerDedup(Math.ceil(dedupEntriesMax / opts.config.nodes.length));
     this.addresses = opts.config.nodes.map(addressOf);
     this.nowMs = Math.floor(opts.nowMs);
+    this.checks = new PeerChecks(opts.config.nodes.length, opts.self, configDigest(opts.config), opts.config.maxClockSkewMs,
+      (level, name, text) => this.log(level, name, text), (node) => this.nameOf(node));
     const ports: NodePorts = {
       self: this.self, name: this.name, generation: this.generation, config: this.config, ring: this.ring, requests: this.requests,
       nowMs: () => this.nowMs,
-      isUp: (node) => this.detector.isUp(node),
+      isUp: (node) => this.detector.isUp(node) && this.checks.trusted(node),
       append: (record, then) => this.append(record, then),
       sendPeer: (to, msg) => this.sendPeer(to, msg),
       reply: (client, msg) => this.reply(client, msg),
@@ -114,7 +123,34 @@ export class Node {
   replay(record: LogRecord): void {
     if (this.started) throw new Error('node: replay after start');
     this.replayed.records++;
-    this.applyRecord(record);
+    const kept = this.withoutFutureStamps(record);
+    if (kept !== null) this.applyRecord(kept);
+  }
+
+  /**
+   * Replay must not re-adopt a poisoned stamp: one further ahead of the wall clock than the bound
+   * was made by a clock that ran fast (or this one now runs slow). Applied, it would drag the HLC
+   * ahead and win over every later write of its key until the wall clock caught up. Such versions
+   * (and hints) are kept out of memory and named in the start line and status; the snapshot taken
+   * at start makes that final, so a later restart does not bring them back once time has passed them.
+   */
+  private withoutFutureStamps(record: LogRecord): LogRecord | null {
+    const bound = this.nowMs + this.config.maxClockSkewMs;
+    const poisoned = (key: Key, stamp: Stamp) => {
+      if (stamp[0] <= bound) return false;
+      this.quarantinedCount++;
+      if (this.quarantined.length < quarantinedKeysListedMax) this.quarantined.push({ key, stamp, aheadMs: aheadOf(stamp, this.nowMs) });
+      return true;
+    };
+    switch (record.t) {
+      case 'w': case 'h': return poisoned(record.key, record.stamp) ? null : record;
+      case 'hd': return record;
+      case 'snap': return {
+        t: 'snap',
+        writes: record.writes.filter(([key, , stamp]) => !poisoned(key, stamp)),
+        hints: record.hints.filter(([, key, , stamp]) => !poisoned(key, stamp)),
+      };
+    }
   }
 
   /** The replay stopped at a torn or corrupt tail of this many bytes (for the start line). */
@@ -153,7 +189,8 @@ export class Node {
       case 'message': if (this.started) this.receive(input.from, input.msg); break;
       case 'tick': if (this.started) this.tick(); break;
       case 'synced': this.synced(input.upToLsn, input.logBytes); break;
-      case 'dropped': this.countDrop(input.reason); break;
+      case 'dropped': this.countDrop(input.reason); if (input.reason === 'forged') this.forgedFrom(input.from); break;
+      case 'cookie-notice': this.cookieNotice(input.from); break;
     }
     this.drainLoopback();
     this.maybeSnapshot();
@@ -169,6 +206,13 @@ export class Node {
       `${this.name} started (generation ${this.generation}): replayed ${this.replayed.records} log records` +
       `${this.replayed.torn > 0 ? `, dropped a torn tail of ${this.replayed.torn} bytes` : ''}; ` +
       `${this.store.size} keys, ${this.hints.count} hints restored`);
+    if (this.quarantinedCount > 0) {
+      this.log('warn', 'clock-skew', `replay kept ${this.quarantinedCount} versions out (stamped beyond max_clock_skew_ms ` +
+        `(${this.config.maxClockSkewMs}) ahead of this clock, so made by a clock that ran fast, or this one runs slow): ` +
+        `${this.quarantined.map((q) => `key ${q.key} ${formatStamp(q.stamp)} (+${q.aheadMs} ms)`).join(', ')}` +
+        `${this.quarantinedCount > this.quarantined.length ? ' …' : ''}; a snapshot now drops them from the log`);
+      this.recordsSinceSnapshot = recordsPerSnapshotMin;
+    }
     this.heartbeatAll();
     this.handoff.start();
   }
@@ -183,7 +227,7 @@ export class Node {
 
   private onPeerMessage(peer: NodeIndex, msg: Message): void {
     switch (msg.t) {
-      case 'hb': return this.onHeartbeat(peer, msg.gen, msg.hlc);
+      case 'hb': return this.onHeartbeat(peer, msg);
       case 'rw': case 'rr': case 'hints': return this.onPeerRequest(peer, msg);
       case 'rw.ok': case 'rr.ok': case 'hints.ok': return this.onPeerReply(peer, msg);
       default: return this.countDrop('unexpected');
@@ -231,6 +275,7 @@ export class Node {
   // ---- replica side ------------------------------------------------------------------------------
 
   private onPeerRequest(peer: NodeIndex, msg: PeerRequest): void {
+    if (this.refusesPeerRequest(peer, msg)) return;
     if (msg.t === 'rr') {
       // A read changes nothing, so a retransmitted one is simply read again: its reply (a value of
       // up to 60 KB) is never cached.
@@ -266,17 +311,53 @@ export class Node {
     fresh.forEach(([key, value, stamp], i) => this.append({ t: 'w', key, value, stamp }, i === fresh.length - 1 ? done : null));
   }
 
+  /**
+   * Replica traffic is refused from a peer whose config differs or whose clock is beyond the bound,
+   * and a write or hint batch carrying a stamp beyond the bound of this clock is refused whole
+   * (never stored, never adopted by the HLC; no ack, so the sender keeps it as a hint until it expires).
+   */
+  private refusesPeerRequest(peer: NodeIndex, msg: PeerRequest): boolean {
+    if (!this.checks.trusted(peer)) {
+      this.countDrop(this.checks.report(peer, this.nowMs).configMismatch ? 'config-mismatch' : 'clock-skew');
+      return true;
+    }
+    if (msg.t === 'rr') return false;
+    const stamps = msg.t === 'rw' ? [msg.stamp] : msg.writes.map((w) => w[2]);
+    const aheadMs = Math.max(...stamps.map((st) => aheadOf(st, this.nowMs)));
+    if (aheadMs <= this.config.maxClockSkewMs) return false;
+    this.checks.stampRefused(peer, msg.t === 'rw' ? `a write of key ${msg.key}` : `a batch of ${msg.writes.length} hints`, aheadMs, this.nowMs);
+    this.countDrop('clock-skew');
+    return true;
+  }
+
+  private forgedFrom(from: Address): void {
+    const peer = this.addresses.indexOf(from);
+    if (peer >= 0 && peer !== this.self) this.checks.forged(peer, this.nowMs);
+  }
+
+  private cookieNotice(from: Address): void {
+    const peer = this.addresses.indexOf(from);
+    if (peer >= 0 && peer !== this.self) this.checks.refusesOurCookie(peer, this.nowMs);
+  }
+
   // ---- gossip and failure detection --------------------------------------------------------------
 
   private heartbeatAll(): void {
     this.heartbeatCounter++;
-    const hb: Message = { t: 'hb', from: this.self, gen: this.generation, counter: this.heartbeatCounter, hlc: this.hlc.latest() };
+    const hb: Message = {
+      t: 'hb', from: this.self, gen: this.generation, counter: this.heartbeatCounter, hlc: this.hlc.latest(),
+      wall: this.nowMs, digest: this.checks.digest,
+    };
     for (let peer = 0; peer < this.addresses.length; peer++) if (peer !== this.self) this.sendPeer(peer, hb);
     this.nextHeartbeatMs = this.nowMs + this.config.gossipIntervalMs;
   }
 
-  private onHeartbeat(peer: NodeIndex, generation: number, hlc: Stamp): void {
-    this.hlc.observe(hlc);
+  private onHeartbeat(peer: NodeIndex, hb: Heartbeat): void {
+    // A heartbeat from a clock beyond the bound, or from another config, is no sign of life: the peer goes DOWN here.
+    if (!this.checks.heartbeat(peer, hb.wall, hb.digest, this.nowMs)) return;
+    // Its HLC may run ahead of its wall clock (carried by a third clock): adopted only within the bound.
+    this.hlc.observeWithin(hb.hlc, this.nowMs, this.config.maxClockSkewMs);
+    const generation = hb.gen;
     const outcome = this.detector.heartbeat(peer, generation, this.nowMs);
     const name = this.nameOf(peer);
     if (outcome === 'first-contact') this.log('info', 'peer-up', `peer ${name} UP (first heartbeat, generation ${generation})`);
@@ -329,12 +410,18 @@ export class Node {
       replicationFactor: this.config.replicationFactor,
       repairMode: this.repairMode,
       ring: this.ring.ranges.map((r) => ({ first: r.first, last: r.last, replicas: this.ring.replicasFor(r.first).map((n) => this.nameOf(n)) })),
-      peers: this.config.nodes.map((n, i) => ({ name: n.name, up: this.detector.isUp(i), hintsPending: this.hints.countFor(i), hintsExpired: this.handoff.expiredFor(i) })),
+      peers: this.config.nodes.map((n, i) => ({
+        name: n.name, up: this.detector.isUp(i) && this.checks.trusted(i), hintsPending: this.hints.countFor(i), hintsExpired: this.handoff.expiredFor(i),
+        ...this.checks.report(i, this.nowMs),
+      })),
       keysStored: this.store.size,
       logBytes: this.logBytes,
       logRecords: this.recordsSinceSnapshot,
       droppedDatagrams: { ...this.dropped },
       clientRequestsInFlight: this.coordinator.inFlight,
+      configDigest: this.checks.digest,
+      clockWarning: this.checks.clockWarning(),
+      quarantinedAtReplay: this.quarantinedCount,
     };
   }
 

@@ -35,8 +35,11 @@ export type Address = string;
 
 export interface NodeSpec {
   readonly name: string;
+  /** Where peers and clients send to: an IPv4 address (a hostname in nodes.toml is resolved at start, see io/resolve). */
   readonly host: string;
   readonly port: number;
+  /** The address this replica binds, when it differs from host (0.0.0.0, a private address behind NAT). */
+  readonly listen?: string;
 }
 
 /** Everything a node needs to know about its cluster, already validated (see io/config). */
@@ -53,6 +56,8 @@ export interface ClusterConfig {
   readonly maxHintWindowMs: number;
   readonly hintSweepIntervalMs: number;
   readonly valueBytesMax: number;
+  /** A stamp or heartbeat further ahead of this node's wall clock than this is refused (CockroachDB's max-offset). */
+  readonly maxClockSkewMs: number;
   readonly dataDir: string;
   readonly cookieFile: string;
 }

@@ -9,12 +9,14 @@ import { dropLogIntervalMs } from '../core/limits.js';
 import { encodeRecord, type LogRecord } from '../core/log-record.js';
 import { Node } from '../core/node.js';
 import { Outbox, type Outgoing } from '../core/outbox.js';
-import { addressOf, type Address, type RepairMode } from '../core/types.js';
+import { type Address, type RepairMode } from '../core/types.js';
 import { Codec } from './codec.js';
 import { loadConfig, nodeIndexByName } from './config.js';
-import { loadOrCreateCookie } from './cookie.js';
+import { cookieFromEnvironment, loadOrCreateCookie } from './cookie.js';
+import { badCookieNotice, isBadCookieNotice, NoticeLimiter } from './cookie-notice.js';
 import { nextGeneration } from './generation.js';
 import { openLog, type LogFile } from './log-file.js';
+import { resolveHosts } from './resolve.js';
 import { UdpEndpoint } from './udp.js';
 
 /** How often the node hears time pass (retransmits, heartbeats, deadlines, hint sweeps). */
@@ -48,11 +50,11 @@ export interface Replica {
 
 /** Loads the config and cookie, binds the port, replays the log and starts serving. */
 export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
-  const config = loadConfig(opts.configPath);
+  const config = await resolveHosts(loadConfig(opts.configPath));
   const self = nodeIndexByName(config, opts.name);
   const spec = config.nodes[self]!;
   const logger = opts.logger ?? createLogger(spec.name);
-  const codec = new Codec(loadOrCreateCookie(config.cookieFile), config.valueBytesMax);
+  const codec = new Codec(cookieFromEnvironment() ?? loadOrCreateCookie(config.cookieFile), config.valueBytesMax);
   const dataDir = opts.dataDir ?? join(config.dataDir, spec.name);
 
   // Bind first: the port doubles as a lock, so a second kvd of this replica fails here, before it
@@ -60,9 +62,9 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   let runtime: Runtime | null = null;
   let udp: UdpEndpoint;
   try {
-    udp = await UdpEndpoint.bind(spec.host, spec.port, (bytes, from) => runtime?.receive(bytes, from), (e, to) => runtime?.sendFailed(e, to));
+    udp = await UdpEndpoint.bind(spec.listen ?? spec.host, spec.port, (bytes, from) => runtime?.receive(bytes, from), (e, to) => runtime?.sendFailed(e, to));
   } catch (e) {
-    throw new Error(`${spec.name}: cannot listen on ${addressOf(spec)}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`${spec.name}: cannot listen on ${spec.listen ?? spec.host}:${spec.port}: ${e instanceof Error ? e.message : String(e)}`);
   }
 
   let opened: Awaited<ReturnType<typeof openLog>>;
@@ -126,6 +128,7 @@ class Runtime {
   /** What this event-loop turn sends, per destination: sent together at its end, few datagrams each. */
   private readonly outgoing = new Map<Address, Message[]>();
   private flushScheduled = false;
+  private readonly notices = new NoticeLimiter();
 
   constructor(
     private readonly node: Node,
@@ -146,8 +149,12 @@ class Runtime {
 
   receive(bytes: Buffer, from: Address): void {
     if (this.stopping !== null) return;
+    if (isBadCookieNotice(bytes)) return this.step({ kind: 'cookie-notice', from });
     const decoded = this.codec.decodeMany(bytes);
-    if (!decoded.ok) return this.drop(from, decoded.error, decoded.detail);
+    if (!decoded.ok) {
+      if (decoded.error === 'forged' && this.notices.allow(from, Date.now())) this.udp?.send(from, badCookieNotice);
+      return this.drop(from, decoded.error, decoded.detail);
+    }
     // The node checks that a replica's message comes from that replica's address ('spoofed').
     for (const msg of decoded.msgs) this.step({ kind: 'message', from, msg });
     for (const reason of decoded.invalid) this.drop(from, 'invalid', reason);

@@ -380,6 +380,7 @@ function clusterToml(ports: readonly number[], repairMode: RepairMode): string {
     'max_hint_window_ms = 10800000',
     'hint_sweep_interval_ms = 1000',
     'value_bytes_max = 60000',
+    'max_clock_skew_ms = 500',
     '',
     ...replicaNames.map((name, i) => `[[nodes]]\nname = "${name}"\nhost = "127.0.0.1"\nport = ${ports[i]}\n`),
   ].join('\n');

@@ -80,6 +80,7 @@ export function simConfig(nodes: number, rf: number, mode: RepairMode, blocking:
     maxHintWindowMs: 3_600_000,
     hintSweepIntervalMs: 500,
     valueBytesMax: 60_000,
+    maxClockSkewMs: 500,
     dataDir: 'sim',
     cookieFile: 'sim/cookie',
     ...overrides,

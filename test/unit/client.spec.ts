@@ -88,8 +88,8 @@ function statusOf(name: string): StatusReport {
   return {
     node: name, replicationFactor: 2, repairMode: 'both',
     ring: [{ first: 0, last: 127, replicas: ['fake-1', 'fake-2'] }, { first: 128, last: 255, replicas: ['fake-2', 'fake-1'] }],
-    peers: [{ name: name === 'fake-1' ? 'fake-2' : 'fake-1', up: true, hintsPending: 3, hintsExpired: 0 }],
-    keysStored: 2, logBytes: 512, logRecords: 4, droppedDatagrams: { forged: 1 }, clientRequestsInFlight: 0,
+    peers: [{ name: name === 'fake-1' ? 'fake-2' : 'fake-1', up: true, hintsPending: 3, hintsExpired: 0, clockOffsetMs: -3, clockRefused: false, configMismatch: false, forged: false, refusesOurCookie: false }],
+    keysStored: 2, logBytes: 512, logRecords: 4, droppedDatagrams: { forged: 1 }, clientRequestsInFlight: 0, configDigest: '0a1b2c3d', clockWarning: null, quarantinedAtReplay: 0,
   };
 }
 
@@ -98,7 +98,7 @@ function configText(fakes: FakeReplica[], cookieFile: string): string {
   return [
     'replication_factor = 2', 'repair_mode = "both"', 'read_repair_blocking = true', 'data_dir = "data"', `cookie_file = "${cookieFile}"`,
     'gossip_interval_ms = 200', 'down_after_ms = 1000', 'write_timeout_ms = 1000', 'read_timeout_ms = 1000',
-    'max_hint_window_ms = 10800000', 'hint_sweep_interval_ms = 1000', `value_bytes_max = ${valueBytesMax}`,
+    'max_hint_window_ms = 10800000', 'hint_sweep_interval_ms = 1000', `value_bytes_max = ${valueBytesMax}`, 'max_clock_skew_ms = 500',
     ...fakes.map((f) => `[[nodes]]\nname = "${f.name}"\nhost = "127.0.0.1"\nport = ${f.port}`),
   ].join('\n');
 }
@@ -145,9 +145,11 @@ describe('cli/client (against fake coordinators on loopback)', () => {
     expect(await client.put('19', 'héllo ✓', 'all')).to.deep.equal({ key: 19, stamp, coordinator: 'fake-1' });
     expect(fake1.received.map((r) => ({ ...r, id: 0 }))).to.deep.equal([
       { t: 'get', id: 0, key: 17, level: 'QUORUM' },
-      { t: 'get', id: 0, key: 18, level: 'ONE' },
-      { t: 'put', id: 0, key: 19, value: 'héllo ✓', level: 'ALL' },
+      // Every request after the first carries the newest stamp a reply has shown this client.
+      { t: 'get', id: 0, key: 18, level: 'ONE', seen: stamp },
+      { t: 'put', id: 0, key: 19, value: 'héllo ✓', level: 'ALL', seen: stamp },
     ]);
+    expect(client.seen).to.deep.equal(stamp);
     const ids = fake1.received.map((r) => r.id);
     expect(new Set(ids).size).to.equal(3);
   });

@@ -8,14 +8,15 @@ const stamp: Stamp = [1_700_000_000_000, 3, 2];
 const status = {
   node: 'replica-1', replicationFactor: 3, repairMode: 'both',
   ring: [{ first: 0, last: 63, replicas: ['replica-1', 'replica-2', 'replica-3'] }],
-  peers: [{ name: 'replica-2', up: true, hintsPending: 0, hintsExpired: 0 }],
-  keysStored: 10, logBytes: 4096, logRecords: 12, droppedDatagrams: { auth: 1 }, clientRequestsInFlight: 0,
+  peers: [{ name: 'replica-2', up: true, hintsPending: 0, hintsExpired: 0, clockOffsetMs: -3, clockRefused: false, configMismatch: false, forged: false, refusesOurCookie: false }],
+  keysStored: 10, logBytes: 4096, logRecords: 12, droppedDatagrams: { auth: 1 }, clientRequestsInFlight: 0, configDigest: '0a1b2c3d', clockWarning: null, quarantinedAtReplay: 0,
 };
 
 /** One good example of every message type (two where a field may be null or absent). */
 const good: Message[] = [
   { t: 'get', id: 1, key: 17, level: 'QUORUM' },
   { t: 'put', id: 2, key: 255, value: 'héllo wörld 😀', level: 'ALL' },
+  { t: 'put', id: 2, key: 1, value: 'v', level: 'ONE', seen: stamp },
   { t: 'local', id: 3, key: 0 },
   { t: 'status', id: 4 },
   { t: 'get.ok', id: 5, key: 17, value: 'v', stamp, coordinator: 'replica-2' },
@@ -32,10 +33,10 @@ const good: Message[] = [
   { t: 'rr.ok', from: 2, id: 11, value: null, stamp: null },
   { t: 'hints', from: 0, gen: 5, id: 12, writes: [[17, 'a', stamp], [18, 'b', [1, 0, 0]]] },
   { t: 'hints.ok', from: 3, id: 12 },
-  { t: 'hb', from: 63, gen: 5, counter: 99, hlc: stamp },
+  { t: 'hb', from: 63, gen: 5, counter: 99, hlc: stamp, wall: 1_700_000_000_000, digest: '0a1b2c3d' },
 ];
 
-const optional = new Set(['acks', 'required']);
+const optional = new Set(['acks', 'required', 'seen']);
 
 function refused(x: unknown, valueBytesMax?: number): string {
   const r = validate(x, valueBytesMax);

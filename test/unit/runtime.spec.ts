@@ -28,7 +28,7 @@ function clusterToml(ports: number[]): string {
     `replication_factor = ${ports.length}`, 'repair_mode = "both"', 'read_repair_blocking = true',
     'data_dir = "data"', 'cookie_file = "cookie"', 'gossip_interval_ms = 20', 'down_after_ms = 300',
     'write_timeout_ms = 2000', 'read_timeout_ms = 2000', 'max_hint_window_ms = 60000', 'hint_sweep_interval_ms = 100',
-    `value_bytes_max = ${valueBytesMax}`, '',
+    `value_bytes_max = ${valueBytesMax}`, 'max_clock_skew_ms = 500', '',
     ...ports.map((port, i) => `[[nodes]]\nname = "${names[i]}"\nhost = "127.0.0.1"\nport = ${port}\n`),
   ].join('\n');
 }
@@ -123,7 +123,7 @@ describe('io/runtime (real UDP on loopback, real log files)', function () {
     client = new RawClient(codec);
     client.sendRaw(ports[0]!, Buffer.from('not a datagram of ours'));
     client.sendRaw(ports[0]!, new Codec(Buffer.from('another cluster secret 0123456789'), valueBytesMax).encode({ t: 'status', id: 1 }));
-    client.sendRaw(ports[0]!, codec.encode({ t: 'hb', from: 1, gen: 1, counter: 1, hlc: [1, 0, 1] }));
+    client.sendRaw(ports[0]!, codec.encode({ t: 'hb', from: 1, gen: 1, counter: 1, hlc: [1, 0, 1], wall: 1, digest: '0a1b2c3d' }));
     const status = await client.request(ports[0]!, { t: 'status', id: 2 });
     expect(status.t).to.equal('status.ok');
     expect(replicas[0]!.node.dropped).to.deep.include({ short: 1, forged: 1, spoofed: 1 });
