@@ -80,6 +80,7 @@ export class Node {
   /** Versions the replay kept out of the store: stamped beyond the clock bound of the wall clock at start. */
   private readonly quarantined: { key: Key; stamp: Stamp; aheadMs: number }[] = [];
   private quarantinedCount = 0;
+  private quarantineDropped = false;
 
   constructor(opts: NodeOptions) {
     this.config = opts.config;
@@ -129,10 +130,12 @@ export class Node {
 
   /**
    * Replay must not re-adopt a poisoned stamp: one further ahead of the wall clock than the bound
-   * was made by a clock that ran fast (or this one now runs slow). Applied, it would drag the HLC
+   * was made by a clock that ran fast, or this clock now runs slow. Applied, it would drag the HLC
    * ahead and win over every later write of its key until the wall clock caught up. Such versions
-   * (and hints) are kept out of memory and named in the start line and status; the snapshot taken
-   * at start makes that final, so a later restart does not bring them back once time has passed them.
+   * (and hints) are kept out of memory and named in the start line and status, but stay in the log
+   * until a majority of peers' heartbeats show this clock is right: then they were poisoned, and a
+   * snapshot drops them for good. If instead this clock is the wrong one (a host booted an hour
+   * behind), the node refuses clients (clockWarning) and a restart with the clock fixed brings them back.
    */
   private withoutFutureStamps(record: LogRecord): LogRecord | null {
     const bound = this.nowMs + this.config.maxClockSkewMs;
@@ -210,8 +213,7 @@ export class Node {
       this.log('warn', 'clock-skew', `replay kept ${this.quarantinedCount} versions out (stamped beyond max_clock_skew_ms ` +
         `(${this.config.maxClockSkewMs}) ahead of this clock, so made by a clock that ran fast, or this one runs slow): ` +
         `${this.quarantined.map((q) => `key ${q.key} ${formatStamp(q.stamp)} (+${q.aheadMs} ms)`).join(', ')}` +
-        `${this.quarantinedCount > this.quarantined.length ? ' …' : ''}; a snapshot now drops them from the log`);
-      this.recordsSinceSnapshot = recordsPerSnapshotMin;
+        `${this.quarantinedCount > this.quarantined.length ? ' …' : ''}; they stay in the log until a majority of peers confirm this clock`);
     }
     this.heartbeatAll();
     this.handoff.start();
@@ -330,6 +332,23 @@ export class Node {
     return true;
   }
 
+  /** Peers confirm this clock: the versions the replay kept out were poisoned; a snapshot now drops them from the log. */
+  private maybeDropQuarantined(): void {
+    if (this.quarantinedCount === 0 || this.quarantineDropped || !this.checks.clockConfirmed()) return;
+    this.quarantineDropped = true;
+    this.log('warn', 'clock-skew', `a majority of peers agree with this clock: the ${this.quarantinedCount} versions the replay kept out ` +
+      `were stamped by a clock that ran fast; a snapshot drops them from the log`);
+    this.recordsSinceSnapshot = recordsPerSnapshotMin;
+  }
+
+  /** The HLC runs further ahead of the wall clock than the bound: the clock was stepped back (or ran fast until now). */
+  private clockSteppedBack(): string | null {
+    const aheadMs = aheadOf(this.hlc.latest(), this.nowMs);
+    if (aheadMs <= this.config.maxClockSkewMs) return null;
+    return `this replica's clock reads ${aheadMs} ms behind the stamps it has made, beyond max_clock_skew_ms (${this.config.maxClockSkewMs}): ` +
+      `its clock was stepped back or ran fast; peers refuse stamps made now. Restart it once the clock is right`;
+  }
+
   private forgedFrom(from: Address): void {
     const peer = this.addresses.indexOf(from);
     if (peer >= 0 && peer !== this.self) this.checks.forged(peer, this.nowMs);
@@ -357,6 +376,7 @@ export class Node {
     if (!this.checks.heartbeat(peer, hb.wall, hb.digest, this.nowMs)) return;
     // Its HLC may run ahead of its wall clock (carried by a third clock): adopted only within the bound.
     this.hlc.observeWithin(hb.hlc, this.nowMs, this.config.maxClockSkewMs);
+    this.maybeDropQuarantined();
     const generation = hb.gen;
     const outcome = this.detector.heartbeat(peer, generation, this.nowMs);
     const name = this.nameOf(peer);
@@ -390,7 +410,12 @@ export class Node {
         return this.reply(client, { t: 'local.ok', id: req.id, key: req.key, value: v?.value ?? null, stamp: v?.stamp ?? null, node: this.name });
       }
       case 'status': return this.reply(client, { t: 'status.ok', id: req.id, status: this.status() });
-      default: return this.coordinator.request(client, req);
+      default: {
+        // Stamps made here now would be refused by most peers, or lose to older writes: refuse first.
+        const clockWarning = this.checks.clockWarning() ?? this.clockSteppedBack();
+        if (clockWarning !== null) return this.reply(client, { t: 'fail', id: req.id, error: 'Unavailable', message: `Unavailable: ${this.name}: ${clockWarning}` });
+        return this.coordinator.request(client, req);
+      }
     }
   }
 

@@ -122,6 +122,12 @@ export class PeerChecks {
       `Replica traffic with those peers is refused meanwhile`;
   }
 
+  /** A majority of the cluster (this node included) has heard heartbeats within the bound. */
+  clockConfirmed(): boolean {
+    const within = this.peers.filter((p, i) => i !== this.self && p.offsetMs !== null && !p.clockOut).length;
+    return (within + 1) * 2 > this.peers.length;
+  }
+
   private checkMajority(nowMs: number): void {
     const warning = this.clockWarning();
     if (warning === null || nowMs - this.lastSuspectLogMs < peerProblemLogIntervalMs) return;

@@ -15,7 +15,7 @@ describe(`simulated clusters: ${seedCount} seeds from ${seedBase} (SIM_SEED, SIM
     for (let seed = seedBase; seed < seedBase + seedCount; seed++) {
       const r = runSeed({ seed });
       totals.ops += r.stats.ops; totals.crashes += r.stats.crashes; totals.partitions += r.stats.partitions; totals.junk += r.stats.junk;
-      if (r.failures.length > 0) failed.push(`${summarize(r)}\n    ${r.failures.slice(0, 3).join('\n    ')}\n    replay: ${replayCommand(seed)} --verbose`);
+      if (r.failures.length > 0) failed.push(`${summarize(r)}\n    ${r.failures.slice(0, 3).join('\n    ')}\n    replay: ${replayCommand(seed, r)} --verbose`);
     }
     console.log(`      ${seedCount} seeds: ${totals.ops} client ops, ${totals.crashes} crashes, ${totals.partitions} partitions, ${totals.junk} junk datagrams`);
     expect(failed, failed.join('\n')).to.deep.equal([]);
