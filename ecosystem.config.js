@@ -2,10 +2,13 @@
 //   npm start                      build, then pm2 start ecosystem.config.js
 //   KV_CONFIG=other.toml npm start another cluster file (relative to this directory)
 //   KV_REPAIR=read-repair npm start override repair_mode on every replica (hinted-handoff | read-repair | both | 0 | 1)
+//   KV_NODES=replica-2 npm start   start these replicas (comma-separated) instead of the ones whose
+//                                  host (or listen) is an address of this machine (all, on loopback)
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'smol-toml';
+import { localReplicas } from './dist/io/local-replicas.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const configPath = resolve(here, process.env.KV_CONFIG ?? 'nodes.toml');
@@ -16,7 +19,10 @@ const repair = process.env.KV_REPAIR ? ['--repair', process.env.KV_REPAIR] : [];
 /** kvd exits 2 on a bad config: restarting would only fail the same way. */
 const exitConfigError = 2;
 
-export const apps = nodes.map((node) => ({
+// One replica per host: only the ones that live here (see src/io/local-replicas.ts).
+const localNames = new Set(localReplicas(nodes.map((n) => ({ name: String(n.name), host: String(n.host), listen: n.listen === undefined ? undefined : String(n.listen) })), configPath));
+
+export const apps = nodes.filter((node) => localNames.has(String(node.name))).map((node) => ({
   name: String(node.name),
   cwd: here,
   script: resolve(here, 'dist/cli/kvd.js'),
