@@ -35,7 +35,7 @@ for (const size of [5, 8]) {
         }
       }));
       // Read back through a coordinator other than the writer: the latest write of each key.
-      for (const [i, c] of clients.entries()) {
+      for (let i = 0; i < clients.length; i++) {
         const reader = clients[(i + 1) % clients.length]!;
         for (const range of ring.ranges) {
           const key = range.first + ((i * 7) % (range.last - range.first + 1));
