@@ -5,10 +5,11 @@
 // with another config and a client with another cookie. Skipped, saying why, where namespaces
 // cannot be made (not root, no ip, no veth).
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StatusReport } from '../../src/core/messages.js';
 import { loadOrCreateCookie } from '../../src/io/cookie.js';
-import { waitFor } from './harness.js';
+import { repoRoot, waitFor } from './harness.js';
 import { namespacesUnavailable, NetnsHosts, subnet, type HostSpec } from './netns.js';
 
 const hosts: HostSpec[] = [1, 2, 3, 4].map((i) => ({ name: `host${i}`, address: `${subnet}.${i}`, port: 7100 + i }));
@@ -81,6 +82,15 @@ describe('integration: four hosts in network namespaces, one replica each under 
       expect(lines.filter((l) => !l.ok), r.stdout).to.deep.equal([]);
       expect(lines.filter((_, j) => j % 2 === 1).map((l) => l.value)).to.deep.equal(keys.map((k) => `${coordinator} wrote ${k}`));
     }));
+  });
+
+  it('one-shot kvc carries a stamp between runs with --seen: the second write is stamped after the first', async () => {
+    const first = JSON.parse((await net!.kvc(['put', '77', 'first', '--coordinator', 'replica-1', '--json'])).stdout) as { stamp: [number, number, number] };
+    const second = JSON.parse((await net!.kvc(['put', '77', 'second', '--coordinator', 'replica-4', '--json', '--seen', JSON.stringify(first.stamp)])).stdout) as { stamp: [number, number, number] };
+    expect(second.stamp[0] > first.stamp[0] || (second.stamp[0] === first.stamp[0] && second.stamp[1] > first.stamp[1])).to.equal(true);
+    const bad = await net!.kvc(['put', '77', 'x', '--seen', 'yesterday']);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.contain('--seen: expected a stamp like 1763700000123.0@2 or [1763700000123,0,2], got "yesterday"');
   });
 
   it('a host stopped misses a QUORUM write and gets it as a hint when it is back', async () => {
@@ -169,6 +179,11 @@ describe('integration: four hosts in network namespaces, one replica each under 
       const o = JSON.parse(r.stdout) as { ok: boolean; error: string; message: string };
       expect(o).to.deep.include({ ok: false, error: 'NoResponse' });
       expect(o.message).to.contain("it says this client's datagrams fail its HMAC check");
+      // KV_COOKIE takes the file's place: the cluster's cookie given that way, the same client is served.
+      const cookie = readFileSync(join(net!.dir, 'cookie'), 'utf8').trim();
+      const kvc = [process.execPath, join(repoRoot, 'dist/cli/kvc.js'), '--config', join(net!.hostDir('client'), 'nodes.toml')];
+      const served = await net!.exec('client', [...kvc, 'get', '1', '--coordinator', 'replica-2', '--json'], undefined, { KV_COOKIE: cookie });
+      expect(JSON.parse(served.stdout)).to.deep.include({ ok: true, key: 1 });
     } finally {
       net!.install('client', toml(), join(net!.dir, 'cookie'));
     }
