@@ -211,8 +211,16 @@ function scheduleFaults(sim: SimCluster, random: Random, faultMs: number, result
         sim.crash(node);
         sim.at(lastsMs, () => sim.restart(node));
       });
-    } else if (pick < 0.6) {
+    } else if (pick < 0.5) {
       sim.at(t, () => { result.stats.partitions++; sim.isolate(node); sim.at(lastsMs, () => sim.heal()); });
+    } else if (pick < 0.6) {
+      // One way only: what the node sends to another is lost, what it receives from it arrives.
+      sim.at(t, () => {
+        const other = (node + 1 + Math.floor(random() * (n - 1))) % n;
+        result.stats.partitions++;
+        if (other !== node) sim.cutOneWay(sim.addresses[node]!, sim.addresses[other]!);
+        sim.at(lastsMs, () => sim.heal());
+      });
     } else if (pick < 0.75) {
       sim.at(t, () => {
         const cut = 1 + Math.floor(random() * (n - 1));
