@@ -1,7 +1,11 @@
 // What IP fragmentation does to UDP datagrams on a lossy link: two network namespaces joined by a
 // veth (MTU 1500), an nft rule on the receiver's ingress dropping a random share of packets (each
-// IP fragment is a packet), and a sender pacing datagrams of each size across. Prints the share of
-// datagrams delivered per size and loss rate. Needs root; removes its namespaces at the end.
+// IP fragment is a packet), and a sender sending datagrams of each size across, back to back. Prints
+// the share of datagrams delivered per size and loss rate, against what independent fragment loss
+// predicts. Every cell gets fresh namespaces: a fragment lost pins the others of its datagram in
+// the receiver's reassembly memory (net.ipv4.ipfrag_high_thresh, 4 MB) for ipfrag_time (30 s), and
+// once that is full every fragment is dropped, so one cell's loss would starve the next cell.
+// Needs root; removes its namespaces at the end.
 //   npm run frag -- [--count 2000] [--loss 0,1,5]
 import { spawn, spawnSync } from 'node:child_process';
 import yargs from 'yargs';
@@ -82,21 +86,26 @@ async function deliveredShare(size: number, count: number): Promise<number> {
 
 const losses = argv.loss.split(',').map(Number);
 const sizes = argv.sizes.split(',').map(Number);
+function destroy(): void {
+  spawnSync('ip', ['netns', 'del', sender]);
+  spawnSync('ip', ['netns', 'del', receiver]);
+}
+
 try {
-  build();
   console.log(`| UDP payload | IP packets | ${losses.map((l) => `delivered at ${l}% packet loss`).join(' | ')} |`);
   console.log(`| --- | --- | ${losses.map(() => '---').join(' | ')} |`);
   for (const size of sizes) {
     const packets = Math.ceil((size + 8) / 1480);
     const cells: string[] = [];
     for (const loss of losses) {
+      build();
       setLoss(loss);
       const share = await deliveredShare(size, argv.count);
+      destroy();
       cells.push(`${(share * 100).toFixed(1)}% (expected ${(Math.pow(1 - loss / 100, packets) * 100).toFixed(1)}%)`);
     }
     console.log(`| ${size} B | ${packets} | ${cells.join(' | ')} |`);
   }
 } finally {
-  spawnSync('ip', ['netns', 'del', sender]);
-  spawnSync('ip', ['netns', 'del', receiver]);
+  destroy();
 }
