@@ -5,7 +5,8 @@
 import { createInterface } from 'node:readline';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { formatStamp } from '../core/hlc.js';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { compareStamps, formatStamp } from '../core/hlc.js';
 import { validate, type StatusReport } from '../core/messages.js';
 import type { Level, Stamp } from '../core/types.js';
 import { ConfigError } from '../io/config.js';
@@ -143,7 +144,10 @@ function errorJson(e: unknown): Json {
 
 // ---- one-shot commands --------------------------------------------------------------------------
 
-interface CommonArgs { config: string; coordinator?: string | undefined; json: boolean; timeoutMs?: number | undefined; seen?: string | undefined }
+interface CommonArgs {
+  config: string; coordinator?: string | undefined; json: boolean; timeoutMs?: number | undefined;
+  seen?: string | undefined; seenFile?: string | undefined;
+}
 
 /** `--seen`: a stamp as kvc prints it (1763700000123.0@2) or as --json does ([1763700000123,0,2]). */
 function parseSeen(text: string): Stamp {
@@ -159,9 +163,35 @@ function parseSeen(text: string): Stamp {
   return v.msg.seen;
 }
 
+/** The stamp kept in --seen-file by an earlier run, or null when there is none yet. */
+function readSeenFile(path: string): Stamp | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new BadInputError(`--seen-file ${path}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return parseSeen(text);
+}
+
+/** Keeps the newest stamp for the next run: written whole to a temp file, then renamed over the old one. */
+function writeSeenFile(path: string, stamp: Stamp): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(stamp)}\n`, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+function newer(a: Stamp | null, b: Stamp | null): Stamp | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return compareStamps(a, b) >= 0 ? a : b;
+}
+
 function clientOptions(args: CommonArgs): ClientOptions {
   const opts: ClientOptions = { configPath: args.config };
-  if (args.seen !== undefined) opts.seen = parseSeen(args.seen);
+  const seen = newer(args.seen === undefined ? null : parseSeen(args.seen), args.seenFile === undefined ? null : readSeenFile(args.seenFile));
+  if (seen !== null) opts.seen = seen;
   if (args.coordinator !== undefined) opts.coordinator = args.coordinator;
   if (args.timeoutMs !== undefined) opts.timeoutMs = args.timeoutMs;
   return opts;
@@ -173,6 +203,7 @@ async function oneShot<R>(args: CommonArgs, run: (c: KvClient) => Promise<R>, te
   try {
     client = await KvClient.open(clientOptions(args));
     const result = await run(client);
+    if (args.seenFile !== undefined && client.seen !== null) writeSeenFile(args.seenFile, client.seen);
     console.log(args.json ? JSON.stringify(json(result)) : text(result));
     process.exitCode = exitOk;
   } catch (e) {
@@ -277,6 +308,7 @@ async function shell(args: CommonArgs): Promise<void> {
     }
   } finally {
     rl.close();
+    if (args.seenFile !== undefined && client.seen !== null) writeSeenFile(args.seenFile, client.seen);
     await client.close();
   }
   process.exitCode = exitCode;
@@ -319,6 +351,7 @@ async function main(): Promise<void> {
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per result' })
     .option('timeout-ms', { type: 'number', describe: 'overall deadline per request (default: the config\'s write/read timeout + 1 s)' })
     .option('seen', { type: 'string', describe: 'the newest stamp an earlier run printed: this request is ordered after it (env KV_SEEN)', default: process.env.KV_SEEN })
+    .option('seen-file', { type: 'string', describe: 'read the newest stamp seen from this file before the request and keep it there after (env KV_SEEN_FILE)', default: process.env.KV_SEEN_FILE })
     .command('$0', 'open the interactive shell (reads commands line by line when stdin is not a terminal)', () => {}, (a) => shell(a))
     .command('get <key>', 'read a key (0..255)', (y) => y
       .positional('key', { type: 'string', describe: 'integer 0..255' })

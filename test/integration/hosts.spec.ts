@@ -84,10 +84,16 @@ describe('integration: four hosts in network namespaces, one replica each under 
     }));
   });
 
-  it('one-shot kvc carries a stamp between runs with --seen: the second write is stamped after the first', async () => {
+  it('one-shot kvc carries a stamp between runs with --seen or --seen-file: the second write is stamped after the first', async () => {
     const first = JSON.parse((await net!.kvc(['put', '77', 'first', '--coordinator', 'replica-1', '--json'])).stdout) as { stamp: [number, number, number] };
     const second = JSON.parse((await net!.kvc(['put', '77', 'second', '--coordinator', 'replica-4', '--json', '--seen', JSON.stringify(first.stamp)])).stdout) as { stamp: [number, number, number] };
     expect(second.stamp[0] > first.stamp[0] || (second.stamp[0] === first.stamp[0] && second.stamp[1] > first.stamp[1])).to.equal(true);
+    // --seen-file keeps it between runs without the script handling it.
+    const file = join(net!.hostDir('client'), 'seen');
+    const third = JSON.parse((await net!.kvc(['put', '78', 'third', '--coordinator', 'replica-2', '--json', '--seen-file', file])).stdout) as { stamp: [number, number, number] };
+    expect(JSON.parse(readFileSync(file, 'utf8'))).to.deep.equal(third.stamp);
+    const fourth = JSON.parse((await net!.kvc(['get', '78', '--coordinator', 'replica-3', '--json', '--seen-file', file])).stdout) as { value: string };
+    expect(fourth.value).to.equal('third');
     const bad = await net!.kvc(['put', '77', 'x', '--seen', 'yesterday']);
     expect(bad.code).to.equal(2);
     expect(bad.stderr).to.contain('--seen: expected a stamp like 1763700000123.0@2 or [1763700000123,0,2], got "yesterday"');
