@@ -78,7 +78,7 @@ export class Node {
   /** Clock bound, config agreement and cookie trouble, per peer. */
   private readonly checks: PeerChecks;
   /** Versions the replay kept out of the store: stamped beyond the clock bound of the wall clock at start. */
-  private readonly quarantined: { key: Key; stamp: Stamp; aheadMs: number }[] = [];
+  private readonly quarantined: { what: string; stamp: Stamp; aheadMs: number }[] = [];
   private quarantinedCount = 0;
   private quarantineDropped = false;
 
@@ -139,19 +139,21 @@ export class Node {
    */
   private withoutFutureStamps(record: LogRecord): LogRecord | null {
     const bound = this.nowMs + this.config.maxClockSkewMs;
-    const poisoned = (key: Key, stamp: Stamp) => {
+    const poisoned = (key: Key, stamp: Stamp, target: NodeIndex | null) => {
       if (stamp[0] <= bound) return false;
       this.quarantinedCount++;
-      if (this.quarantined.length < quarantinedKeysListedMax) this.quarantined.push({ key, stamp, aheadMs: aheadOf(stamp, this.nowMs) });
+      const what = target === null ? `key ${key}` : `hint for ${this.nameOf(target)} of key ${key}`;
+      if (this.quarantined.length < quarantinedKeysListedMax) this.quarantined.push({ what, stamp, aheadMs: aheadOf(stamp, this.nowMs) });
       return true;
     };
     switch (record.t) {
-      case 'w': case 'h': return poisoned(record.key, record.stamp) ? null : record;
+      case 'w': return poisoned(record.key, record.stamp, null) ? null : record;
+      case 'h': return poisoned(record.key, record.stamp, record.target) ? null : record;
       case 'hd': return record;
       case 'snap': return {
         t: 'snap',
-        writes: record.writes.filter(([key, , stamp]) => !poisoned(key, stamp)),
-        hints: record.hints.filter(([, key, , stamp]) => !poisoned(key, stamp)),
+        writes: record.writes.filter(([key, , stamp]) => !poisoned(key, stamp, null)),
+        hints: record.hints.filter(([target, key, , stamp]) => !poisoned(key, stamp, target)),
       };
     }
   }
@@ -212,7 +214,7 @@ export class Node {
     if (this.quarantinedCount > 0) {
       this.log('warn', 'clock-skew', `replay kept ${this.quarantinedCount} versions out (stamped beyond max_clock_skew_ms ` +
         `(${this.config.maxClockSkewMs}) ahead of this clock, so made by a clock that ran fast, or this one runs slow): ` +
-        `${this.quarantined.map((q) => `key ${q.key} ${formatStamp(q.stamp)} (+${q.aheadMs} ms)`).join(', ')}` +
+        `${this.quarantined.map((q) => `${q.what} ${formatStamp(q.stamp)} (+${q.aheadMs} ms)`).join(', ')}` +
         `${this.quarantinedCount > this.quarantined.length ? ' …' : ''}; they stay in the log until a majority of peers confirm this clock`);
     }
     this.heartbeatAll();
