@@ -3,6 +3,8 @@
 //   KV_CONFIG=other.toml npm start another cluster file (relative to this directory)
 //   KV_REPAIR=read-repair npm start override repair_mode on every replica (hinted-handoff | read-repair | both | 0 | 1)
 //   npm run reload                 restart the replicas one at a time, each serving before the next stops
+//   KV_NODES=replica-2 npm start   start these replicas (comma-separated) instead of the ones whose
+//                                  host (or listen) is an address of this machine (all, on loopback)
 // pm2 runs this file itself too (`pm2 start|reload ecosystem.config.js`), so it refuses a bad
 // nodes.toml here, with the loader's one line and exit status 2, before pm2 starts anything.
 import { createRequire } from 'node:module';
@@ -21,14 +23,18 @@ function refuse(line) {
   process.exit(exitConfigError);
 }
 
-/** The same checks as kvd's, from the built loader (kvd itself is in dist/, so nothing runs unbuilt). */
-function loadCluster(configPath) {
-  let loader;
+/** A module of the build (kvd itself is in dist/, so nothing runs unbuilt). */
+function built(path) {
   try {
-    loader = require('./dist/io/config.js');
+    return require(path);
   } catch {
-    refuse(`ecosystem.config.js: ${resolve(here, 'dist/io/config.js')} is missing: run \`npm run build\` first (npm start does)`);
+    refuse(`ecosystem.config.js: ${resolve(here, path)} is missing: run \`npm run build\` first (npm start does)`);
   }
+}
+
+/** The same checks as kvd's, from the built loader. */
+function loadCluster(configPath) {
+  const loader = built('./dist/io/config.js');
   try {
     return loader.loadConfig(configPath);
   } catch (e) {
@@ -53,8 +59,20 @@ const { nodes } = loadCluster(configPath);
 const repair = process.env.KV_REPAIR ? ['--repair', process.env.KV_REPAIR] : [];
 oneActionAtATime();
 
-/** One pm2 app per replica; the list may be filtered (by name) before it is exported. */
-export const apps = nodes.map((node) => ({
+// One replica per host: only the ones that live here, or KV_NODES (see src/io/local-replicas.ts).
+const { localReplicas } = built('./dist/io/local-replicas.js');
+const localNames = localReplicasOrRefuse();
+
+function localReplicasOrRefuse() {
+  try {
+    return new Set(localReplicas(nodes, configPath));
+  } catch (e) {
+    if (e instanceof Error && e.name === 'LocalReplicasError') refuse(`ecosystem.config.js: ${e.message}`);
+    throw e;
+  }
+}
+
+export const apps = nodes.filter((node) => localNames.has(node.name)).map((node) => ({
   name: node.name,
   cwd: here,
   script: resolve(here, 'dist/cli/kvd.js'),

@@ -6,7 +6,10 @@
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { cookieBytesMin } from '../io/cookie.js';
+import { cookieBytesMin, cookieFromEnvironment } from '../io/cookie.js';
+import { isBadCookieNotice } from '../io/cookie-notice.js';
+import { resolveHosts } from '../io/resolve.js';
+import { aheadOf, compareStamps } from '../core/hlc.js';
 import { Codec } from '../io/codec.js';
 import { ConfigError, loadConfig, requestTimeoutMsMax } from '../io/config.js';
 import { clientRequestsInFlightMax, messageIdMax, retryCeilingMs } from '../core/limits.js';
@@ -36,6 +39,8 @@ export const retransmitCeilingMs = retryCeilingMs;
 export const deadlineSlackMs = 1_000;
 /** Requests one client holds open at once; past it a request is refused with OverloadedError, unsent. */
 export const requestsInFlightMax = clientRequestsInFlightMax;
+/** A coordinator's "bad cookie" notice names it in a NoResponse error for this long. */
+const cookieNoticeShownMs = 30_000;
 /** Ids start at a random point below this, so two clients on one address rarely reuse each other's. */
 const idStartMax = 2 ** 47;
 
@@ -103,6 +108,8 @@ export interface ClientOptions {
   coordinator?: string;
   /** Overall deadline per request. Default: the config's write (put) or read timeout + deadlineSlackMs. */
   timeoutMs?: number;
+  /** The newest stamp seen before (say by an earlier kvc run): later requests are ordered after it. */
+  seen?: Stamp;
 }
 
 /** What the socket saw; for tests, the benchmark and debugging. */
@@ -141,6 +148,10 @@ export class KvClient {
   private outgoing: Pending[] = [];
   private nextId = randomInt(0, idStartMax);
   private closed = false;
+  /** The newest stamp any reply carried: sent with every get and put (see GetRequest.seen). */
+  private newest: Stamp | null;
+  /** Replicas that sent a "bad cookie" notice, and when (performance.now()). */
+  private readonly cookieRefusedBy = new Map<string, number>();
   /** Smoothed round trip and its variation, for the RTO; unset until the first sample. */
   private readonly rtt = new RttEstimator(retransmitFirstMs, retransmitFloorMs, retransmitCeilingMs);
   private readonly links: Links;
@@ -152,10 +163,12 @@ export class KvClient {
     readonly failover: boolean,
     private readonly timeoutMs: number | undefined,
     private readonly codec: Codec,
+    seen: Stamp | null,
   ) {
+    this.newest = seen;
     // A send error (e.g. no route) is counted where the send fails; retransmission covers it.
     this.links = new Links({
-      datagram: (bytes) => this.receive(bytes),
+      datagram: (bytes, from) => this.receive(bytes, from),
       refused: (to) => this.refused(to),
       sendError: () => { this.counters.sendErrors++; },
     });
@@ -164,7 +177,13 @@ export class KvClient {
   /** Reads nodes.toml and the cluster cookie. Throws ConfigError or BadInputError. */
   static async open(opts: ClientOptions = {}): Promise<KvClient> {
     const configPath = findConfigPath(opts.configPath);
-    const config = loadConfig(configPath);
+    let config: ClusterConfig;
+    try {
+      config = await resolveHosts(loadConfig(configPath));
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      throw new ConfigError(`${configPath}: ${e instanceof Error ? e.message : String(e)}`);
+    }
     const first = config.nodes[0];
     if (first === undefined) throw new ConfigError(`${configPath}: no nodes`);
     const failover = opts.coordinator === anyCoordinator;
@@ -172,13 +191,25 @@ export class KvClient {
     if (opts.timeoutMs !== undefined && (!Number.isInteger(opts.timeoutMs) || opts.timeoutMs < 1 || opts.timeoutMs > requestTimeoutMsMax)) {
       throw new BadInputError(`timeout: expected an integer in 1..${requestTimeoutMsMax} ms, got ${opts.timeoutMs}`);
     }
-    const codec = new Codec(readCookie(config.cookieFile), config.valueBytesMax);
-    return new KvClient(config, coordinator, failover, opts.timeoutMs, codec);
+    let cookie: Buffer;
+    try {
+      cookie = cookieFromEnvironment() ?? readCookie(config.cookieFile);
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      throw new ConfigError(e instanceof Error ? e.message : String(e));
+    }
+    const codec = new Codec(cookie, config.valueBytesMax);
+    return new KvClient(config, coordinator, failover, opts.timeoutMs, codec, opts.seen ?? null);
   }
 
   /** The replica the next get or put goes to (with failover: the one that answered last). */
   get coordinator(): string {
     return this.coordinatorSpec.name;
+  }
+
+  /** The newest stamp this client has been answered with (null before any). */
+  get seen(): Stamp | null {
+    return this.newest;
   }
 
   get inFlight(): number {
@@ -188,7 +219,7 @@ export class KvClient {
   async get(key: Key | string, level: Level | string = 'QUORUM'): Promise<GetResult> {
     const k = this.checkKey(key);
     const l = this.checkLevel(level);
-    const reply = await this.coordinated({ t: 'get', key: k, level: l }, 'get.ok', this.config.readTimeoutMs);
+    const reply = await this.coordinated({ t: 'get', key: k, level: l, ...this.seenField() }, 'get.ok', this.config.readTimeoutMs);
     if (reply.t !== 'get.ok') throw new Error(`client: expected get.ok, got ${reply.t}`);
     return { key: reply.key, found: reply.value !== null, value: reply.value, stamp: reply.stamp, coordinator: reply.coordinator };
   }
@@ -197,7 +228,7 @@ export class KvClient {
     const k = this.checkKey(key);
     const v = this.checkValue(value);
     const l = this.checkLevel(level);
-    const reply = await this.coordinated({ t: 'put', key: k, value: v, level: l }, 'put.ok', this.config.writeTimeoutMs);
+    const reply = await this.coordinated({ t: 'put', key: k, value: v, level: l, ...this.seenField() }, 'put.ok', this.config.writeTimeoutMs);
     if (reply.t !== 'put.ok') throw new Error(`client: expected put.ok, got ${reply.t}`);
     return { key: reply.key, stamp: reply.stamp, coordinator: reply.coordinator };
   }
@@ -206,7 +237,7 @@ export class KvClient {
   async del(key: Key | string, level: Level | string = 'QUORUM'): Promise<DelResult> {
     const k = this.checkKey(key);
     const l = this.checkLevel(level);
-    const reply = await this.coordinated({ t: 'del', key: k, level: l }, 'del.ok', this.config.writeTimeoutMs);
+    const reply = await this.coordinated({ t: 'del', key: k, level: l, ...this.seenField() }, 'del.ok', this.config.writeTimeoutMs);
     if (reply.t !== 'del.ok') throw new Error(`client: expected del.ok, got ${reply.t}`);
     return { key: reply.key, deleted: true, stamp: reply.stamp, coordinator: reply.coordinator };
   }
@@ -297,6 +328,10 @@ export class KvClient {
     }
   }
 
+  private seenField(): { seen?: Stamp } {
+    return this.newest === null ? {} : { seen: this.newest };
+  }
+
   private checkKey(key: Key | string): Key {
     const k = parseKey(key);
     if (isRefused(k)) throw new BadInputError(k.error);
@@ -377,7 +412,7 @@ export class KvClient {
     const leftMs = p.deadlineAt - performance.now();
     if (leftMs <= 0) {
       this.pending.delete(id);
-      p.reject(new NoResponseError(`no reply from ${p.to.name} (${p.to.host}:${p.to.port}) within the deadline; is it running?`));
+      p.reject(new NoResponseError(this.noReplyText(p.to)));
       return;
     }
     const jittered = p.waitMs * (0.75 + Math.random() * 0.5);
@@ -396,7 +431,21 @@ export class KvClient {
     return this.rtt.timeoutMs();
   }
 
-  private receive(datagram: Buffer): void {
+  private noReplyText(to: NodeSpec): string {
+    const noticeAt = this.cookieRefusedBy.get(to.name);
+    if (noticeAt !== undefined && performance.now() - noticeAt < cookieNoticeShownMs) {
+      return `no reply from ${to.name} (${to.host}:${to.port}) within the deadline: it says this client's datagrams fail its HMAC check ` +
+        `(an unauthenticated notice): this client's cookie (${process.env.KV_COOKIE ? 'KV_COOKIE' : this.config.cookieFile}) is not the cluster's; ` +
+        `copy the cookie file from a replica host, or set the same KV_COOKIE`;
+    }
+    return `no reply from ${to.name} (${to.host}:${to.port}) within the deadline; is it running?`;
+  }
+
+  private receive(datagram: Buffer, from: NodeSpec): void {
+    if (isBadCookieNotice(datagram)) {
+      this.cookieRefusedBy.set(from.name, performance.now());
+      return this.drop('bad-cookie-notice');
+    }
     const decoded = this.codec.decodeMany(datagram);
     if (!decoded.ok) return this.drop(decoded.error);
     for (const _ of decoded.invalid) this.drop('invalid');
@@ -415,8 +464,18 @@ export class KvClient {
     this.pending.delete(msg.id);
     this.counters.accepted++;
     if (!p.retransmitted && msg.t !== 'fail') this.rtt.sample(performance.now() - p.sentAt);
+    this.sawStamp(msg);
     if (msg.t === 'fail') p.reject(errorFromFail(msg));
     else p.resolve(msg);
+  }
+
+  /** Keeps the newest stamp a reply carried, so the next request is ordered after it. */
+  private sawStamp(msg: ClientReply): void {
+    const stamp = msg.t === 'get.ok' || msg.t === 'put.ok' ? msg.stamp : null;
+    if (stamp === null || (this.newest !== null && compareStamps(stamp, this.newest) <= 0)) return;
+    // A stamp made by a clock running fast would make every coordinator refuse this client: not carried.
+    if (aheadOf(stamp, Date.now()) > this.config.maxClockSkewMs) return;
+    this.newest = stamp;
   }
 
   private drop(reason: string): void {

@@ -4,9 +4,10 @@
 // answer, 2 input refused before anything was sent (bad key, value, level, replica or config).
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { formatStamp } from '../core/hlc.js';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { compareStamps, formatStamp } from '../core/hlc.js';
 import { count } from '../core/text.js';
-import type { StatusReport } from '../core/messages.js';
+import { validate, type StatusReport } from '../core/messages.js';
 import type { Level, Stamp } from '../core/types.js';
 import { ConfigError } from '../io/config.js';
 import {
@@ -84,6 +85,26 @@ function logFullText(s: StatusReport): string {
   return `${s.logWritable ? '' : ' (DISK FULL: not writable, acking no writes)'}${s.logAppendsFailed > 0 ? `, ${count(s.logAppendsFailed, 'append')} refused for lack of space` : ''}`;
 }
 
+/** What is wrong with each peer, as this replica sees it: clock, config, cookie. */
+function peerProblems(s: StatusReport): string[] {
+  const out: string[] = [];
+  for (const p of s.peers) {
+    if (p.name === s.node) continue;
+    const problems: string[] = [];
+    if (p.clockRefused) problems.push(`clock ${p.clockOffsetMs !== null && p.clockOffsetMs >= 0 ? '+' : ''}${p.clockOffsetMs ?? '?'} ms beyond max_clock_skew_ms (traffic refused)`);
+    if (p.configMismatch) problems.push('another config (nodes, replication_factor or value_bytes_max differ; traffic refused)');
+    if (p.forged) problems.push('its datagrams fail our HMAC check (another cookie)');
+    if (p.refusesOurCookie) problems.push('says our datagrams fail its HMAC check (another cookie)');
+    if (problems.length > 0) out.push(`${p.name}: ${problems.join('; ')}`);
+  }
+  return out;
+}
+
+function clockOffsets(s: StatusReport): string {
+  const known = s.peers.filter((p) => p.name !== s.node && p.clockOffsetMs !== null);
+  return known.length === 0 ? 'none heard yet' : known.map((p) => `${p.name} ${p.clockOffsetMs! >= 0 ? '+' : ''}${p.clockOffsetMs} ms`).join(', ');
+}
+
 function statusText(s: StatusReport): string {
   const width = Math.max(...s.ring.flatMap((r) => r.replicas.map((n) => n.length)), 4);
   const lines = [
@@ -98,6 +119,10 @@ function statusText(s: StatusReport): string {
     ...antiEntropyLines(s),
     `keys stored: ${s.keysStored}, ${count(s.tombstones, 'tombstone')}; log: ${count(s.logBytes, 'byte')} in ${count(s.logRecords, 'record')}${logFullText(s)}`,
     `dropped datagrams: ${droppedText(s)}`,
+    `config digest ${s.configDigest}; peers' clocks (theirs minus ours): ${clockOffsets(s)}`,
+    ...peerProblems(s).map((p) => `PROBLEM ${p}`),
+    ...(s.clockWarning !== null ? [`CLOCK PROBLEM: ${s.clockWarning}`] : []),
+    ...(s.quarantinedAtReplay > 0 ? [`replay kept ${s.quarantinedAtReplay} versions out: stamped beyond max_clock_skew_ms ahead of this clock (see its start log)`] : []),
   ];
   return lines.join('\n');
 }
@@ -127,7 +152,9 @@ function statusLine(s: StatusReport): string {
   return `${s.node}: RF ${s.replicationFactor}, ${s.repairMode}; up ${up.join(' ') || 'none'}; down ${down.join(' ') || 'none'}; `
     + `hints ${hints.join(', ') || 'none'}; keys ${s.keysStored}, tombstones ${s.tombstones}; `
     + `anti-entropy ${s.antiEntropyIntervalMs === 0 ? 'off' : `repaired ${count(s.peers.reduce((n, p) => n + p.antiEntropy.keysSent + p.antiEntropy.keysReceived, 0), 'key')}`}; `
-    + `log ${count(s.logBytes, 'byte')}/${count(s.logRecords, 'record')}${logFullText(s)}; dropped ${droppedText(s)}`;
+    + `log ${count(s.logBytes, 'byte')}/${count(s.logRecords, 'record')}${logFullText(s)}; dropped ${droppedText(s)}`
+    + peerProblems(s).map((p) => `; PROBLEM ${p}`).join('')
+    + (s.clockWarning !== null ? `; CLOCK PROBLEM: ${s.clockWarning}` : '');
 }
 
 function exitCodeOf(e: unknown): number {
@@ -163,11 +190,55 @@ function errorJson(e: unknown): Json {
 
 // ---- one-shot commands --------------------------------------------------------------------------
 
-interface CommonArgs { config?: string | undefined; coordinator?: string | undefined; json: boolean; timeoutMs?: number | undefined }
+interface CommonArgs {
+  config?: string | undefined; coordinator?: string | undefined; json: boolean; timeoutMs?: number | undefined;
+  seen?: string | undefined; seenFile?: string | undefined;
+}
+
+/** `--seen`: a stamp as kvc prints it (1763700000123.0@2) or as --json does ([1763700000123,0,2]). */
+function parseSeen(text: string): Stamp {
+  const printed = /^(\d{1,16})\.(\d{1,16})@(\d{1,2})$/.exec(text.trim());
+  let parts: unknown = printed === null ? undefined : printed.slice(1).map(Number);
+  if (parts === undefined) {
+    try { parts = JSON.parse(text); } catch { parts = undefined; }
+  }
+  const v = validate({ t: 'get', id: 0, key: 0, level: 'ONE', sentAtMs: 0, deadlineMs: 0, seen: parts });
+  if (!v.ok || v.msg.t !== 'get' || v.msg.seen === undefined) {
+    throw new BadInputError(`--seen: expected a stamp like 1763700000123.0@2 or [1763700000123,0,2], got ${JSON.stringify(text)}`);
+  }
+  return v.msg.seen;
+}
+
+/** The stamp kept in --seen-file by an earlier run, or null when there is none yet. */
+function readSeenFile(path: string): Stamp | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new BadInputError(`--seen-file ${path}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return parseSeen(text);
+}
+
+/** Keeps the newest stamp for the next run: written whole to a temp file, then renamed over the old one. */
+function writeSeenFile(path: string, stamp: Stamp): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(stamp)}\n`, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+function newer(a: Stamp | null, b: Stamp | null): Stamp | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return compareStamps(a, b) >= 0 ? a : b;
+}
 
 function clientOptions(args: CommonArgs): ClientOptions {
   const opts: ClientOptions = {};
   if (args.config !== undefined) opts.configPath = args.config;
+  const seen = newer(args.seen === undefined ? null : parseSeen(args.seen), args.seenFile === undefined ? null : readSeenFile(args.seenFile));
+  if (seen !== null) opts.seen = seen;
   if (args.coordinator !== undefined) opts.coordinator = args.coordinator;
   if (args.timeoutMs !== undefined) opts.timeoutMs = args.timeoutMs;
   return opts;
@@ -181,6 +252,7 @@ async function oneShot<R>(
   try {
     client = await KvClient.open(clientOptions(args));
     const result = await run(client);
+    if (args.seenFile !== undefined && client.seen !== null) writeSeenFile(args.seenFile, client.seen);
     console.log(args.json ? JSON.stringify(json(result)) : text(result));
     process.exitCode = exitOf(result);
   } catch (e) {
@@ -298,6 +370,7 @@ async function shell(args: CommonArgs): Promise<void> {
       cancel: () => client.cancelAll('cancelled (Ctrl-C)'),
     });
   } finally {
+    if (args.seenFile !== undefined && client.seen !== null) writeSeenFile(args.seenFile, client.seen);
     await client.close();
   }
   process.exitCode = exitCode;
@@ -339,6 +412,8 @@ async function main(): Promise<void> {
     .option('coordinator', { type: 'string', describe: 'replica every get/put goes to (default: the first in nodes.toml); any: the next live one when one does not answer' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per result' })
     .option('timeout-ms', { type: 'number', describe: 'overall deadline per request (default: the config\'s write/read timeout + 1 s)' })
+    .option('seen', { type: 'string', describe: 'the newest stamp an earlier run printed: this request is ordered after it (env KV_SEEN)', default: process.env.KV_SEEN })
+    .option('seen-file', { type: 'string', describe: 'read the newest stamp seen from this file before the request and keep it there after (env KV_SEEN_FILE)', default: process.env.KV_SEEN_FILE })
     .command('$0', 'open the interactive shell (reads commands line by line when stdin is not a terminal)', () => {}, (a) => shell(a))
     .command('get <key>', 'read a key (0..255)', (y) => y
       .positional('key', { type: 'string', describe: 'integer 0..255' })

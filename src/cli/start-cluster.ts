@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../io/config.js';
-import { addressOf, type ClusterConfig } from '../core/types.js';
+import { LocalReplicasError, localReplicas } from '../io/local-replicas.js';
+import { count } from '../core/text.js';
+import { addressOf, type ClusterConfig, type NodeSpec } from '../core/types.js';
 
 const exitOk = 0;
 const exitNotServing = 1;
@@ -63,6 +65,16 @@ function main(): number {
     process.stderr.write(`${e.message}\n`);
     return exitConfigError;
   }
+  // Only the replicas that live on this machine (or KV_NODES): the ecosystem file starts the same ones.
+  let here: NodeSpec[];
+  try {
+    const names = new Set(localReplicas(config.nodes, configPath));
+    here = config.nodes.filter((n) => names.has(n.name));
+  } catch (e) {
+    if (!(e instanceof LocalReplicasError)) throw e;
+    process.stderr.write(`${e.message}\n`);
+    return exitConfigError;
+  }
 
   const running = ours(config, listApps());
   if (running.length > 0 && !restart) {
@@ -81,7 +93,7 @@ function main(): number {
   }
 
   const apps = ours(config, listApps());
-  const failed = config.nodes.filter((n) => {
+  const failed = here.filter((n) => {
     const app = apps.find((a) => a.name === n.name);
     return app === undefined || app.status !== 'online' || (!restart && app.restarts > 0);
   });
@@ -94,7 +106,9 @@ function main(): number {
     process.stderr.write('Fix the cause, then `npm stop` and `npm start` (npx pm2 logs shows everything).\n');
     return exitNotServing;
   }
-  console.log(`ringkv: ${config.nodes.length} replicas serving (${config.nodes.map((n) => `${n.name} ${addressOf(n)}`).join(', ')}). Try: npm run -s kvc`);
+  const others = config.nodes.length - here.length;
+  console.log(`ringkv: ${count(here.length, 'replica')} serving here (${here.map((n) => `${n.name} ${addressOf(n)}`).join(', ')})` +
+    `${others > 0 ? `; ${others} more in ${configPath} run on other machines` : ''}. Try: npm run -s kvc`);
   return exitOk;
 }
 

@@ -10,7 +10,7 @@
 //
 // Replicas that agree exchange one small datagram each way per peer per round. Everything is
 // last-write-wins on stamps, tombstones included, so a round can only move a replica forward.
-import { compareStamps } from './hlc.js';
+import { aheadOf, compareStamps } from './hlc.js';
 import { crc32 } from './crc32.js';
 import {
   antiEntropyBlockKeys, antiEntropyRoundsInFlightMax, hintBatchBytesMax, hintEntryOverheadBytes, keyMax, keyMin, repairRequestsInFlightMax,
@@ -174,8 +174,10 @@ export class AntiEntropy {
       const asked = new Set(keys);
       this.send(round, (id): PullRequest => ({ t: 'ae.pull', from: ports.self, gen: ports.generation, id, keys }), ports.config.readTimeoutMs, (reply) => {
         if (reply.t !== 'ae.pull.ok') return;
-        // Only what was asked for: a key this replica does not hold must never be stored here.
-        const writes = reply.writes.filter(([key]) => asked.has(key));
+        // Only what was asked for: a key this replica does not hold must never be stored here; nor a
+        // stamp beyond the clock bound (a peer whose clock ran fast made it), like any replica write.
+        const nowMs = ports.nowMs();
+        const writes = reply.writes.filter(([key, , stamp]) => asked.has(key) && aheadOf(stamp, nowMs) <= ports.config.maxClockSkewMs);
         round.outstanding++; // until the pulled versions are durable here
         this.data.writeLocal(writes, (fresh) => {
           round.receivedKeys.push(...fresh);

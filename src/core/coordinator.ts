@@ -3,7 +3,7 @@
 // a write) and read repair. A del is a put of a tombstone (value null): the same stamp, levels,
 // hints and repair. One ClientOp per request in flight.
 import type { HintedHandoff } from './handoff.js';
-import { compareStamps, formatStamp, type Hlc } from './hlc.js';
+import { aheadOf, compareStamps, formatStamp, type Hlc } from './hlc.js';
 import { ClientAnswers } from './dedup.js';
 import { clientDeadlineMsMax, clientRequestsInFlightMax, dedupEntriesMax } from './limits.js';
 import { utf8Bytes, type ClientReply, type CoordinatedRequest, type DelRequest, type GetRequest, type PutRequest } from './messages.js';
@@ -60,6 +60,11 @@ export class Coordinator {
     }
 
     const fail = (error: ClientError, message: string) => this.answer(client, req.id, { t: 'fail', id: req.id, error, message }, opKey, req.deadlineMs);
+    if (req.seen !== undefined && !this.orderAfterSeen(req.seen)) {
+      return fail('Unavailable', `Unavailable: this client has seen stamp ${formatStamp(req.seen)}, ${aheadOf(req.seen, this.ports.nowMs())} ms ahead of ` +
+        `${name}'s clock, beyond max_clock_skew_ms (${config.maxClockSkewMs}): ${name} cannot stamp after it. A clock ran fast where that ` +
+        `stamp was made, or ${name}'s is behind (check NTP)`);
+    }
     const need = requiredAcks(req.level, config.replicationFactor);
     if (!need.ok) return fail('InvalidRequest', `InvalidRequest: ${need.reason}`);
     const valueBytes = req.t === 'put' ? utf8Bytes(req.value) : 0;
@@ -142,6 +147,14 @@ export class Coordinator {
     return false;
   }
 
+  /**
+   * Moves this clock past the newest stamp the client has seen, so what it does next is ordered
+   * after what it saw (its own earlier writes above all), unless that stamp is beyond the bound.
+   */
+  private orderAfterSeen(seen: Stamp): boolean {
+    return this.hlc.observeWithin(seen, this.ports.nowMs(), this.ports.config.maxClockSkewMs) === null;
+  }
+
   /** Times out the requests past their deadline. */
   tick(): void {
     const now = this.ports.nowMs();
@@ -160,7 +173,7 @@ export class Coordinator {
   private startWrite(client: Address, opKey: string, req: PutRequest | DelRequest, required: number, replicas: readonly NodeIndex[]): void {
     const { ports } = this;
     const now = ports.nowMs();
-    const stamp = this.hlc.now(now);
+    const stamp = this.hlc.now(ports.clockMs());
     const value = req.t === 'put' ? req.value : null;
     const op: WriteOp = {
       kind: 'write', client, clientId: req.id, opKey, clientDeadlineMs: req.deadlineMs, key: req.key, level: req.level, value, stamp,

@@ -19,7 +19,12 @@ export type Input =
    */
   | { kind: 'append-failed'; fromLsn: number; toLsn: number; reason: string }
   /** The runtime refused a datagram (short, forged, cbor, invalid, spoofed …): counted here. */
-  | { kind: 'dropped'; from: Address; reason: string };
+  | { kind: 'dropped'; from: Address; reason: string }
+  /**
+   * An unauthenticated "bad cookie" notice came from this address: its owner says our datagrams fail
+   * its HMAC check. Anyone could send one, so it is only shown and logged, never acted upon.
+   */
+  | { kind: 'cookie-notice'; from: Address };
 
 export type Effect =
   | { kind: 'send'; to: Address; msg: Message }

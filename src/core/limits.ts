@@ -90,3 +90,12 @@ export const messageIdMax = Number.MAX_SAFE_INTEGER;
 
 /** Payload bytes of one log record; a longer length field is read as damage. A snapshot of every key at the largest value is about 16 MB. */
 export const recordBytesMax = 64 * 1024 * 1024;
+
+/** Characters of a config digest in heartbeats and status (hex of a SHA-256 prefix; see config-digest.ts). */
+export const configDigestCharsMax = 64;
+/** Operator log lines about one peer's clock, config or cookie: at most one per peer and kind per interval. */
+export const peerProblemLogIntervalMs = 60_000;
+/** A peer's forged datagrams or bad-cookie notice count in status for this long after the last one. */
+export const cookieProblemShownMs = 10_000;
+/** Versions the replay keeps out of the store (beyond the clock bound) that status and the start line name. */
+export const quarantinedKeysListedMax = 16;

@@ -1,6 +1,8 @@
 // Every message a socket can carry, as one discriminated union on `t`, and `validate`, which turns
 // anything a decoder produced into a typed message or a reason. Nothing here throws on bad input.
-import { antiEntropyBlockCount, hintEntryOverheadBytes, keyCount, keyMax, keyMin, messageIdMax, nodeNameBytesMax, nodesMax, valueBytesMaxCeiling } from './limits.js';
+import {
+  antiEntropyBlockCount, configDigestCharsMax, hintEntryOverheadBytes, keyCount, keyMax, keyMin, messageIdMax, nodeNameBytesMax, nodesMax, valueBytesMaxCeiling,
+} from './limits.js';
 import { clientErrors, levels, type ClientError, type Key, type Level, type NodeIndex, type Stamp, type StoredValue } from './types.js';
 
 // ---- client <-> coordinator ----------------------------------------------------------------
@@ -10,8 +12,10 @@ import { clientErrors, levels, type ClientError, type Key, type Level, type Node
  * request, `deadlineMs` the wall-clock ms past which the client no longer waits for an answer. A
  * coordinator refuses one whose deadline has passed by its own clock, or that claims to be sent
  * more than max_clock_skew_ms in its future (see coordinator.ts admission).
+ * `seen`: the newest stamp this client has been answered with. The coordinator's clock moves past it
+ * before stamping, so a client's later write beats its earlier one whichever coordinator serves it.
  */
-export interface RequestAge { sentAtMs: number; deadlineMs: number }
+export interface RequestAge { sentAtMs: number; deadlineMs: number; seen?: Stamp }
 export interface GetRequest extends RequestAge { t: 'get'; id: number; key: Key; level: Level }
 export interface PutRequest extends RequestAge { t: 'put'; id: number; key: Key; value: string; level: Level }
 /** A write of a tombstone: every path a put takes, with no value. */
@@ -43,7 +47,20 @@ export type ClientReply = GetReply | PutReply | DelReply | LocalReply | StatusRe
 
 export interface RangeReport { first: Key; last: Key; replicas: string[] }
 /** hintsExpired: hints for this target dropped past max_hint_window_ms since this node started (repair those keys). */
-export interface PeerReport { name: string; up: boolean; hintsPending: number; hintsExpired: number; antiEntropy: AntiEntropyReport }
+export interface PeerReport {
+  name: string; up: boolean; hintsPending: number; hintsExpired: number;
+  antiEntropy: AntiEntropyReport;
+  /** The peer's wall clock minus this node's, at its last heartbeat (null: none heard yet). */
+  clockOffsetMs: number | null;
+  /** Its last heartbeat or stamp was refused as further ahead than max_clock_skew_ms. */
+  clockRefused: boolean;
+  /** Its heartbeats carry another config digest: no replica traffic either way. */
+  configMismatch: boolean;
+  /** Datagrams from its address failed the HMAC check lately (it has another cookie). */
+  forged: boolean;
+  /** It told us lately (unauthenticated notice) that our datagrams fail its HMAC check. */
+  refusesOurCookie: boolean;
+}
 /** Anti-entropy with one peer since this node started: rounds finished, when the last one did, keys repaired each way. */
 export interface AntiEntropyReport { rounds: number; lastRoundMs: number | null; keysSent: number; keysReceived: number }
 export interface StatusReport {
@@ -65,6 +82,12 @@ export interface StatusReport {
   logWritable: boolean;
   /** Log appends (batches of records) refused by a full disk since this node started. */
   logAppendsFailed: number;
+  /** Digest of what every replica's config must agree on (nodes in order, RF, value limit). */
+  configDigest: string;
+  /** Set when most peers' clocks are beyond max_clock_skew_ms of this one: this clock is probably wrong. */
+  clockWarning: string | null;
+  /** Versions the replay kept out of the store: stamped further ahead of the clock than max_clock_skew_ms. */
+  quarantinedAtReplay: number;
 }
 
 // ---- replica <-> replica ----------------------------------------------------------------------
@@ -93,7 +116,8 @@ export interface PullRequest { t: 'ae.pull'; from: NodeIndex; gen: number; id: n
 /** As many of them as fit a datagram; the rest wait for the next round. */
 export interface PullReply { t: 'ae.pull.ok'; from: NodeIndex; id: number; writes: [Key, StoredValue, Stamp][] }
 /** One-way, never acked. */
-export interface Heartbeat { t: 'hb'; from: NodeIndex; gen: number; counter: number; hlc: Stamp }
+/** `wall`: the sender's wall clock when sent; `digest`: its config digest (see config-digest.ts). */
+export interface Heartbeat { t: 'hb'; from: NodeIndex; gen: number; counter: number; hlc: Stamp; wall: number; digest: string }
 
 export type PeerRequest = ReplicaWrite | ReplicaRead | HintBatch | DigestRequest | PullRequest;
 export type PeerReply = ReplicaWriteAck | ReplicaReadAck | HintBatchAck | DigestReply | PullReply;
@@ -203,7 +227,15 @@ function describe(v: unknown): string {
 
 /** Only the types: whether the age is acceptable is the coordinator's call, by its own clock. */
 function requestAge(o: Record<string, unknown>): RequestAge {
-  return { sentAtMs: uint(o, 'sentAtMs'), deadlineMs: uint(o, 'deadlineMs') };
+  const age: RequestAge = { sentAtMs: uint(o, 'sentAtMs'), deadlineMs: uint(o, 'deadlineMs') };
+  if (o.seen !== undefined) age.seen = stamp(o.seen, 'seen');
+  return age;
+}
+/** A signed integer (a clock offset). */
+function int(o: Record<string, unknown>, field: string): number {
+  const v = o[field];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) fail(`${field}: expected an integer, got ${describe(v)}`);
+  return v;
 }
 
 function validateStatus(x: unknown): StatusReport {
@@ -229,6 +261,8 @@ function validateStatus(x: unknown): StatusReport {
     peers: list('peers').map((p) => ({
       name: text(p, 'name', nodeNameBytesMax), up: p.up === true, hintsPending: uint(p, 'hintsPending'), hintsExpired: uint(p, 'hintsExpired'),
       antiEntropy: antiEntropyReport(p.antiEntropy),
+      clockOffsetMs: p.clockOffsetMs === null ? null : int(p, 'clockOffsetMs'),
+      clockRefused: p.clockRefused === true, configMismatch: p.configMismatch === true, forged: p.forged === true, refusesOurCookie: p.refusesOurCookie === true,
     })),
     antiEntropyIntervalMs: uint(s, 'antiEntropyIntervalMs'),
     keysStored: uint(s, 'keysStored'),
@@ -237,6 +271,9 @@ function validateStatus(x: unknown): StatusReport {
     logRecords: uint(s, 'logRecords'),
     droppedDatagrams,
     clientRequestsInFlight: uint(s, 'clientRequestsInFlight'),
+    configDigest: text(s, 'configDigest', configDigestCharsMax),
+    clockWarning: s.clockWarning === null ? null : text(s, 'clockWarning', 1_024),
+    quarantinedAtReplay: uint(s, 'quarantinedAtReplay'),
     logWritable: s.logWritable === true,
     logAppendsFailed: uint(s, 'logAppendsFailed'),
   };
@@ -305,7 +342,10 @@ function validateOrThrow(x: unknown, valueBytesMax: number): Message {
     }
     case 'ae.pull': return { t: 'ae.pull', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), keys: list(o.keys, 'keys', keyCount, true).map((k) => key({ key: k })) };
     case 'ae.pull.ok': return { t: 'ae.pull.ok', from: node(o), id: uint(o, 'id'), writes: writes(o.writes, valueBytesMax, false) };
-    case 'hb': return { t: 'hb', from: node(o), gen: uint(o, 'gen'), counter: uint(o, 'counter'), hlc: stamp(o.hlc, 'hlc') };
+    case 'hb': return {
+      t: 'hb', from: node(o), gen: uint(o, 'gen'), counter: uint(o, 'counter'), hlc: stamp(o.hlc, 'hlc'),
+      wall: uint(o, 'wall'), digest: text(o, 'digest', configDigestCharsMax),
+    };
     default: return fail(`t: unknown message type ${describe(o.t)}`);
   }
 }

@@ -7,15 +7,18 @@ import type { Effect, Input, LogEvent } from './effects.js';
 import { FailureDetector } from './failure-detector.js';
 import { HintedHandoff } from './handoff.js';
 import type { HintStore } from './hints.js';
-import { compareStamps, formatStamp, Hlc } from './hlc.js';
+import { configDigest } from './config-digest.js';
+import { aheadOf, compareStamps, formatStamp, Hlc } from './hlc.js';
 import {
-  clientRequestsInFlightMax, dedupEntriesMax, dropLogIntervalMs, hintsPerTargetMax, keyCount, logFullRetryIntervalMs, recordsPerSnapshotMin, repairRequestsInFlightMax,
+  clientRequestsInFlightMax, dedupEntriesMax, dropLogIntervalMs, hintsPerTargetMax, keyCount, logFullRetryIntervalMs, quarantinedKeysListedMax,
+  recordsPerSnapshotMin, repairRequestsInFlightMax,
 } from './limits.js';
 import type { LogRecord } from './log-record.js';
 import { BoundedMap } from './lru.js';
 import {
-  isClientRequest, type ClientReply, type ClientRequest, type Message, type PeerReply, type PeerRequest, type RepairReply, type StatusReport,
+  isClientRequest, type ClientReply, type ClientRequest, type Heartbeat, type Message, type PeerReply, type PeerRequest, type RepairReply, type StatusReport,
 } from './messages.js';
+import { PeerChecks } from './peer-checks.js';
 import { Ring } from './partitioner.js';
 import type { NodePorts } from './ports.js';
 import type { Random } from './prng.js';
@@ -62,6 +65,7 @@ export class Node {
   private started = false;
   private effects: Effect[] = [];
   private nowMs = 0;
+  private clockMs = 0;
   private readonly loopback: { from: NodeIndex; msg: Message }[] = [];
 
   // log
@@ -102,6 +106,12 @@ export class Node {
   private droppedSinceLog = 0;
   private lastDropLogMs = -Infinity;
   private replayed = { records: 0, torn: 0 };
+  /** Clock bound, config agreement and cookie trouble, per peer. */
+  private readonly checks: PeerChecks;
+  /** Versions the replay kept out of the store: stamped beyond the clock bound of the wall clock at start. */
+  private readonly quarantined: { what: string; stamp: Stamp; aheadMs: number }[] = [];
+  private quarantinedCount = 0;
+  private quarantineDropped = false;
 
   constructor(opts: NodeOptions) {
     this.config = opts.config;
@@ -118,11 +128,14 @@ export class Node {
     this.peerRequestsSeen = new PeerDedup(Math.ceil(dedupEntriesMax / opts.config.nodes.length));
     this.addresses = opts.config.nodes.map(addressOf);
     this.nowMs = Math.floor(opts.nowMs);
+    this.checks = new PeerChecks(opts.config.nodes.length, opts.self, configDigest(opts.config), opts.config.maxClockSkewMs,
+      (level, name, text) => this.log(level, name, text), (node) => this.nameOf(node));
     const ports: NodePorts = {
       self: this.self, name: this.name, generation: this.generation, config: this.config, ring: this.ring, requests: this.requests,
       writesServedFromMs: opts.restarted === true ? this.generation + opts.config.maxClockSkewMs : 0,
       nowMs: () => this.nowMs,
-      isUp: (node) => this.detector.isUp(node),
+      clockMs: () => Math.max(this.nowMs, this.clockMs),
+      isUp: (node) => this.detector.isUp(node) && this.checks.trusted(node),
       append: (record, then) => this.append(record, then),
       sendPeer: (to, msg) => this.sendPeer(to, msg),
       reply: (client, msg) => this.reply(client, msg),
@@ -147,7 +160,38 @@ export class Node {
   replay(record: LogRecord): void {
     if (this.started) throw new Error('node: replay after start');
     this.replayed.records++;
-    this.applyRecord(record);
+    const kept = this.withoutFutureStamps(record);
+    if (kept !== null) this.applyRecord(kept);
+  }
+
+  /**
+   * Replay must not re-adopt a poisoned stamp: one further ahead of the wall clock than the bound
+   * was made by a clock that ran fast, or this clock now runs slow. Applied, it would drag the HLC
+   * ahead and win over every later write of its key until the wall clock caught up. Such versions
+   * (and hints) are kept out of memory and named in the start line and status, but stay in the log
+   * until a majority of peers' heartbeats show this clock is right: then they were poisoned, and a
+   * snapshot drops them for good. If instead this clock is the wrong one (a host booted an hour
+   * behind), the node refuses clients (clockWarning) and a restart with the clock fixed brings them back.
+   */
+  private withoutFutureStamps(record: LogRecord): LogRecord | null {
+    const bound = this.nowMs + this.config.maxClockSkewMs;
+    const poisoned = (key: Key, stamp: Stamp, target: NodeIndex | null) => {
+      if (stamp[0] <= bound) return false;
+      this.quarantinedCount++;
+      const what = target === null ? `key ${key}` : `hint for ${this.nameOf(target)} of key ${key}`;
+      if (this.quarantined.length < quarantinedKeysListedMax) this.quarantined.push({ what, stamp, aheadMs: aheadOf(stamp, this.nowMs) });
+      return true;
+    };
+    switch (record.t) {
+      case 'w': return poisoned(record.key, record.stamp, null) ? null : record;
+      case 'h': return poisoned(record.key, record.stamp, record.target) ? null : record;
+      case 'hd': return record;
+      case 'snap': return {
+        t: 'snap',
+        writes: record.writes.filter(([key, , stamp]) => !poisoned(key, stamp, null)),
+        hints: record.hints.filter(([target, key, , stamp]) => !poisoned(key, stamp, target)),
+      };
+    }
   }
 
   /** The replay stopped at a torn or corrupt tail of this many bytes (for the start line). */
@@ -181,13 +225,15 @@ export class Node {
   step(input: Input, nowMs: number): Effect[] {
     this.effects = [];
     this.nowMs = Math.max(this.nowMs, Math.floor(nowMs)); // whole ms: stamps and log records hold integers
+    this.clockMs = nowMs; // with its fraction, for the HLC's counter (see hlc.counterPerMs)
     switch (input.kind) {
       case 'start': this.start(); break;
       case 'message': if (this.started) this.receive(input.from, input.msg); break;
       case 'tick': if (this.started) this.tick(); break;
       case 'synced': this.synced(input.upToLsn, input.logBytes); break;
-      case 'dropped': this.countDrop(input.reason); break;
+      case 'dropped': this.countDrop(input.reason); if (input.reason === 'forged') this.forgedFrom(input.from); break;
       case 'append-failed': this.appendFailed(input.fromLsn, input.toLsn, input.reason); break;
+      case 'cookie-notice': this.cookieNotice(input.from); break;
     }
     this.drainLoopback();
     this.maybeSnapshot();
@@ -203,6 +249,12 @@ export class Node {
       `${this.name} started (generation ${this.generation}): replayed ${count(this.replayed.records, 'log record')}` +
       `${this.replayed.torn > 0 ? `, dropped a torn tail of ${this.replayed.torn} bytes` : ''}; ` +
       `${count(this.store.liveKeys, 'key')}, ${count(this.store.tombstones, 'tombstone')}, ${count(this.hints.count, 'hint')} restored`);
+    if (this.quarantinedCount > 0) {
+      this.log('warn', 'clock-skew', `replay kept ${count(this.quarantinedCount, 'version')} out (stamped beyond max_clock_skew_ms ` +
+        `(${this.config.maxClockSkewMs}) ahead of this clock, so made by a clock that ran fast, or this one runs slow): ` +
+        `${this.quarantined.map((q) => `${q.what} ${formatStamp(q.stamp)} (+${q.aheadMs} ms)`).join(', ')}` +
+        `${this.quarantinedCount > this.quarantined.length ? ' …' : ''}; they stay in the log until a majority of peers confirm this clock`);
+    }
     this.heartbeatAll();
     this.handoff.start();
     this.antiEntropy.start();
@@ -218,7 +270,7 @@ export class Node {
 
   private onPeerMessage(peer: NodeIndex, msg: Message): void {
     switch (msg.t) {
-      case 'hb': return this.onHeartbeat(peer, msg.gen, msg.hlc);
+      case 'hb': return this.onHeartbeat(peer, msg);
       case 'rw': case 'rr': case 'hints': case 'ae': case 'ae.pull': return this.onPeerRequest(peer, msg);
       case 'rw.ok': case 'rr.ok': case 'hints.ok': case 'ae.ok': case 'ae.pull.ok': return this.onPeerReply(peer, msg);
       default: return this.countDrop('unexpected');
@@ -329,6 +381,7 @@ export class Node {
   // ---- replica side ------------------------------------------------------------------------------
 
   private onPeerRequest(peer: NodeIndex, msg: PeerRequest): void {
+    if (this.refusesPeerRequest(peer, msg)) return;
     if (msg.t === 'rr') {
       // A read changes nothing, so a retransmitted one is simply read again: its reply (a value of
       // up to 60 KB) is never cached.
@@ -385,17 +438,71 @@ export class Node {
     });
   }
 
+  /**
+   * Replica traffic is refused from a peer whose config differs or whose clock is beyond the bound,
+   * and a write or hint batch carrying a stamp beyond the bound of this clock is refused whole
+   * (never stored, never adopted by the HLC; no ack, so the sender keeps it as a hint until it expires).
+   */
+  private refusesPeerRequest(peer: NodeIndex, msg: PeerRequest): boolean {
+    if (!this.checks.trusted(peer)) {
+      this.countDrop(this.checks.report(peer, this.nowMs).configMismatch ? 'config-mismatch' : 'clock-skew');
+      return true;
+    }
+    if (msg.t === 'rr' || msg.t === 'ae' || msg.t === 'ae.pull') return false; // read only: nothing is stored
+    const stamps = msg.t === 'rw' ? [msg.stamp] : msg.writes.map((w) => w[2]);
+    const aheadMs = Math.max(...stamps.map((st) => aheadOf(st, this.nowMs)));
+    if (aheadMs <= this.config.maxClockSkewMs) return false;
+    this.checks.stampRefused(peer, msg.t === 'rw' ? `a write of key ${msg.key}` : `a batch of ${msg.writes.length} hints`, aheadMs, this.nowMs);
+    this.countDrop('clock-skew');
+    return true;
+  }
+
+  /** Peers confirm this clock: the versions the replay kept out were poisoned; a snapshot now drops them from the log. */
+  private maybeDropQuarantined(): void {
+    if (this.quarantinedCount === 0 || this.quarantineDropped || !this.checks.clockConfirmed()) return;
+    this.quarantineDropped = true;
+    this.log('warn', 'clock-skew', `a majority of peers agree with this clock: the ${this.quarantinedCount} versions the replay kept out ` +
+      `were stamped by a clock that ran fast; a snapshot drops them from the log`);
+    this.recordsSinceSnapshot = recordsPerSnapshotMin;
+  }
+
+  /** The HLC runs further ahead of the wall clock than the bound: the clock was stepped back (or ran fast until now). */
+  private clockSteppedBack(): string | null {
+    const aheadMs = aheadOf(this.hlc.latest(), this.nowMs);
+    if (aheadMs <= this.config.maxClockSkewMs) return null;
+    return `this replica's clock reads ${aheadMs} ms behind the stamps it has made, beyond max_clock_skew_ms (${this.config.maxClockSkewMs}): ` +
+      `its clock was stepped back or ran fast; peers refuse stamps made now. Restart it once the clock is right`;
+  }
+
+  private forgedFrom(from: Address): void {
+    const peer = this.addresses.indexOf(from);
+    if (peer >= 0 && peer !== this.self) this.checks.forged(peer, this.nowMs);
+  }
+
+  private cookieNotice(from: Address): void {
+    const peer = this.addresses.indexOf(from);
+    if (peer >= 0 && peer !== this.self) this.checks.refusesOurCookie(peer, this.nowMs);
+  }
+
   // ---- gossip and failure detection --------------------------------------------------------------
 
   private heartbeatAll(): void {
     this.heartbeatCounter++;
-    const hb: Message = { t: 'hb', from: this.self, gen: this.generation, counter: this.heartbeatCounter, hlc: this.hlc.latest() };
+    const hb: Message = {
+      t: 'hb', from: this.self, gen: this.generation, counter: this.heartbeatCounter, hlc: this.hlc.latest(),
+      wall: this.nowMs, digest: this.checks.digest,
+    };
     for (let peer = 0; peer < this.addresses.length; peer++) if (peer !== this.self) this.sendPeer(peer, hb);
     this.nextHeartbeatMs = this.nowMs + this.config.gossipIntervalMs;
   }
 
-  private onHeartbeat(peer: NodeIndex, generation: number, hlc: Stamp): void {
-    this.hlc.observe(hlc);
+  private onHeartbeat(peer: NodeIndex, hb: Heartbeat): void {
+    // A heartbeat from a clock beyond the bound, or from another config, is no sign of life: the peer goes DOWN here.
+    if (!this.checks.heartbeat(peer, hb.wall, hb.digest, this.nowMs)) return;
+    // Its HLC may run ahead of its wall clock (carried by a third clock): adopted only within the bound.
+    this.hlc.observeWithin(hb.hlc, this.nowMs, this.config.maxClockSkewMs);
+    this.maybeDropQuarantined();
+    const generation = hb.gen;
     const outcome = this.detector.heartbeat(peer, generation, this.nowMs);
     const name = this.nameOf(peer);
     if (outcome === 'first-contact') this.log('info', 'peer-up', `peer ${name} UP (first heartbeat, generation ${generation})`);
@@ -431,7 +538,12 @@ export class Node {
       }
       case 'status': return this.reply(client, { t: 'status.ok', id: req.id, status: this.status() });
       case 'repair': return this.onRepair(client, req.id);
-      default: return this.coordinator.request(client, req);
+      default: {
+        // Stamps made here now would be refused by most peers, or lose to older writes: refuse first.
+        const clockWarning = this.checks.clockWarning() ?? this.clockSteppedBack();
+        if (clockWarning !== null) return this.reply(client, { t: 'fail', id: req.id, error: 'Unavailable', message: `Unavailable: ${this.name}: ${clockWarning}` });
+        return this.coordinator.request(client, req);
+      }
     }
   }
 
@@ -470,8 +582,9 @@ export class Node {
       ring: this.ring.ranges.map((r) => ({ first: r.first, last: r.last, replicas: this.ring.replicasFor(r.first).map((n) => this.nameOf(n)) })),
       antiEntropyIntervalMs: this.config.antiEntropyIntervalMs,
       peers: this.config.nodes.map((n, i) => ({
-        name: n.name, up: this.detector.isUp(i), hintsPending: this.hints.countFor(i), hintsExpired: this.handoff.expiredFor(i),
+        name: n.name, up: this.detector.isUp(i) && this.checks.trusted(i), hintsPending: this.hints.countFor(i), hintsExpired: this.handoff.expiredFor(i),
         antiEntropy: this.antiEntropy.report(i),
+        ...this.checks.report(i, this.nowMs),
       })),
       keysStored: this.store.liveKeys,
       tombstones: this.store.tombstones,
@@ -481,6 +594,9 @@ export class Node {
       clientRequestsInFlight: this.coordinator.inFlight,
       logWritable: this.logFull === null,
       logAppendsFailed: this.logAppendsFailed,
+      configDigest: this.checks.digest,
+      clockWarning: this.checks.clockWarning(),
+      quarantinedAtReplay: this.quarantinedCount,
     };
   }
 

@@ -18,6 +18,8 @@ export interface NodePorts {
   readonly requests: RequestTracker;
   /** The time of the step in progress, in whole ms. */
   nowMs(): number;
+  /** The step's time with its fraction of a ms, for stamping (see hlc.counterPerMs). */
+  clockMs(): number;
   /** As the failure detector sees it; this node is always up. */
   isUp(node: NodeIndex): boolean;
   /** Appends a log record; `then` runs once it is durable and applied to memory. */

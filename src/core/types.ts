@@ -41,10 +41,13 @@ export type Address = string;
 
 export interface NodeSpec {
   readonly name: string;
+  /** Where peers and clients send to: an IPv4 address (a hostname in nodes.toml is resolved at start, see io/resolve). */
   readonly host: string;
   readonly port: number;
   /** TCP port for Prometheus text over HTTP (metrics_port); absent: none. */
   readonly metricsPort?: number;
+  /** The address this replica binds, when it differs from host (0.0.0.0, a private address behind NAT). */
+  readonly listen?: string;
 }
 
 /** Everything a node needs to know about its cluster, already validated (see io/config). */
@@ -63,7 +66,11 @@ export interface ClusterConfig {
   /** How often a replica compares what it holds with each peer it shares keys with; 0 turns it off. */
   readonly antiEntropyIntervalMs: number;
   readonly valueBytesMax: number;
-  /** How far apart two clocks of the cluster (replicas and clients) may be, in ms. */
+  /**
+   * How far apart two clocks of the cluster (replicas and clients) may be, in ms: a client request
+   * sent further in a coordinator's future, and a stamp or heartbeat further ahead of this node's
+   * wall clock, are refused (CockroachDB's max-offset).
+   */
   readonly maxClockSkewMs: number;
   readonly dataDir: string;
   readonly cookieFile: string;

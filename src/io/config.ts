@@ -16,6 +16,7 @@ export const downAfterMsMax = 3_600_000;
 export const requestTimeoutMsMax = 600_000;
 export const maxHintWindowMsMax = 7 * 24 * 3_600_000;
 export const hintSweepIntervalMsMax = 3_600_000;
+/** max_clock_skew_ms: from a millisecond up to a minute (CockroachDB's max-offset is 500 ms). */
 export const maxClockSkewMsMax = 60_000;
 export const portMin = 1;
 export const portMax = 65_535;
@@ -25,7 +26,7 @@ const topLevelKeys = [
   'gossip_interval_ms', 'down_after_ms', 'write_timeout_ms', 'read_timeout_ms',
   'max_hint_window_ms', 'hint_sweep_interval_ms', 'anti_entropy_interval_ms', 'value_bytes_max', 'max_clock_skew_ms', 'nodes',
 ] as const;
-const nodeKeys = ['name', 'host', 'port', 'metrics_port'] as const;
+const nodeKeys = ['name', 'host', 'port', 'listen', 'metrics_port'] as const;
 const nodeNamePattern = /^[A-Za-z0-9_.-]+$/;
 const octet = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
 const ipv4Pattern = new RegExp(`^${octet}\\.${octet}\\.${octet}\\.${octet}$`);
@@ -114,10 +115,13 @@ function parseNodes(top: Fields): NodeSpec[] {
     if (!isTable(entry)) top.fail(path, 'a table with name, host and port', entry);
     const f = new Fields(top.source, `${path}.`, entry);
     f.refuseUnknownKeys(nodeKeys);
-    const base = { name: f.nodeName('name'), host: f.ipv4('host'), port: f.integer('port', portMin, portMax) };
-    // Optional: Prometheus text over HTTP on this TCP port of the node's host (off when absent).
+    const name = f.nodeName('name');
+    const host = f.host('host');
+    const port = f.integer('port', portMin, portMax);
+    // Optional: the address to bind when it is not host; Prometheus text over HTTP on this TCP port of the node's host (off when absent).
+    const listen = f.get('listen') === undefined ? undefined : f.listenAddress('listen');
     const metricsPort = f.get('metrics_port') === undefined ? undefined : f.integer('metrics_port', portMin, portMax);
-    const spec: NodeSpec = Object.freeze(metricsPort === undefined ? base : { ...base, metricsPort });
+    const spec: NodeSpec = Object.freeze({ name, host, port, ...(listen === undefined ? {} : { listen }), ...(metricsPort === undefined ? {} : { metricsPort }) });
     const sameName = indexByName.get(spec.name);
     if (sameName !== undefined) f.failWith('name', `a name no other node has`, `${JSON.stringify(spec.name)} (also the name of nodes[${sameName}])`);
     const address = addressOf(spec);
@@ -185,12 +189,32 @@ class Fields {
     return v;
   }
 
-  ipv4(key: string): string {
+  /** An IPv4 address or a hostname (resolved at start) that peers and clients can send to. */
+  host(key: string): string {
     const v = this.get(key);
-    if (typeof v !== 'string' || !ipv4Pattern.test(v)) this.fail(key, 'an IPv4 address like "127.0.0.1"', v);
-    if (v === '0.0.0.0') this.fail(key, 'an address peers can send to, not 0.0.0.0', v);
+    const expected = 'an IPv4 address like "10.0.0.3" or a hostname like "db3.example.net"';
+    if (typeof v !== 'string' || !(ipv4Pattern.test(v) || isHostname(v))) this.fail(key, expected, v);
+    if (v === '0.0.0.0') this.fail(key, 'an address peers can send to, not 0.0.0.0 (use listen = "0.0.0.0" to bind every interface)', v);
     return v;
   }
+
+  /** The address to bind: any IPv4 address, 0.0.0.0 included. */
+  listenAddress(key: string): string {
+    const v = this.get(key);
+    if (typeof v !== 'string' || !ipv4Pattern.test(v)) this.fail(key, 'an IPv4 address to bind, like "0.0.0.0" or "10.0.0.3"', v);
+    return v;
+  }
+}
+
+/** RFC 1123 hostnames: dot-separated labels of letters, digits and inner hyphens, 253 characters at most, not all digits. */
+const hostnameLabel = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+export function isHostname(v: string): boolean {
+  if (v.length === 0 || v.length > 253 || /^[0-9.]+$/.test(v)) return false;
+  return v.replace(/\.$/, '').split('.').every((label) => hostnameLabel.test(label));
+}
+
+export function isIpv4(v: string): boolean {
+  return ipv4Pattern.test(v);
 }
 
 function isTable(x: unknown): x is Table {

@@ -82,3 +82,16 @@ function isErrno(e: unknown, code: string): boolean {
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/**
+ * KV_COOKIE, when set, is the cookie (its trimmed text), in place of the file: one secret handed to
+ * every host and client machine by whatever already distributes secrets there (systemd, pm2 env,
+ * a vault). Null when unset; an error when too short.
+ */
+export function cookieFromEnvironment(env: NodeJS.ProcessEnv = process.env): Buffer | null {
+  const text = env.KV_COOKIE;
+  if (text === undefined || text === '') return null;
+  const cookie = Buffer.from(text.trim(), 'utf8');
+  if (cookie.length < cookieBytesMin) throw new Error(`KV_COOKIE: ${cookie.length} bytes after trimming, under the minimum of ${cookieBytesMin}`);
+  return cookie;
+}

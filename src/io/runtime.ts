@@ -11,13 +11,15 @@ import { encodeRecord, type LogRecord } from '../core/log-record.js';
 import { Node } from '../core/node.js';
 import { count } from '../core/text.js';
 import { Outbox, type Outgoing } from '../core/outbox.js';
-import { addressOf, type Address, type NodeSpec, type RepairMode } from '../core/types.js';
+import type { Address, NodeSpec, RepairMode } from '../core/types.js';
 import { Codec } from './codec.js';
 import { ConfigError, loadConfig, nodeIndexByName } from './config.js';
-import { loadCookie } from './cookie.js';
+import { cookieFromEnvironment, loadCookie } from './cookie.js';
+import { badCookieNotice, isBadCookieNotice, NoticeLimiter } from './cookie-notice.js';
 import { nextGeneration } from './generation.js';
 import { LogFullError, openLog, type LogFile } from './log-file.js';
 import { ReplicaMetrics, type MetricsSnapshot } from './metrics.js';
+import { resolveHosts } from './resolve.js';
 import { UdpEndpoint } from './udp.js';
 
 /** How often the node hears time pass (retransmits, heartbeats, deadlines, hint sweeps). */
@@ -55,21 +57,21 @@ export interface Replica {
 
 /** Loads the config and cookie, binds the port, replays the log and starts serving. */
 export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
-  const config = loadConfig(opts.configPath);
+  const config = await resolveHosts(loadConfig(opts.configPath));
   const self = nodeIndexByName(config, opts.name);
   const spec = config.nodes[self]!;
   const logger = opts.logger ?? createLogger(spec.name);
   const dataDir = opts.dataDir ?? join(config.dataDir, spec.name);
-  const codec = new Codec(clusterCookie(config.cookieFile, dataDir, spec.name, logger), config.valueBytesMax);
+  const codec = new Codec(cookieFromEnvironment() ?? clusterCookie(config.cookieFile, dataDir, spec.name, logger), config.valueBytesMax);
 
   // Bind first: the port doubles as a lock, so a second kvd of this replica fails here, before it
   // could touch the log the first one is writing. Datagrams before start are ignored (senders retry).
   let runtime: Runtime | null = null;
   let udp: UdpEndpoint;
   try {
-    udp = await UdpEndpoint.bind(spec.host, spec.port, (bytes, from) => runtime?.receive(bytes, from), (e, to) => runtime?.sendFailed(e, to));
+    udp = await UdpEndpoint.bind(spec.listen ?? spec.host, spec.port, (bytes, from) => runtime?.receive(bytes, from), (e, to) => runtime?.sendFailed(e, to));
   } catch (e) {
-    throw new Error(`${spec.name}: cannot listen on ${addressOf(spec)}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`${spec.name}: cannot listen on ${spec.listen ?? spec.host}:${spec.port}: ${e instanceof Error ? e.message : String(e)}`);
   }
 
   let opened: Awaited<ReturnType<typeof openLog>>;
@@ -163,6 +165,7 @@ class Runtime {
   /** What this event-loop turn sends, per destination: sent together at its end, few datagrams each. */
   private readonly outgoing = new Map<Address, Message[]>();
   private flushScheduled = false;
+  private readonly notices = new NoticeLimiter();
 
   constructor(
     private readonly node: Node,
@@ -184,8 +187,12 @@ class Runtime {
 
   receive(bytes: Buffer, from: Address): void {
     if (this.stopping !== null) return;
+    if (isBadCookieNotice(bytes)) return this.step({ kind: 'cookie-notice', from });
     const decoded = this.codec.decodeMany(bytes);
-    if (!decoded.ok) return this.drop(from, decoded.error, decoded.detail);
+    if (!decoded.ok) {
+      if (decoded.error === 'forged' && this.notices.allow(from, Date.now())) this.udp?.send(from, badCookieNotice);
+      return this.drop(from, decoded.error, decoded.detail);
+    }
     // The node checks that a replica's message comes from that replica's address ('spoofed').
     for (const msg of decoded.msgs) {
       if (isClientRequest(msg)) this.metrics.requestIn(from, msg, Date.now());
@@ -231,7 +238,7 @@ class Runtime {
   private step(input: Input): void {
     let effects: Effect[];
     try {
-      effects = this.node.step(input, Date.now());
+      effects = this.node.step(input, wallClockMs());
     } catch (e) {
       this.logger.error({ event: 'bug', err: e }, `node.step threw on a '${input.kind}' input (input ignored, still serving): ${errorText(e)}`);
       return;
@@ -359,6 +366,18 @@ class Runtime {
   private logEvent(event: LogEvent): void {
     this.logger[event.level]({ event: event.name }, event.text);
   }
+}
+
+/**
+ * Wall-clock ms with a fraction of a ms, for the HLC (see core/hlc counterPerMs): the high-resolution
+ * clock, which is the system clock as it was at process start plus a monotonic count, while it still
+ * agrees with Date.now() to the millisecond; Date.now() alone once it has drifted (NTP slewed the
+ * system clock since), so a stamp never strays from the wall clock other processes read.
+ */
+function wallClockMs(): number {
+  const wall = Date.now();
+  const precise = performance.timeOrigin + performance.now();
+  return precise >= wall && precise < wall + 1 ? precise : wall;
 }
 
 function errorText(e: unknown): string {

@@ -133,7 +133,7 @@ describe('integration: the real cluster (pm2, UDP, hinted handoff)', function ()
       { reason: 'forged', bytes: real.subarray(0, real.length - 3) },
       { reason: 'cbor', bytes: tagged(realPayload.subarray(0, realPayload.length - 3)) },
       { reason: 'invalid', bytes: tagged(cbor.encode({ t: 'put', id: 9, key: 999, value: 'no such key', level: 'ONE' })) },
-      { reason: 'spoofed', bytes: tagged(cbor.encode({ t: 'hb', from: (self + 1) % 4, gen: 1, counter: 1, hlc: [1, 0, (self + 1) % 4] })) },
+      { reason: 'spoofed', bytes: tagged(cbor.encode({ t: 'hb', from: (self + 1) % 4, gen: 1, counter: 1, hlc: [1, 0, (self + 1) % 4], wall: 1, digest: '0a1b2c3d' })) },
       { reason: 'oversize', bytes: randomBytes(65_100) },
     ];
 

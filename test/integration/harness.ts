@@ -23,7 +23,8 @@ const kvcJs = join(repoRoot, 'dist/cli/kvc.js');
 export const startJs = join(repoRoot, 'dist/cli/start-cluster.js');
 
 export const replicaNames = ['replica-1', 'replica-2', 'replica-3', 'replica-4'] as const;
-export type ReplicaName = (typeof replicaNames)[number];
+/** replica-1 … replica-N (clusters other than the default four have more). */
+export type ReplicaName = string;
 export const replicationFactor = 3;
 export const gossipIntervalMs = 100;
 export const downAfterMs = 500;
@@ -60,6 +61,8 @@ export interface ClusterOptions {
   prepare?: (dir: string) => () => void;
   /** Give replica-1 a metrics_port (a free TCP port); Cluster.metricsPort says which. */
   metricsPort?: boolean;
+  /** Replicas in the ring (default 4), named replica-1 … replica-N, RF 3 always. */
+  nodes?: number;
 }
 
 export interface RunResult { code: number | null; stdout: string; stderr: string }
@@ -128,7 +131,6 @@ function installExitGuard(): void {
 }
 
 export class Cluster {
-  readonly names = replicaNames;
   private readonly clients = new Set<KvClient>();
   private admin: KvClient | null = null;
   /** Every pid seen (replicas, daemon), so teardown can make sure they are gone. */
@@ -145,6 +147,7 @@ export class Cluster {
     private readonly env: NodeJS.ProcessEnv,
     /** replica-1's Prometheus port, if the cluster was started with metricsPort. */
     readonly metricsPort?: number,
+    readonly names: readonly ReplicaName[] = replicaNames,
   ) {}
 
   /** Writes the temp nodes.toml, starts pm2 with the repo's ecosystem file, waits until every replica answers status. */
@@ -156,10 +159,11 @@ export class Cluster {
     const dir = mkdtempSync(join(tmpdir(), 'ringkv-it-'));
     let cluster: Cluster | null = null;
     try {
-      const ports = await pickFreePorts(replicaNames.length);
+      const names = Array.from({ length: opts.nodes ?? replicaNames.length }, (_, i) => `replica-${i + 1}`);
+      const ports = await pickFreePorts(names.length);
       const configPath = join(dir, 'nodes.toml');
       const metricsPort = opts.metricsPort === true ? await freeTcpPort() : undefined;
-      writeFileSync(configPath, clusterToml(ports, opts.repairMode ?? 'hinted-handoff', opts.antiEntropyIntervalMs ?? 0, metricsPort));
+      writeFileSync(configPath, clusterToml(ports, opts.repairMode ?? 'hinted-handoff', names, opts.antiEntropyIntervalMs ?? 0, metricsPort));
       const pm2Home = join(dir, 'pm2');
       mkdirSync(pm2Home);
       const env: NodeJS.ProcessEnv = { ...process.env, PM2_HOME: pm2Home, KV_CONFIG: configPath };
@@ -167,7 +171,7 @@ export class Cluster {
       delete env.NODE_OPTIONS; // mocha's tsx loader is for the tests, not for kvd, kvc or pm2
       delete env.KV_LOG_LEVEL;
       if (opts.repairOverride !== undefined) env.KV_REPAIR = opts.repairOverride;
-      cluster = new Cluster(dir, configPath, pm2Home, ports, env, metricsPort);
+      cluster = new Cluster(dir, configPath, pm2Home, ports, env, metricsPort, names);
       live.add(cluster);
       installExitGuard();
       if (opts.prepare !== undefined) cluster.undo.push(opts.prepare(dir));
@@ -234,7 +238,7 @@ export class Cluster {
    */
   async kill9All(running?: readonly Pm2Process[]): Promise<Pm2Process[]> {
     const procs = (running ?? await this.processes()).filter((p) => p.pid > 0);
-    if (procs.length !== replicaNames.length) throw new Error(`kill9All: expected ${replicaNames.length} running replicas, pm2 lists ${JSON.stringify(procs)}`);
+    if (procs.length !== this.names.length) throw new Error(`kill9All: expected ${this.names.length} running replicas, pm2 lists ${JSON.stringify(procs)}`);
     for (const p of procs) process.kill(p.pid, 'SIGKILL');
     return procs;
   }
@@ -244,7 +248,7 @@ export class Cluster {
     const old = new Set(killed.map((p) => p.pid));
     return waitFor('pm2 to restart every killed replica', async () => {
       const procs = await this.processes();
-      const ok = procs.length === replicaNames.length && procs.every((p) => p.status === 'online' && p.pid > 0 && !old.has(p.pid));
+      const ok = procs.length === this.names.length && procs.every((p) => p.status === 'online' && p.pid > 0 && !old.has(p.pid));
       return ok ? procs : false;
     }, timeoutMs, 200);
   }
@@ -276,7 +280,7 @@ export class Cluster {
   async waitUntilServing(timeoutMs = clusterReadyMs): Promise<void> {
     try {
       await waitFor('every replica to answer status and see all peers UP', async () => {
-        const all = await Promise.all(replicaNames.map((n) => this.status(n)));
+        const all = await Promise.all(this.names.map((n) => this.status(n)));
         return all.every((s) => s.peers.every((p) => p.up));
       }, timeoutMs, 100);
     } catch (e) {
@@ -291,7 +295,8 @@ export class Cluster {
   private async checkApps(): Promise<void> {
     const apps = await this.processes();
     const names = apps.map((p) => p.name).sort();
-    if (JSON.stringify(names) !== JSON.stringify([...replicaNames])) throw new Error(`pm2 runs ${JSON.stringify(names)}, expected ${JSON.stringify(replicaNames)}`);
+    const expected = [...this.names].sort();
+    if (JSON.stringify(names) !== JSON.stringify(expected)) throw new Error(`pm2 runs ${JSON.stringify(names)}, expected ${JSON.stringify(expected)}`);
     for (const p of apps) {
       const config = p.args[p.args.indexOf('--config') + 1];
       if (config !== this.configPath) throw new Error(`pm2 started ${p.name} with --config ${config}, expected ${this.configPath}: does ecosystem.config.js still resolve KV_CONFIG?`);
@@ -411,7 +416,7 @@ export class Cluster {
 
 // ---- helpers ----------------------------------------------------------------------------------------
 
-function clusterToml(ports: readonly number[], repairMode: RepairMode, antiEntropyIntervalMs: number, metricsPort?: number): string {
+function clusterToml(ports: readonly number[], repairMode: RepairMode, names: readonly string[], antiEntropyIntervalMs: number, metricsPort?: number): string {
   return [
     `replication_factor = ${replicationFactor}`,
     `repair_mode = "${repairMode}"`,
@@ -428,7 +433,7 @@ function clusterToml(ports: readonly number[], repairMode: RepairMode, antiEntro
     'value_bytes_max = 60000',
     'max_clock_skew_ms = 500',
     '',
-    ...replicaNames.map((name, i) => `[[nodes]]\nname = "${name}"\nhost = "127.0.0.1"\nport = ${ports[i]}\n${i === 0 && metricsPort !== undefined ? `metrics_port = ${metricsPort}\n` : ''}`),
+    ...names.map((name, i) => `[[nodes]]\nname = "${name}"\nhost = "127.0.0.1"\nport = ${ports[i]}\n${i === 0 && metricsPort !== undefined ? `metrics_port = ${metricsPort}\n` : ''}`),
   ].join('\n');
 }
 

@@ -26,6 +26,9 @@ export interface SimOptions {
   configOverrides?: Partial<ClusterConfig>;
 }
 
+/** A node's wall clock: virtual time plus an offset, plus drift (ms gained per ms) since sinceMs. */
+export interface SimClock { offsetMs: number; drift: number; sinceMs: number }
+
 export interface NetFaults {
   lossRate: number;
   duplicateRate: number;
@@ -105,6 +108,9 @@ export class SimCluster {
   private seq = 0;
   private readonly clients = new Map<Address, (reply: ClientReply) => void>();
   readonly logLines: string[] = [];
+  private readonly clockHighMs: number[] = [];
+  /** Every node's wall clock; all exact until setClock. */
+  readonly clocks: SimClock[];
   stepCount = 0;
   readonly options: Required<Omit<SimOptions, 'configOverrides' | 'repairMode' | 'readRepairBlocking'>>;
 
@@ -118,6 +124,7 @@ export class SimCluster {
     this.random = seededRandom(opts.seed);
     this.now = this.options.startMs;
     this.addresses = this.config.nodes.map(addressOf);
+    this.clocks = this.config.nodes.map(() => ({ offsetMs: 0, drift: 0, sinceMs: this.now }));
     this.nodes = this.config.nodes.map((_, index) => ({
       index, node: null, outbox: new Outbox(), disk: new SimDisk(), incarnation: 0, generation: 0, lostAtCrash: [],
     }));
@@ -126,6 +133,18 @@ export class SimCluster {
   }
 
   // ---- time and events -------------------------------------------------------------------------
+
+  /** What node i's wall clock reads now. Drift above -1 keeps each clock moving forward between jumps. */
+  localNow(i: NodeIndex): number {
+    const c = this.clocks[i]!;
+    return this.now + c.offsetMs + c.drift * (this.now - c.sinceMs);
+  }
+
+  /** Sets node i's clock from now on: a jump to offsetMs from true time, then drifting. */
+  setClock(i: NodeIndex, offsetMs: number, drift = 0): void {
+    if (!(drift > -1)) throw new RangeError(`sim: drift ${drift} would stop or reverse a clock`);
+    this.clocks[i] = { offsetMs, drift, sinceMs: this.now };
+  }
 
   private schedule(afterMs: number, event: Event): void {
     const item = { at: this.now + afterMs, seq: this.seq++, event };
@@ -210,8 +229,8 @@ export class SimCluster {
   private boot(i: NodeIndex): void {
     const n = this.nodes[i]!;
     n.incarnation++;
-    n.generation = Math.max(n.generation + 1, Math.floor(this.now));
-    const node = new Node({ config: this.config, self: i, generation: n.generation, restarted: n.incarnation > 1, random: seededRandom(this.random() * 2 ** 32), nowMs: this.now });
+    n.generation = Math.max(n.generation + 1, Math.floor(this.localNow(i)));
+    const node = new Node({ config: this.config, self: i, generation: n.generation, restarted: n.incarnation > 1, random: seededRandom(this.random() * 2 ** 32), nowMs: this.localNow(i) });
     // Replay: the snapshot, then every durable record; a torn tail is cut off, as log-file does.
     if (n.disk.snapshot !== null) node.replay(n.disk.snapshot);
     const parts = n.disk.durable.map((r) => r.bytes);
@@ -262,7 +281,7 @@ export class SimCluster {
     if (node === null) return;
     let effects: Effect[];
     try {
-      effects = node.step(input, this.now);
+      effects = node.step(input, this.localNow(n.index));
     } catch (e) {
       throw new StepError(`node ${n.index} threw on ${input.kind} at ${this.now}: ${(e as Error).stack ?? e}`);
     }
@@ -270,6 +289,7 @@ export class SimCluster {
     const bad = node.invariants();
     if (bad.length > 0) throw new StepError(`node ${n.index} invariants after ${input.kind} at ${this.now}: ${bad.join('; ')}`);
     const routed = n.outbox.route(effects);
+    this.checkStampsWithinBound(n.index, routed.appends.map((a) => a.record));
     for (const a of routed.appends) n.disk.unsynced.push({ lsn: a.lsn, record: a.record, bytes: encodeRecord(a.record) });
     for (const s of routed.snapshots) {
       n.disk.snapshot = s.record;
@@ -278,6 +298,18 @@ export class SimCluster {
     for (const l of routed.logs) this.logLines.push(`${this.now.toFixed(1)} ${this.config.nodes[n.index]!.name} ${l.event.name}: ${l.event.text}`);
     for (const out of routed.sendsNow) this.transmit(this.addresses[n.index]!, out);
     if (n.disk.syncing === null && n.disk.unsynced.length > 0) this.startFsync(n);
+  }
+
+  /** No node ever stores a version (or hint) stamped further ahead of its own clock than max_clock_skew_ms. */
+  private checkStampsWithinBound(i: NodeIndex, records: LogRecord[]): void {
+    // Against the furthest this clock has read: a clock stepped back does not make earlier stamps poisoned.
+    this.clockHighMs[i] = Math.max(this.clockHighMs[i] ?? -Infinity, this.localNow(i));
+    const bound = this.clockHighMs[i]! + this.config.maxClockSkewMs;
+    for (const r of records) {
+      if ((r.t === 'w' || r.t === 'h') && r.stamp[0] > bound) {
+        throw new StepError(`node ${i} stored key ${r.key} stamped ${r.stamp[0] - this.localNow(i)} ms ahead of its clock, beyond max_clock_skew_ms ${this.config.maxClockSkewMs}`);
+      }
+    }
   }
 
   private startFsync(n: SimNode): void {

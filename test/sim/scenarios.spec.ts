@@ -198,7 +198,7 @@ describe('scenarios', () => {
     sim.inject(r1, stranger, 'not a message');
     sim.inject(r1, stranger, { t: 'put', id: 1, key: 999, value: 'x', level: 'ONE', ...age(sim) });
     sim.inject(r1, stranger, { t: 'rw', from: r2, gen: 1, id: 1, key, value: 'forged', stamp: [9e12, 0, r2] });
-    sim.inject(r1, sim.addresses[r2]!, { t: 'rw', from: r2, gen: 1, id: 2, key: 70, value: 'not mine', stamp: [9e12, 0, r2] });
+    sim.inject(r1, sim.addresses[r2]!, { t: 'rw', from: r2, gen: 1, id: 2, key: 70, value: 'not mine', stamp: [sim.now, 0, r2] });
     const dropped = sim.node(r1).status().droppedDatagrams;
     expect(dropped).to.deep.equal({ invalid: 2, spoofed: 1, misrouted: 1 });
     expect(sim.node(r1).store.read(key)).to.equal(undefined);

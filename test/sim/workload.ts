@@ -18,7 +18,15 @@ export interface SeedOptions {
   faultMs?: number;
   clients?: number;
   faults?: boolean;
+  /** exact: every clock true; skewed: offsets within ±0.45 max_clock_skew_ms and drift; bad: skewed, and one clock jumps far. Default from the seed. */
+  clocks?: ClockMode;
 }
+
+export const clockModes = ['exact', 'skewed', 'bad'] as const;
+export type ClockMode = (typeof clockModes)[number];
+
+/** A node's clock beyond the bound, from jumpMs (true time) until the heal sets it right. */
+interface BadClock { node: number; jumpMs: number; offsetMs: number; healedMs: number }
 
 export interface Op {
   client: number;
@@ -39,6 +47,11 @@ export interface Op {
 export interface SeedResult {
   seed: number;
   shape: string;
+  nodes: number;
+  replicationFactor: number;
+  mode: RepairMode;
+  clocks: ClockMode;
+  faultMs: number;
   failures: string[];
   stats: { ops: number; acked: number; failed: number; noReply: number; crashes: number; partitions: number; steps: number; junk: number; diskFull: number };
   log: string[];
@@ -48,8 +61,10 @@ const modes: RepairMode[] = ['hinted-handoff', 'read-repair', 'both'];
 const clientRetryMs = 40;
 const clientDeadlineMs = 1_500;
 
-export function replayCommand(seed: number): string {
-  return `npm run sim -- --seed ${seed}`;
+/** The command that reruns one seed with the same cluster shape, repair mode and clocks. */
+export function replayCommand(seed: number, shape?: Pick<SeedResult, 'nodes' | 'replicationFactor' | 'mode' | 'clocks' | 'faultMs'>): string {
+  if (shape === undefined) return `npm run sim -- --seed ${seed}`;
+  return `npm run sim -- --seed ${seed} --nodes ${shape.nodes} --rf ${shape.replicationFactor} --mode ${shape.mode} --clocks ${shape.clocks} --fault-ms ${shape.faultMs}`;
 }
 
 export function runSeed(opts: SeedOptions): SeedResult {
@@ -62,11 +77,15 @@ export function runSeed(opts: SeedOptions): SeedResult {
   const rf = opts.replicationFactor ?? Math.min(nodes, drawnRf);
   const mode = opts.mode ?? drawnMode;
   const faultMs = opts.faultMs ?? 3_000;
+  // Clocks draw from their own stream, so giving --clocks leaves every other draw of the seed as it was.
+  const clockRandom = seededRandom(opts.seed ^ 0xc10c);
+  const clocks = opts.clocks ?? clockModes[Math.floor(clockRandom() * clockModes.length)]!;
   const sim = new SimCluster({ seed: opts.seed, nodes, replicationFactor: rf, repairMode: mode });
   const random = seededRandom(opts.seed ^ 0xc0ffee);
-  const shape = `${nodes} nodes, RF ${rf}, ${mode}`;
+  const shape = `${nodes} nodes, RF ${rf}, ${mode}, clocks ${clocks}`;
+  const badClocks = setClocks(sim, clockRandom, clocks, faultMs);
   const result: SeedResult = {
-    seed: opts.seed, shape, failures: [], log: sim.logLines,
+    seed: opts.seed, shape, nodes, replicationFactor: rf, mode, clocks, faultMs, failures: [], log: sim.logLines,
     stats: { ops: 0, acked: 0, failed: 0, noReply: 0, crashes: 0, partitions: 0, steps: 0, junk: 0, diskFull: 0 },
   };
   const history: Op[] = [];
@@ -79,15 +98,23 @@ export function runSeed(opts: SeedOptions): SeedResult {
     const endOfFaults = sim.now + faultMs;
     if (opts.faults !== false) scheduleFaults(sim, random, faultMs, result, crashes);
     sim.runFor(faultMs);
-    // Heal: every node back, the network clean; let clients finish what they started.
+    // Heal: every node back, the network clean, a clock beyond the bound set right (NTP) and its
+    // replica restarted, as the README says; let clients finish what they started.
     sim.heal();
+    for (const bad of badClocks) {
+      if (sim.isRunning(bad.node)) crashes.push({ node: bad.node, atMs: sim.now });
+      sim.crash(bad.node, false);
+      sim.setClock(bad.node, 0);
+      bad.healedMs = sim.now;
+    }
     for (let i = 0; i < nodes; i++) sim.restart(i);
     sim.runUntil(() => clients.every((c) => c.idle), clientDeadlineMs * 2);
     // No reads after healing: hints, and anti-entropy whatever the mode, must converge every key
     // by themselves within two anti-entropy intervals (plus the time to see every peer UP again).
     const { downAfterMs, hintSweepIntervalMs, antiEntropyIntervalMs } = sim.config;
     sim.runFor(downAfterMs * 2 + Math.max(hintSweepIntervalMs * 3, antiEntropyIntervalMs * 2) + 1_000);
-    check(sim, history, mode, rf, keys, result);
+    check(sim, history, mode, rf, keys, result, badClocks);
+    checkClientOrder(sim, history, badClocks, result);
   } catch (e) {
     if (e instanceof StepError) result.failures.push(`a step threw or broke an invariant: ${e.message}`);
     else result.failures.push(`simulation error: ${(e as Error).stack ?? e}`);
@@ -113,6 +140,8 @@ function startClients(sim: SimCluster, random: Random, count: number, keys: Key[
     let nextId = 1 + Math.floor(random() * 2 ** 40);
     let current: { op: Op; id: number } | null = null;
     let seq = 0;
+    // The newest stamp this client was answered with, sent with each request (as KvClient does).
+    let seen: Stamp | null = null;
     const next = () => {
       if (!running()) { state.idle = true; current = null; return; }
       const key = keys[Math.floor(random() * keys.length)]!;
@@ -126,7 +155,7 @@ function startClients(sim: SimCluster, random: Random, count: number, keys: Key[
       const id = nextId++;
       current = { op, id };
       const sentAtMs = Math.floor(op.invokeMs);
-      const requestAge = { sentAtMs, deadlineMs: sentAtMs + clientDeadlineMs };
+      const requestAge = { sentAtMs, deadlineMs: sentAtMs + clientDeadlineMs, ...(seen === null ? {} : { seen }) };
       const msg: Message = kind === 'put' ? { t: 'put', id, key, value: op.value!, level, ...requestAge } : { t: kind, id, key, level, ...requestAge };
       const attempt = () => {
         if (current?.id !== id) return;
@@ -148,11 +177,30 @@ function startClients(sim: SimCluster, random: Random, count: number, keys: Key[
       if (reply.t === 'fail') { op.outcome = 'fail'; op.error = reply.error; }
       else if (reply.t === 'put.ok' || reply.t === 'del.ok') { op.outcome = 'ok'; op.stamp = reply.stamp; }
       else if (reply.t === 'get.ok') { op.outcome = 'ok'; op.stamp = reply.stamp; op.got = reply.value; }
+      // Like KvClient: a stamp beyond the bound of the client's own (true) clock is not carried.
+      const stamp = op.stamp ?? null;
+      if (stamp !== null && (seen === null || compareStamps(stamp, seen) > 0) && stamp[0] <= sim.now + sim.config.maxClockSkewMs) seen = stamp;
       sim.at(random() * 10, next);
     });
     sim.at(random() * 10, next);
   }
   return out;
+}
+
+/**
+ * skewed: every clock off by up to ±0.45 of the bound (so any two within it) and drifting up to
+ * ±0.2%. bad: the same, and during the faults one clock jumps 2 to 100 bounds ahead or behind.
+ */
+function setClocks(sim: SimCluster, random: Random, mode: ClockMode, faultMs: number): BadClock[] {
+  if (mode === 'exact') return [];
+  const bound = sim.config.maxClockSkewMs;
+  for (let i = 0; i < sim.config.nodes.length; i++) sim.setClock(i, (random() - 0.5) * 0.9 * bound, (random() - 0.5) * 0.004);
+  if (mode !== 'bad') return [];
+  const node = Math.floor(random() * sim.config.nodes.length);
+  const offsetMs = (random() < 0.5 ? -1 : 1) * bound * (2 + random() * 98);
+  const bad: BadClock = { node, jumpMs: sim.now + random() * faultMs * 0.8, offsetMs, healedMs: Infinity };
+  sim.at(bad.jumpMs - sim.now, () => sim.setClock(node, offsetMs));
+  return [bad];
 }
 
 function scheduleFaults(sim: SimCluster, random: Random, faultMs: number, result: SeedResult, crashes: { node: number; atMs: number }[]): void {
@@ -170,8 +218,16 @@ function scheduleFaults(sim: SimCluster, random: Random, faultMs: number, result
         sim.crash(node);
         sim.at(lastsMs, () => sim.restart(node));
       });
-    } else if (pick < 0.6) {
+    } else if (pick < 0.5) {
       sim.at(t, () => { result.stats.partitions++; sim.isolate(node); sim.at(lastsMs, () => sim.heal()); });
+    } else if (pick < 0.6) {
+      // One way only: what the node sends to another is lost, what it receives from it arrives.
+      sim.at(t, () => {
+        const other = (node + 1 + Math.floor(random() * (n - 1))) % n;
+        result.stats.partitions++;
+        if (other !== node) sim.cutOneWay(sim.addresses[node]!, sim.addresses[other]!);
+        sim.at(lastsMs, () => sim.heal());
+      });
     } else if (pick < 0.75) {
       sim.at(t, () => {
         const cut = 1 + Math.floor(random() * (n - 1));
@@ -236,13 +292,16 @@ function cmp(a: Stamp | null | undefined, b: Stamp | null | undefined): number {
   return compareStamps(a, b);
 }
 
-function check(sim: SimCluster, history: Op[], mode: RepairMode, rf: number, keys: Key[], result: SeedResult): void {
+function check(sim: SimCluster, history: Op[], mode: RepairMode, rf: number, keys: Key[], result: SeedResult, badClocks: BadClock[]): void {
   const fail = (m: string) => result.failures.push(m);
+  // What a clock beyond the bound did before the cluster noticed (within a heartbeat or two) is not
+  // promised: an ack at ONE from its own poisoned copy (dropped at its restart), a read of that copy.
+  const trusted = (o: Op) => !madeByBadClock(o, badClocks, sim.config.maxClockSkewMs);
   // Puts and dels alike: a delete is a write of a tombstone and is checked as a version.
-  const writes = history.filter((o) => o.kind !== 'get');
-  const gets = history.filter((o) => o.kind === 'get' && o.outcome === 'ok');
+  const writes = history.filter((o) => o.kind !== 'get' && trusted(o));
+  const gets = history.filter((o) => o.kind === 'get' && o.outcome === 'ok' && trusted(o));
   const written = new Map<string, Op>();
-  for (const p of writes) if (p.value !== undefined) written.set(p.value, p);
+  for (const p of history) if (p.value !== undefined) written.set(p.value, p);
   const describeWrite = (w: Op) => (w.kind === 'del' ? 'del' : `put ${w.value}`);
   const describeRead = (g: Op) => (g.stamp ? `${g.got ?? 'not found (tombstone)'}@${formatStamp(g.stamp)}` : 'not found');
 
@@ -276,7 +335,7 @@ function check(sim: SimCluster, history: Op[], mode: RepairMode, rf: number, key
     }
   }
   // A value a read returned was written by someone; a tombstone was written by a del of that key.
-  const deleted = new Set(writes.filter((w) => w.kind === 'del').map((w) => w.key));
+  const deleted = new Set(history.filter((w) => w.kind === 'del').map((w) => w.key));
   for (const g of gets) {
     if (g.got != null && !written.has(g.got)) fail(`get key ${g.key} returned ${g.got}, which no client wrote`);
     if (g.got == null && g.stamp != null && !deleted.has(g.key)) fail(`get key ${g.key} found a tombstone, but no client deleted it`);
@@ -298,6 +357,8 @@ function check(sim: SimCluster, history: Op[], mode: RepairMode, rf: number, key
       if (v?.value != null) seen(v.value, v.stamp, `held by ${sim.config.nodes[r]!.name} after healing`);
     }
   }
+  // Keys a clock beyond the bound wrote to are not promised to converge to any acknowledged write.
+  const uncertain = new Set(history.filter((o) => o.kind !== 'get' && !trusted(o)).map((o) => o.key));
 
   // After healing, with no reads: every replica of every key holds the latest acknowledged write
   // or a newer one, and all of them the same version, in every repair mode (anti-entropy).
@@ -314,6 +375,7 @@ function check(sim: SimCluster, history: Op[], mode: RepairMode, rf: number, key
       if (v !== null && v.value !== null && !written.has(v.value)) fail(`key ${key}: a replica holds ${v.value}, which no client wrote`);
       if (v !== null && v.value === null && !deleted.has(key)) fail(`key ${key}: a replica holds a tombstone, but no client deleted it`);
     }
+    if (uncertain.has(key)) continue;
     if (latest !== null) {
       const survivors = held.filter((v) => v !== null && compareStamps(v.stamp, latest) >= 0).length;
       if (survivors === 0) fail(`key ${key}: acknowledged write ${formatStamp(latest)} lost (${describe()})`);
@@ -321,6 +383,37 @@ function check(sim: SimCluster, history: Op[], mode: RepairMode, rf: number, key
     }
     const first = held[0] ?? null;
     if (held.some((v) => cmp(v?.stamp, first?.stamp) !== 0)) fail(`key ${key}: replicas did not converge after healing (${describe()})`);
+  }
+}
+
+/** Coordinated by a node while its clock was beyond the bound, or answered with a stamp beyond it. */
+function madeByBadClock(o: Op, badClocks: BadClock[], boundMs: number): boolean {
+  if (o.stamp != null && o.stamp[0] > (o.completeMs ?? o.invokeMs) + boundMs) return true;
+  return badClocks.some((b) => o.coordinator === b.node && (o.completeMs ?? Infinity) >= b.jumpMs && o.invokeMs <= b.healedMs);
+}
+
+/**
+ * With the client's newest-seen stamp, a client's acknowledged write is never lost to one of its own
+ * earlier writes (or to a version it had read): it is stamped after everything the client saw,
+ * whichever coordinator served it and however the clocks stand.
+ */
+function checkClientOrder(sim: SimCluster, history: Op[], badClocks: BadClock[], result: SeedResult): void {
+  const bound = sim.config.maxClockSkewMs;
+  const byClient = new Map<number, Op[]>();
+  for (const o of history) if (o.client >= 0 && o.outcome === 'ok') byClient.set(o.client, [...(byClient.get(o.client) ?? []), o]);
+  for (const ops of byClient.values()) {
+    for (const later of ops) {
+      if (later.kind !== 'put' || madeByBadClock(later, badClocks, bound)) continue;
+      for (const earlier of ops) {
+        if (earlier === later || earlier.completeMs! > later.invokeMs || earlier.stamp == null || madeByBadClock(earlier, badClocks, bound)) continue;
+        if (earlier.key === later.key && cmp(later.stamp, earlier.stamp) <= 0) {
+          result.failures.push(`client ${later.client}: put ${later.value} of key ${later.key} via ${sim.config.nodes[later.coordinator]!.name} ` +
+            `stamped ${formatStamp(later.stamp!)}, not after its own earlier ${earlier.kind} of it (${formatStamp(earlier.stamp)} via ` +
+            `${sim.config.nodes[earlier.coordinator]!.name}): the later write would lose`);
+          return;
+        }
+      }
+    }
   }
 }
 

@@ -91,8 +91,8 @@ function statusOf(name: string): StatusReport {
     node: name, replicationFactor: 2, repairMode: 'both',
     ring: [{ first: 0, last: 127, replicas: ['fake-1', 'fake-2'] }, { first: 128, last: 255, replicas: ['fake-2', 'fake-1'] }],
     antiEntropyIntervalMs: 10_000,
-    peers: [{ name: name === 'fake-1' ? 'fake-2' : 'fake-1', up: true, hintsPending: 3, hintsExpired: 0, antiEntropy: { rounds: 0, lastRoundMs: null, keysSent: 0, keysReceived: 0 } }],
-    keysStored: 2, tombstones: 1, logBytes: 512, logRecords: 4, droppedDatagrams: { forged: 1 }, clientRequestsInFlight: 0, logWritable: true, logAppendsFailed: 0,
+    peers: [{ name: name === 'fake-1' ? 'fake-2' : 'fake-1', up: true, hintsPending: 3, hintsExpired: 0, antiEntropy: { rounds: 0, lastRoundMs: null, keysSent: 0, keysReceived: 0 }, clockOffsetMs: -3, clockRefused: false, configMismatch: false, forged: false, refusesOurCookie: false }],
+    keysStored: 2, tombstones: 1, logBytes: 512, logRecords: 4, droppedDatagrams: { forged: 1 }, clientRequestsInFlight: 0, logWritable: true, logAppendsFailed: 0, configDigest: '0a1b2c3d', clockWarning: null, quarantinedAtReplay: 0,
   };
 }
 
@@ -152,9 +152,11 @@ describe('cli/client (against fake coordinators on loopback)', () => {
     for (const r of fake1.received) if ('sentAtMs' in r) expect(Math.abs(r.sentAtMs - Date.now())).to.be.below(5_000);
     expect(fake1.received.map((r) => ({ ...r, id: 0, sentAtMs: 0, deadlineMs: 0 }))).to.deep.equal([
       { t: 'get', id: 0, key: 17, level: 'QUORUM', sentAtMs: 0, deadlineMs: 0 },
-      { t: 'get', id: 0, key: 18, level: 'ONE', sentAtMs: 0, deadlineMs: 0 },
-      { t: 'put', id: 0, key: 19, value: 'héllo ✓', level: 'ALL', sentAtMs: 0, deadlineMs: 0 },
+      // Every request after the first carries the newest stamp a reply has shown this client.
+      { t: 'get', id: 0, key: 18, level: 'ONE', sentAtMs: 0, deadlineMs: 0, seen: stamp },
+      { t: 'put', id: 0, key: 19, value: 'héllo ✓', level: 'ALL', sentAtMs: 0, deadlineMs: 0, seen: stamp },
     ]);
+    expect(client.seen).to.deep.equal(stamp);
     const ids = fake1.received.map((r) => r.id);
     expect(new Set(ids).size).to.equal(3);
   });

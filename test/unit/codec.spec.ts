@@ -22,6 +22,7 @@ const examples: Message[] = [
   { t: 'status', id: 4 },
   { t: 'get.ok', id: 5, key: 17, value: 'v', stamp: [1_700_000_000_000, 3, 1], coordinator: 'replica-2' },
   { t: 'get.ok', id: 6, key: 18, value: null, stamp: null, coordinator: 'replica-2' },
+  { t: 'get', id: 5, key: 17, level: 'ONE', sentAtMs: 1_700_000_000_000, deadlineMs: 1_700_000_002_000, seen: [1_700_000_000_000, 2, 1] },
   { t: 'put.ok', id: 7, key: 17, stamp: [1_700_000_000_000, 0, 2], coordinator: 'replica-3' },
   { t: 'local.ok', id: 8, key: 17, value: '', stamp: [1, 2, 3], node: 'replica-4' },
   {
@@ -29,8 +30,8 @@ const examples: Message[] = [
       node: 'replica-1', replicationFactor: 3, repairMode: 'both',
       ring: [{ first: 0, last: 63, replicas: ['replica-1', 'replica-2', 'replica-3'] }],
       antiEntropyIntervalMs: 0,
-      peers: [{ name: 'replica-2', up: true, hintsPending: 4, hintsExpired: 0, antiEntropy: { rounds: 3, lastRoundMs: 1_700_000_000_000, keysSent: 1, keysReceived: 2 } }],
-      keysStored: 10, tombstones: 0, logBytes: 4096, logRecords: 12, droppedDatagrams: { forged: 2 }, clientRequestsInFlight: 0, logWritable: true, logAppendsFailed: 0,
+      peers: [{ name: 'replica-2', up: true, hintsPending: 4, hintsExpired: 0, antiEntropy: { rounds: 3, lastRoundMs: 1_700_000_000_000, keysSent: 1, keysReceived: 2 }, clockOffsetMs: -3, clockRefused: false, configMismatch: false, forged: false, refusesOurCookie: false }],
+      keysStored: 10, tombstones: 0, logBytes: 4096, logRecords: 12, droppedDatagrams: { forged: 2 }, clientRequestsInFlight: 0, logWritable: true, logAppendsFailed: 0, configDigest: '0a1b2c3d', clockWarning: null, quarantinedAtReplay: 0,
     },
   },
   { t: 'fail', id: 10, error: 'Timeout', message: 'Timeout: 1 of 2 acks', acks: 1, required: 2 },
@@ -42,7 +43,7 @@ const examples: Message[] = [
   { t: 'rr.ok', from: 3, id: 14, value: null, stamp: null },
   { t: 'hints', from: 0, gen: 7, id: 15, writes: [[1, 'a', [5, 0, 0]], [2, 'b', [6, 1, 0]]] },
   { t: 'hints.ok', from: 1, id: 15 },
-  { t: 'hb', from: 2, gen: 7, counter: 99, hlc: [1_700_000_000_000, 4, 2] },
+  { t: 'hb', from: 2, gen: 7, counter: 99, hlc: [1_700_000_000_000, 4, 2], wall: 1_700_000_000_000, digest: '0a1b2c3d' },
 ];
 
 const arbStamp = fc.tuple(fc.nat(), fc.nat(), fc.nat({ max: 63 }));
@@ -54,7 +55,7 @@ const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ t: fc.constant('put' as const), id: arbId, key: arbKey, value: arbValue, level: fc.constantFrom('ONE', 'QUORUM', 'ALL' as const), sentAtMs: fc.nat(), deadlineMs: fc.nat() }),
   fc.record({ t: fc.constant('rw' as const), from: fc.nat({ max: 63 }), gen: fc.nat(), id: arbId, key: arbKey, value: arbValue, stamp: arbStamp }),
   fc.record({ t: fc.constant('rr.ok' as const), from: fc.nat({ max: 63 }), id: arbId, value: arbValue, stamp: arbStamp }),
-  fc.record({ t: fc.constant('hb' as const), from: fc.nat({ max: 63 }), gen: fc.nat(), counter: fc.nat(), hlc: arbStamp }),
+  fc.record({ t: fc.constant('hb' as const), from: fc.nat({ max: 63 }), gen: fc.nat(), counter: fc.nat(), hlc: arbStamp, wall: fc.nat(), digest: fc.constantFrom('0a1b2c3d', 'ffffffff') }),
   fc.constantFrom(...examples),
 );
 

@@ -66,7 +66,7 @@ describe('io/config', () => {
     expect(refusal(edited('replication_factor = 3', 'replication_factr = 3')).message)
       .to.match(/^test\.toml: replication_factr: unknown key \(known keys: replication_factor, /);
     expect(refusal(edited('port = 7102', 'port = 7102\nweight = 2')).message)
-      .to.equal('test.toml: nodes[1].weight: unknown key (known keys: name, host, port, metrics_port)');
+      .to.equal('test.toml: nodes[1].weight: unknown key (known keys: name, host, port, listen, metrics_port)');
   });
 
   it('refuses missing fields', () => {
@@ -127,10 +127,27 @@ describe('io/config', () => {
     expect(parseConfig(edited('host = "127.0.0.1"\nport = 7104', 'host = "127.0.0.2"\nport = 7101')).nodes[3]).to.deep.equal({ name: 'replica-4', host: '127.0.0.2', port: 7101 });
   });
 
-  it('refuses a host that is not an IPv4 dotted quad', () => {
-    for (const host of ['localhost', '::1', '127.0.0', '256.0.0.1', '127.0.0.01', ' 127.0.0.1', '0.0.0.0']) {
+  it('refuses a host that is neither an IPv4 dotted quad nor a hostname', () => {
+    for (const host of ['::1', '127.0.0', '256.0.0.1', '127.0.0.01', ' 127.0.0.1', '0.0.0.0', 'a_b.example', '-x.example', 'x..y', '']) {
       expect(refusal(edited('host = "127.0.0.1"\nport = 7101', `host = "${host}"\nport = 7101`)).message, host).to.match(/^test\.toml: nodes\[0\]\.host: expected an (IPv4 address|address peers can send to)/);
     }
+  });
+
+  it('takes hostnames in host (resolved at start) and an optional listen address to bind', () => {
+    const cfg = parseConfig(edited('host = "127.0.0.1"\nport = 7101', 'host = "db1.example.net"\nlisten = "0.0.0.0"\nport = 7101'));
+    expect(cfg.nodes[0]).to.deep.equal({ name: 'replica-1', host: 'db1.example.net', port: 7101, listen: '0.0.0.0' });
+    expect(cfg.nodes[1]).to.deep.equal({ name: 'replica-2', host: '127.0.0.1', port: 7102 });
+    expect(parseConfig(edited('host = "127.0.0.1"\nport = 7101', 'host = "localhost"\nport = 7101')).nodes[0]!.host).to.equal('localhost');
+    expect(refusal(edited('host = "127.0.0.1"\nport = 7101', 'host = "127.0.0.1"\nlisten = "any"\nport = 7101')).message)
+      .to.equal('test.toml: nodes[0].listen: expected an IPv4 address to bind, like "0.0.0.0" or "10.0.0.3", got "any" (a string)');
+  });
+
+  it('requires max_clock_skew_ms in 1..60000', () => {
+    for (const bad of ['0', '60001', '"500"']) {
+      expect(refusal(edited('max_clock_skew_ms = 500', `max_clock_skew_ms = ${bad}`)).message).to.match(/^test\.toml: max_clock_skew_ms: expected an integer in 1\.\.60000, got /);
+    }
+    expect(refusal(edited('max_clock_skew_ms = 500\n', '')).message).to.equal('test.toml: max_clock_skew_ms: expected an integer in 1..60000, got nothing (the field is missing)');
+    expect(parseConfig(edited('max_clock_skew_ms = 500', 'max_clock_skew_ms = 60000')).maxClockSkewMs).to.equal(60_000);
   });
 
   it('refuses zero nodes or more than nodesMax', () => {

@@ -123,4 +123,16 @@ describe('hlc', () => {
       expect(compareStamps([Number.MAX_SAFE_INTEGER, 0, 0], [Number.MAX_SAFE_INTEGER - 1, 0, 0])).to.be.greaterThan(0);
     });
   });
+
+  it('orders stamps of two nodes within one millisecond as they were made, whatever their indexes', () => {
+    const high = new Hlc(3);
+    const low = new Hlc(0);
+    const first = high.now(1_000.3); // a write acknowledged within the same ms…
+    const second = low.now(1_000.7); // …then another client's, through a node of a lower index
+    expect(compareStamps(second, first)).to.be.greaterThan(0);
+    expect(first).to.deep.equal([1_000, 300, 3]);
+    // Within one node the counter still only grows, even when the fraction does not.
+    expect(low.now(1_000.2)).to.deep.equal([1_000, 701, 0]);
+    expect(low.now(1_001)).to.deep.equal([1_001, 0, 0]);
+  });
 });

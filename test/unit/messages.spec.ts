@@ -9,14 +9,15 @@ const status = {
   node: 'replica-1', replicationFactor: 3, repairMode: 'both',
   ring: [{ first: 0, last: 63, replicas: ['replica-1', 'replica-2', 'replica-3'] }],
   antiEntropyIntervalMs: 10_000,
-  peers: [{ name: 'replica-2', up: true, hintsPending: 0, hintsExpired: 0, antiEntropy: { rounds: 2, lastRoundMs: null, keysSent: 0, keysReceived: 3 } }],
-  keysStored: 10, tombstones: 2, logBytes: 4096, logRecords: 12, droppedDatagrams: { auth: 1 }, clientRequestsInFlight: 0, logWritable: true, logAppendsFailed: 0,
+  peers: [{ name: 'replica-2', up: true, hintsPending: 0, hintsExpired: 0, antiEntropy: { rounds: 2, lastRoundMs: null, keysSent: 0, keysReceived: 3 }, clockOffsetMs: -3, clockRefused: false, configMismatch: false, forged: false, refusesOurCookie: false }],
+  keysStored: 10, tombstones: 2, logBytes: 4096, logRecords: 12, droppedDatagrams: { auth: 1 }, clientRequestsInFlight: 0, logWritable: true, logAppendsFailed: 0, configDigest: '0a1b2c3d', clockWarning: null, quarantinedAtReplay: 0,
 };
 
 /** One good example of every message type (two where a field may be null or absent). */
 const good: Message[] = [
   { t: 'get', id: 1, key: 17, level: 'QUORUM', sentAtMs: 1_700_000_000_000, deadlineMs: 1_700_000_002_000 },
   { t: 'put', id: 2, key: 255, value: 'héllo wörld 😀', level: 'ALL', sentAtMs: 1_700_000_000_000, deadlineMs: 1_700_000_002_000 },
+  { t: 'put', id: 2, key: 1, value: 'v', level: 'ONE', sentAtMs: 1_700_000_000_000, deadlineMs: 1_700_000_002_000, seen: stamp },
   { t: 'del', id: 2, key: 17, level: 'QUORUM', sentAtMs: 1_700_000_000_000, deadlineMs: 1_700_000_002_000 },
   { t: 'local', id: 3, key: 0 },
   { t: 'repair', id: 4 },
@@ -47,10 +48,10 @@ const good: Message[] = [
   { t: 'ae.pull', from: 1, gen: 5, id: 14, keys: [48, 50] },
   { t: 'ae.pull.ok', from: 2, id: 14, writes: [[48, 'v', stamp], [50, null, stamp]] },
   { t: 'ae.pull.ok', from: 2, id: 14, writes: [] },
-  { t: 'hb', from: 63, gen: 5, counter: 99, hlc: stamp },
+  { t: 'hb', from: 63, gen: 5, counter: 99, hlc: stamp, wall: 1_700_000_000_000, digest: '0a1b2c3d' },
 ];
 
-const optional = new Set(['acks', 'required']);
+const optional = new Set(['acks', 'required', 'seen']);
 
 function refused(x: unknown, valueBytesMax?: number): string {
   const r = validate(x, valueBytesMax);

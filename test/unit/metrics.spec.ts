@@ -6,18 +6,19 @@ import { metricsRegistry, serveMetrics } from '../../src/io/prometheus.js';
 const client = '127.0.0.1:40000';
 const stamp = [1, 0, 0] as [number, number, number];
 const age = { sentAtMs: 0, deadlineMs: 60_000 };
+const peerChecks = { clockOffsetMs: 0, clockRefused: false, configMismatch: false, forged: false, refusesOurCookie: false };
 
 function status(): StatusReport {
   return {
     node: 'replica-2', replicationFactor: 3, repairMode: 'hinted-handoff', ring: [],
     peers: [
-      { name: 'replica-1', up: true, hintsPending: 2, hintsExpired: 0, antiEntropy: { rounds: 4, lastRoundMs: 1, keysSent: 3, keysReceived: 1 } },
+      { name: 'replica-1', up: true, hintsPending: 2, hintsExpired: 0, antiEntropy: { rounds: 4, lastRoundMs: 1, keysSent: 3, keysReceived: 1 }, ...peerChecks },
       // itself: not its own hints
-      { name: 'replica-2', up: true, hintsPending: 7, hintsExpired: 0, antiEntropy: { rounds: 0, lastRoundMs: null, keysSent: 0, keysReceived: 0 } },
-      { name: 'replica-3', up: false, hintsPending: 5, hintsExpired: 0, antiEntropy: { rounds: 2, lastRoundMs: 1, keysSent: 0, keysReceived: 2 } },
+      { name: 'replica-2', up: true, hintsPending: 7, hintsExpired: 0, antiEntropy: { rounds: 0, lastRoundMs: null, keysSent: 0, keysReceived: 0 }, ...peerChecks },
+      { name: 'replica-3', up: false, hintsPending: 5, hintsExpired: 0, antiEntropy: { rounds: 2, lastRoundMs: 1, keysSent: 0, keysReceived: 2 }, ...peerChecks },
     ],
     antiEntropyIntervalMs: 10_000, keysStored: 12, tombstones: 1, logBytes: 4096, logRecords: 30, droppedDatagrams: {}, clientRequestsInFlight: 0,
-    logWritable: true, logAppendsFailed: 0,
+    logWritable: true, logAppendsFailed: 0, configDigest: '0a1b2c3d', clockWarning: null, quarantinedAtReplay: 0,
   };
 }
 

@@ -127,7 +127,7 @@ describe('io/runtime (real UDP on loopback, real log files)', function () {
     client = new RawClient(codec);
     client.sendRaw(ports[0]!, Buffer.from('not a datagram of ours'));
     client.sendRaw(ports[0]!, new Codec(Buffer.from('another cluster secret 0123456789'), valueBytesMax).encode({ t: 'status', id: 1 }));
-    client.sendRaw(ports[0]!, codec.encode({ t: 'hb', from: 1, gen: 1, counter: 1, hlc: [1, 0, 1] }));
+    client.sendRaw(ports[0]!, codec.encode({ t: 'hb', from: 1, gen: 1, counter: 1, hlc: [1, 0, 1], wall: 1, digest: '0a1b2c3d' }));
     const status = await client.request(ports[0]!, { t: 'status', id: 2 });
     expect(status.t).to.equal('status.ok');
     expect(replicas[0]!.node.dropped).to.deep.include({ short: 1, forged: 1, spoofed: 1 });
