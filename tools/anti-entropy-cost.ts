@@ -4,7 +4,7 @@
 // Three cases: replicas that agree on all 256 keys; one key that differs; a replica that lost everything.
 import { Codec } from '../src/io/codec.js';
 import type { Message } from '../src/core/messages.js';
-import { SimCluster } from '../test/sim/cluster.js';
+import { SimCluster } from './sim/cluster.js';
 
 const antiEntropyMessages = new Set(['ae', 'ae.ok', 'ae.pull', 'ae.pull.ok', 'hints', 'hints.ok']);
 const codec = new Codec(new Uint8Array(32).fill(7), 60_000);

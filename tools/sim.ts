@@ -5,7 +5,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { nodesMax } from '../src/core/limits.js';
 import { repairModes, type RepairMode } from '../src/core/types.js';
-import { clockModes, replayCommand, runSeed, summarize, type ClockMode } from '../test/sim/workload.js';
+import { clockModes, replayCommand, runSeed, summarize, type ClockMode } from './sim/workload.js';
 
 /** Seeds are mixed with 32-bit constants: keep them where that is exact. */
 const seedMax = 2 ** 31 - 1;

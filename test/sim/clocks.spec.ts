@@ -4,8 +4,8 @@ import { expect } from 'chai';
 import { compareStamps } from '../../src/core/hlc.js';
 import type { ClientReply, ClientRequest } from '../../src/core/messages.js';
 import type { Stamp } from '../../src/core/types.js';
-import { SimCluster } from './cluster.js';
-import { runSeed } from './workload.js';
+import { SimCluster } from '../../tools/sim/cluster.js';
+import { runSeed } from '../../tools/sim/workload.js';
 
 const key = 128;
 const [r1, r2, r3, r4] = [0, 1, 2, 3];

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import type { ClientReply, ClientRequest } from '../../src/core/messages.js';
 import type { Level } from '../../src/core/types.js';
-import { SimCluster } from './cluster.js';
+import { SimCluster } from '../../tools/sim/cluster.js';
 
 const key = 128;
 const [r1, r2, r3, r4] = [0, 1, 2, 3];

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { clientRequestsInFlightMax } from '../../src/core/limits.js';
 import type { ClientReply } from '../../src/core/messages.js';
-import { SimCluster, type SimOptions } from './cluster.js';
+import { SimCluster, type SimOptions } from '../../tools/sim/cluster.js';
 
 const key = 128;
 const [r1, r2, r3, r4] = [0, 1, 2, 3];

@@ -1,7 +1,7 @@
 // A few hundred seeded runs of whole clusters under loss, duplication, delay, partitions, crashes,
 // torn log tails, junk datagrams, one-way cuts and skewed, drifting or jumping clocks. A failing seed is printed with the command that replays it.
 import { expect } from 'chai';
-import { replayCommand, runSeed, summarize } from './workload.js';
+import { replayCommand, runSeed, summarize } from '../../tools/sim/workload.js';
 
 const seedBase = Number(process.env.SIM_SEED ?? 1);
 const seedCount = Number(process.env.SIM_SEEDS ?? 300);

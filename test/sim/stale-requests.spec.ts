@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { clientDeadlineMsMax } from '../../src/core/limits.js';
 import type { ClientReply, PutRequest } from '../../src/core/messages.js';
-import { SimCluster } from './cluster.js';
+import { SimCluster } from '../../tools/sim/cluster.js';
 
 const key = 128;
 const [r1, r2, r3, r4] = [0, 1, 2, 3];

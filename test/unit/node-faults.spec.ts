@@ -5,7 +5,7 @@ import { logFullRetryIntervalMs } from '../../src/core/limits.js';
 import type { Message } from '../../src/core/messages.js';
 import { Node } from '../../src/core/node.js';
 import { seededRandom } from '../../src/core/prng.js';
-import { simConfig } from '../sim/cluster.js';
+import { simConfig } from '../../tools/sim/cluster.js';
 
 const config = simConfig(4, 3, 'hinted-handoff', true);
 const t0 = 1_700_000_000_000;

@@ -6,7 +6,7 @@ import type { Message } from '../../src/core/messages.js';
 import { Node } from '../../src/core/node.js';
 import { seededRandom } from '../../src/core/prng.js';
 import { addressOf, type Stamp } from '../../src/core/types.js';
-import { simConfig } from '../sim/cluster.js';
+import { simConfig } from '../../tools/sim/cluster.js';
 
 const config = simConfig(4, 3, 'both', true);
 const startMs = 1_700_000_000_000;
