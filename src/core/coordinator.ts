@@ -49,7 +49,14 @@ export class Coordinator {
 
   request(client: Address, req: CoordinatedRequest): void {
     const { config, ring, requests, name } = this.ports;
-    if (!this.admitAge(client, req)) return;
+    if (this.ports.nowMs() > req.deadlineMs) {
+      // Past its deadline (by this coordinator's clock): its client stopped listening then (give or
+      // take the clock skew), so the datagram is a late retransmission, a request that waited in a
+      // paused process, or a replay. Stamping it now could overwrite writes made after its client
+      // gave up, and answering a replay only does the replayer's sending for it: refused unanswered.
+      this.ports.countDrop('expired');
+      return;
+    }
     const opKey = clientOpKey(req);
     const running = this.ops.get(opKey);
     if (running !== undefined) { this.sameClient(running.client, client); return; } // a retransmission of a request still in progress
@@ -58,8 +65,26 @@ export class Coordinator {
       if (this.sameClient(done.client, client)) this.ports.reply(client, done.reply);
       return;
     }
-
+    // Every refusal from here on is for a request this process has not started: a copy of one it
+    // ran is answered above, never refused as if nothing had been written. One its previous process
+    // may have run is answered Timeout before anything else (see writesServedFromMs below).
     const fail = (error: ClientError, message: string) => this.answer(client, req.id, { t: 'fail', id: req.id, error, message }, opKey, req.deadlineMs);
+    if (req.t !== 'get' && req.sentAtMs < this.ports.writesServedFromMs) {
+      // The previous incarnation may have stamped this very write and died before answering; its
+      // answer died with it, so a second stamp (later, newer) could overwrite writes acknowledged
+      // in between. A write sent before this process started (with the clock bound on either side,
+      // as CockroachDB waits out its max offset at start) is answered Timeout: it may have run.
+      this.ports.countDrop('before-restart');
+      const clockProblem = this.ports.clockProblem();
+      return fail('Timeout', `Timeout: ${name} restarted (generation ${this.ports.generation}) after this ${req.t} may have reached its ` +
+        `previous process; it may or may not have been applied (writes sent from ${this.ports.writesServedFromMs} on are served)` +
+        `${clockProblem === null ? '' : `; besides, ${clockProblem}`}`);
+    }
+    if (!this.admitAge(client, req)) return;
+
+    // Stamps made here now would be refused by most peers, or lose to older writes.
+    const clockProblem = this.ports.clockProblem();
+    if (clockProblem !== null) return fail('Unavailable', `Unavailable: ${name}: ${clockProblem}`);
     if (req.seen !== undefined && !this.orderAfterSeen(req.seen)) {
       return fail('Unavailable', `Unavailable: this client has seen stamp ${formatStamp(req.seen)}, ${aheadOf(req.seen, this.ports.nowMs())} ms ahead of ` +
         `${name}'s clock, beyond max_clock_skew_ms (${config.maxClockSkewMs}): ${name} cannot stamp after it. A clock ran fast where that ` +
@@ -79,15 +104,6 @@ export class Coordinator {
       return this.ports.reply(client, { t: 'fail', id: req.id, error: 'Overloaded',
         message: `Overloaded: ${name} keeps ${this.answered.size} answers until their requests' deadlines (limit ${dedupEntriesMax})` });
     }
-    if (req.t !== 'get' && req.sentAtMs < this.ports.writesServedFromMs) {
-      // The previous incarnation may have stamped this very write and died before answering; its
-      // answer died with it, so a second stamp (later, newer) could overwrite writes acknowledged
-      // in between. A write sent before this process started (with the clock bound on either side,
-      // as CockroachDB waits out its max offset at start) is answered Timeout: it may have run.
-      this.ports.countDrop('before-restart');
-      return fail('Timeout', `Timeout: ${name} restarted (generation ${this.ports.generation}) after this ${req.t} may have reached its ` +
-        `previous process; it may or may not have been applied (writes sent from ${this.ports.writesServedFromMs} on are served)`);
-    }
     if (req.t !== 'get' && !this.ports.logWritable()) {
       // Its hints (and its own copy) could not be made durable: a crash would lose them, and with
       // them the only way the replicas that missed the write would get it.
@@ -105,22 +121,14 @@ export class Coordinator {
   }
 
   /**
-   * A request that knows its age is started only within its life. One past its deadline (by this
-   * coordinator's clock) is refused without an answer: its client stopped listening at that
-   * deadline (give or take the clock skew), so the datagram is a late retransmission, a request
-   * that waited in a paused process, or a replay; stamping it now could overwrite writes made
-   * after its client gave up, and answering a replay only does the replayer's sending for it.
-   * One claiming to come from further in the future than max_clock_skew_ms, or asking for a life
-   * over clientDeadlineMsMax (the window the answers cache covers), is refused as InvalidRequest,
-   * uncached: the same datagram is refused the same way again.
+   * A request that knows its age is started only within its life (its deadline is checked first,
+   * in request). One claiming to come from further in the future than max_clock_skew_ms, or asking
+   * for a life over clientDeadlineMsMax (the window the answers cache covers), is refused as
+   * InvalidRequest, uncached: the same datagram is refused the same way again.
    */
   private admitAge(client: Address, req: CoordinatedRequest): boolean {
     const { config, name } = this.ports;
     const now = this.ports.nowMs();
-    if (now > req.deadlineMs) {
-      this.ports.countDrop('expired');
-      return false;
-    }
     const refuse = (reason: string, message: string) => {
       this.ports.countDrop(reason);
       this.ports.reply(client, { t: 'fail', id: req.id, error: 'InvalidRequest', message: `InvalidRequest: ${message}` });

@@ -143,6 +143,7 @@ export class Node {
       countDrop: (reason) => this.countDrop(reason),
       logWritable: () => this.logFull === null,
       nameOf: (node) => this.nameOf(node),
+      clockProblem: () => this.checks.clockWarning() ?? this.clockSteppedBack(),
     };
     this.handoff = new HintedHandoff(ports, this.repairMode !== 'read-repair');
     this.coordinator = new Coordinator(ports, this.hlc, this.handoff, this.repairMode !== 'hinted-handoff');
@@ -538,12 +539,7 @@ export class Node {
       }
       case 'status': return this.reply(client, { t: 'status.ok', id: req.id, status: this.status() });
       case 'repair': return this.onRepair(client, req.id);
-      default: {
-        // Stamps made here now would be refused by most peers, or lose to older writes: refuse first.
-        const clockWarning = this.checks.clockWarning() ?? this.clockSteppedBack();
-        if (clockWarning !== null) return this.reply(client, { t: 'fail', id: req.id, error: 'Unavailable', message: `Unavailable: ${this.name}: ${clockWarning}` });
-        return this.coordinator.request(client, req);
-      }
+      default: return this.coordinator.request(client, req);
     }
   }
 

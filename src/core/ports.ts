@@ -33,6 +33,8 @@ export interface NodePorts {
   /** False while this node's disk refuses log appends (full). */
   logWritable(): boolean;
   nameOf(node: NodeIndex): string;
+  /** Why this node's clock cannot be trusted to stamp now (most peers disagree, or it was stepped back), or null. */
+  clockProblem(): string | null;
 }
 
 export function summarizeKeys(keys: readonly number[]): string {

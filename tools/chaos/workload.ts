@@ -68,7 +68,8 @@ export async function runClient(lane: number, client: KvClient, plan: ClientPlan
       const value = `${name}-${++seq}`;
       op = await rec.record(name, 'write', key, plan.writeLevel, client.coordinator, value, 'run', () => client.put(key, value, plan.writeLevel));
     }
-    // A refusal comes back at once: pause a little so a down cluster is not a busy loop of them.
-    if (op.outcome === 'fail') await new Promise((r) => setTimeout(r, failPauseMs));
+    // A refusal, a port that refuses (a stopped coordinator) or a restarted one's Timeout for a write
+    // sent before it started come back at once: pause a little so they are not a busy loop.
+    if (op.outcome !== 'ok') await new Promise((r) => setTimeout(r, failPauseMs));
   }
 }

@@ -341,6 +341,18 @@ function check(sim: SimCluster, history: Op[], mode: RepairMode, rf: number, key
     if (g.got == null && g.stamp != null && !deleted.has(g.key)) fail(`get key ${g.key} found a tombstone, but no client deleted it`);
   }
 
+  // A write refused as Unavailable, Overloaded or InvalidRequest promised that nothing was written:
+  // its value is never read nor held anywhere.
+  const refused = new Set(history.filter((o) => o.kind === 'put' && o.outcome === 'fail' && o.error !== 'Timeout' && trusted(o)).map((o) => o.value!));
+  const refusal = (v: string) => { const p = history.find((o) => o.value === v)!; return `${p.error} via ${sim.config.nodes[p.coordinator]!.name} at ${p.invokeMs}..${p.completeMs}`; };
+  for (const g of gets) if (g.got != null && refused.has(g.got)) fail(`get key ${g.key} returned ${g.got}, whose put was refused (${refusal(g.got)}: nothing written)`);
+  for (const key of keys) {
+    for (const r of sim.node(0).ring.replicasFor(key)) {
+      const v = sim.node(r).store.read(key)?.value;
+      if (v != null && refused.has(v)) fail(`key ${key}: ${sim.config.nodes[r]!.name} holds ${v}, whose put was refused (nothing written)`);
+    }
+  }
+
   // Each write is stamped once: a value seen with two stamps was stamped twice (a coordinator ran
   // the same put again), and its second stamp could overwrite writes acknowledged in between.
   const stampOf = new Map<string, Stamp>();
