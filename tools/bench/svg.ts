@@ -38,17 +38,7 @@ export function timelineSvg(title: string, series: Series[]): string {
   }
 
   // Axes and grid.
-  for (let i = 0; i <= 4; i++) {
-    const v = (rateMax / 4) * i;
-    const y = yRate(v);
-    out.push(`<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#ddd"/>`);
-    out.push(`<text x="${margin.left - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end">${Math.round(v).toLocaleString('en-US')}</text>`);
-  }
-  for (let e = logMin; e <= logMax; e++) {
-    const y = yP99(10 ** e);
-    out.push(`<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#ddd"/>`);
-    out.push(`<text x="${margin.left - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end">${formatMsTick(10 ** e)}</text>`);
-  }
+  gridLines(out, margin.left, plotW, rateMax, yRate, logMin, logMax, yP99, formatMsTick);
   const step = Math.max(1, niceCeil(seconds / 12));
   for (let s = 0; s <= seconds; s += step) {
     const xs = margin.left + (s / seconds) * plotW;
@@ -62,10 +52,10 @@ export function timelineSvg(title: string, series: Series[]): string {
 
   series.forEach((s, i) => {
     const color = colors[i % colors.length]!;
-    out.push(polyline(s.timeline.map((p, j) => [x(j), yRate(total(p))]), color, false));
+    out.push(polyline(s.timeline.map((p, j) => [x(j), yRate(total(p))]), color));
     for (const op of ['write', 'read'] as const) {
       const pts = s.timeline.flatMap((p, j) => (p.p99Us[op] === null ? [] : [[x(j), yP99(p.p99Us[op]!)] as [number, number]]));
-      if (pts.length > 0) out.push(polyline(pts, color, op === 'read'));
+      if (pts.length > 0) out.push(polyline(pts, color, op === 'read' ? '5,3' : ''));
     }
     s.timeline.forEach((p, j) => {
       if (p.errors > 0) {
@@ -83,12 +73,26 @@ export function timelineSvg(title: string, series: Series[]): string {
   return out.join('\n') + '\n';
 }
 
-function polyline(points: [number, number][], color: string, dashed: boolean): string {
-  const d = points.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ');
-  return `<polyline points="${d}" fill="none" stroke="${color}" stroke-width="1.8"${dashed ? ' stroke-dasharray="5,3"' : ''}/>`;
+/**
+ * The horizontal grid of a two-panel timeline (the bench's and the chaos run's): operations per
+ * second in the upper panel, a log-scale latency axis (one line per power of ten) in the lower.
+ */
+export function gridLines(out: string[], left: number, plotW: number, rateMax: number, yRate: (v: number) => number,
+  logMin: number, logMax: number, yLog: (v: number) => number, logLabel: (v: number) => string): void {
+  const line = (y: number, label: string) => {
+    out.push(`<line x1="${left}" x2="${left + plotW}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#ddd"/>`);
+    out.push(`<text x="${left - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end">${label}</text>`);
+  };
+  for (let i = 0; i <= 4; i++) line(yRate((rateMax / 4) * i), Math.round((rateMax / 4) * i).toLocaleString('en-US'));
+  for (let e = logMin; e <= logMax; e++) line(yLog(10 ** e), logLabel(10 ** e));
 }
 
-function niceCeil(v: number): number {
+export function polyline(points: [number, number][], color: string, dash = '', widthPx = 1.8): string {
+  const d = points.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ');
+  return `<polyline points="${d}" fill="none" stroke="${color}" stroke-width="${widthPx}"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`;
+}
+
+export function niceCeil(v: number): number {
   const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
   return 10 * p;
@@ -99,6 +103,6 @@ function formatMsTick(us: number): string {
   return ms >= 1 ? `${ms.toLocaleString('en-US')} ms` : `${ms} ms`;
 }
 
-function esc(s: string): string {
+export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

@@ -1,6 +1,7 @@
 // The run as one SVG in the manner of Jepsen's timelines: throughput per second by outcome above,
 // latency below (p50, p99 and max of the successful operations each second, on a log scale, with
 // every indeterminate operation as a dot), and each fault band shaded across both with its label.
+import { esc, gridLines, niceCeil, polyline } from '../bench/svg.js';
 import type { Op } from './history.js';
 import type { FaultRecord } from './nemesis.js';
 import type { SecondRow } from './timeline.js';
@@ -43,17 +44,7 @@ export function chaosSvg(title: string, subtitle: string, rows: readonly SecondR
     out.push(`<text x="${(x1 + 1).toFixed(1)}" y="${top1 - 6 - (i % 3) * 11}" font-size="9" fill="#555">${esc(shortLabel(f.label))}</text>`);
   });
 
-  for (let i = 0; i <= 4; i++) {
-    const v = (rateMax / 4) * i;
-    const y = yRate(v);
-    out.push(`<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#ddd"/>`);
-    out.push(`<text x="${margin.left - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end">${Math.round(v).toLocaleString('en-US')}</text>`);
-  }
-  for (let e = logMin; e <= logMax; e++) {
-    const y = yLat(10 ** e);
-    out.push(`<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#ddd"/>`);
-    out.push(`<text x="${margin.left - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end">${(10 ** e).toLocaleString('en-US')} ms</text>`);
-  }
+  gridLines(out, margin.left, plotW, rateMax, yRate, logMin, logMax, yLat, (ms) => `${ms.toLocaleString('en-US')} ms`);
   const step = Math.max(1, niceCeil(seconds / 12));
   for (let s = 0; s <= seconds; s += step) out.push(`<text x="${xs(s).toFixed(1)}" y="${top2 + panelHeight + 16}" text-anchor="middle">${s}</text>`);
   out.push(`<text x="${margin.left + plotW / 2}" y="${height - 6}" text-anchor="middle">seconds since the run started</text>`);
@@ -62,9 +53,9 @@ export function chaosSvg(title: string, subtitle: string, rows: readonly SecondR
   for (const top of [top1, top2]) out.push(`<rect x="${margin.left}" y="${top}" width="${plotW}" height="${panelHeight}" fill="none" stroke="#999"/>`);
 
   const mid = (s: number) => xs(s + 0.5);
-  for (const k of ['ok', 'fail', 'indeterminate'] as const) out.push(polyline(rows.map((r) => [mid(r.second), yRate(r.ops[k])]), outcomeColors[k], ''));
+  for (const k of ['ok', 'fail', 'indeterminate'] as const) out.push(polyline(rows.map((r) => [mid(r.second), yRate(r.ops[k])]), outcomeColors[k], '', 1.6));
   const latLine = (pick: (r: SecondRow) => number | null, dash: string) =>
-    polyline(rows.flatMap((r) => { const v = pick(r); return v === null ? [] : [[mid(r.second), yLat(v)] as [number, number]]; }), '#1f77b4', dash);
+    polyline(rows.flatMap((r) => { const v = pick(r); return v === null ? [] : [[mid(r.second), yLat(v)] as [number, number]]; }), '#1f77b4', dash, 1.6);
   out.push(latLine((r) => r.p50Ms, ''), latLine((r) => r.p99Ms, '5,3'), latLine((r) => r.maxMs, '1,3'));
   const dots = ops.filter((o) => o.phase === 'run' && o.outcome === 'indeterminate').slice(0, dotsMax);
   for (const o of dots) out.push(`<circle cx="${xs(o.completeMs / 1000).toFixed(1)}" cy="${yLat(o.completeMs - o.invokeMs).toFixed(1)}" r="2" fill="${outcomeColors.indeterminate}" fill-opacity="0.5"/>`);
@@ -87,19 +78,4 @@ export function chaosSvg(title: string, subtitle: string, rows: readonly SecondR
 /** "partition replica-1 | replica-2, replica-3" -> "partition r1 | r2,r3". */
 function shortLabel(label: string): string {
   return label.replace(/replica-/g, 'r').replace(/, /g, ',').replace('one-way partition: ', '1-way ').replace(' cannot reach ', '->').replace(' packet loss', ' loss');
-}
-
-function polyline(points: [number, number][], color: string, dash: string): string {
-  const d = points.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ');
-  return `<polyline points="${d}" fill="none" stroke="${color}" stroke-width="1.6"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`;
-}
-
-function niceCeil(v: number): number {
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
-}
-
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
