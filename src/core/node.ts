@@ -111,6 +111,12 @@ export class Node {
   /** Versions the replay kept out of the store: stamped beyond the clock bound of the wall clock at start. */
   private readonly quarantined: { what: string; stamp: Stamp; aheadMs: number }[] = [];
   private quarantinedCount = 0;
+  /**
+   * Keys whose version the replay kept out, until peers confirm this clock (then they were
+   * poisoned and are dropped): this replica does not answer replica reads of them meanwhile, since
+   * its copy may be missing a version that is real (when it is this clock that runs slow).
+   */
+  private readonly quarantinedKeys = new Set<Key>();
   private quarantineDropped = false;
 
   constructor(opts: NodeOptions) {
@@ -179,6 +185,7 @@ export class Node {
     const poisoned = (key: Key, stamp: Stamp, target: NodeIndex | null) => {
       if (stamp[0] <= bound) return false;
       this.quarantinedCount++;
+      if (target === null) this.quarantinedKeys.add(key);
       const what = target === null ? `key ${key}` : `hint for ${this.nameOf(target)} of key ${key}`;
       if (this.quarantined.length < quarantinedKeysListedMax) this.quarantined.push({ what, stamp, aheadMs: aheadOf(stamp, this.nowMs) });
       return true;
@@ -387,6 +394,7 @@ export class Node {
       // A read changes nothing, so a retransmitted one is simply read again: its reply (a value of
       // up to 60 KB) is never cached.
       if (!this.ring.holds(this.self, msg.key)) return this.countDrop('misrouted');
+      if (this.quarantinedKeys.has(msg.key)) return this.countDrop('clock-skew'); // its copy may lack a real version
       const v = this.store.read(msg.key);
       return this.sendPeer(peer, { t: 'rr.ok', from: this.self, id: msg.id, value: v?.value ?? null, stamp: v?.stamp ?? null });
     }
@@ -462,6 +470,7 @@ export class Node {
   private maybeDropQuarantined(): void {
     if (this.quarantinedCount === 0 || this.quarantineDropped || !this.checks.clockConfirmed()) return;
     this.quarantineDropped = true;
+    this.quarantinedKeys.clear();
     this.log('warn', 'clock-skew', `a majority of peers agree with this clock: the ${this.quarantinedCount} versions the replay kept out ` +
       `were stamped by a clock that ran fast; a snapshot drops them from the log`);
     this.recordsSinceSnapshot = recordsPerSnapshotMin;
