@@ -94,6 +94,10 @@ describe('io/log-file', () => {
         await appendAll(a.log, records);
         await a.log.close();
         const path = join(dir, segments(dir)[0]!);
+        // Garbage that starts with the very bytes the cut removed just puts the record back (a cut
+        // of its last byte, 0x00 = node 0 of its stamp, then a garbage byte 0x00): not damage.
+        const original = readFileSync(path);
+        fc.pre(garbage.length === 0 || cut >= original.length || garbage[0] !== original[cut]);
         truncateSync(path, cut);
         appendFileSync(path, garbage);
 
@@ -101,7 +105,7 @@ describe('io/log-file', () => {
         let good = 0;
         while (whole < records.length && good + sizes[whole]! <= cut) good += sizes[whole++]!;
         const b = await openLog(dir);
-        // Garbage may happen to extend the cut record into a valid one only if its CRC matches: never, in practice.
+        // Other garbage may extend the cut record into a valid one only if its CRC matches: never, in practice.
         expect(b.records).to.deep.equal(records.slice(0, whole));
         const damaged = cut - good + garbage.length;
         expect(b.truncatedBytes).to.equal(damaged);
