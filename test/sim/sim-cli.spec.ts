@@ -45,4 +45,12 @@ describe('sim: the command line', function () {
       expect([moded[0], moded[1], moded[3]]).to.deep.equal([drawn[0], drawn[1], drawn[3]]);
     }
   });
+
+  it('the printed replay command (the seed with its whole shape) replays the very same run', () => {
+    for (const seed of [7, 286, 1805]) {
+      const drawn = runSeed({ seed, faultMs: 500 });
+      const replayed = runSeed({ seed, faultMs: 500, nodes: drawn.nodes, replicationFactor: drawn.replicationFactor, mode: drawn.mode, clocks: drawn.clocks });
+      expect([replayed.stats, replayed.failures], `seed ${seed}`).to.deep.equal([drawn.stats, drawn.failures]);
+    }
+  });
 });

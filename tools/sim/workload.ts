@@ -79,7 +79,8 @@ export function runSeed(opts: SeedOptions): SeedResult {
   const faultMs = opts.faultMs ?? 3_000;
   // Clocks draw from their own stream, so giving --clocks leaves every other draw of the seed as it was.
   const clockRandom = seededRandom(opts.seed ^ 0xc10c);
-  const clocks = opts.clocks ?? clockModes[Math.floor(clockRandom() * clockModes.length)]!;
+  const drawnClocks = clockModes[Math.floor(clockRandom() * clockModes.length)]!; // always drawn, as the shape is
+  const clocks = opts.clocks ?? drawnClocks;
   const sim = new SimCluster({ seed: opts.seed, nodes, replicationFactor: rf, repairMode: mode });
   const random = seededRandom(opts.seed ^ 0xc0ffee);
   const shape = `${nodes} nodes, RF ${rf}, ${mode}, clocks ${clocks}`;
