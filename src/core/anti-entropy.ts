@@ -111,7 +111,7 @@ export class AntiEntropy {
     for (const peer of peers) {
       const collect = (r: RepairPeerResult) => { results.push(r); if (--waiting === 0) finish(); };
       if (!this.ports.isUp(peer)) {
-        collect({ name: this.ports.nameOf(peer), reached: false, sent: 0, received: 0, error: `DOWN (silent for over ${this.ports.config.downAfterMs} ms)` });
+        collect({ name: this.ports.nameOf(peer), reached: false, sent: 0, received: 0, error: `DOWN (silent for over ${this.ports.config.downAfterMs} ms, or its config or clock refused)` });
       } else {
         this.startRound(peer, false, collect);
       }
