@@ -1,6 +1,7 @@
 // Drives one Node against the real world: datagrams and ticks in, effects out. It keeps etcd's rule
 // through the Outbox: a step's sends that follow its appends leave only once those appends are
-// fsynced. Group commit: one fsync at a time; whatever is appended while it runs shares the next.
+// fsynced. Group commit: one fsync at a time, at the end of an event-loop turn, for everything the
+// turn appended; whatever is appended while one runs on the thread pool shares the next.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
