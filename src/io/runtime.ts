@@ -25,6 +25,13 @@ import { UdpEndpoint } from './udp.js';
 
 /** How often the node hears time pass (retransmits, heartbeats, deadlines, hint sweeps). */
 export const tickIntervalMs = 5;
+/**
+ * A durable write on the event loop that took longer than this (a slow or stalled disk) sends the
+ * next ones to the thread pool for slowSyncBackoffMs, so reads and heartbeats go on meanwhile
+ * instead of waiting behind the disk (peers would see a replica silent for down_after_ms as DOWN).
+ */
+const syncOnLoopMsMax = 20;
+const slowSyncBackoffMs = 1_000;
 /** At stop: fsync rounds to run while the node keeps appending in answer to the previous one. */
 const stopSyncRoundsMax = 8;
 
@@ -161,6 +168,8 @@ class Runtime {
   private syncing: Promise<void> | null = null;
   /** An end-of-turn sync is scheduled (scheduleSync). */
   private syncScheduled = false;
+  /** Until then (performance.now() ms) syncs go to the thread pool: one on the event loop was slow. */
+  private syncOnPoolUntilMs = 0;
   private stopping: Promise<void> | null = null;
   private failed = false;
   private sendFailures = 0;
@@ -291,9 +300,15 @@ class Runtime {
   private syncOnLoop(): void {
     // At stop, shutdown() drives the last syncs itself (kickSync), and the log closes under them.
     if (this.stopping !== null || this.syncing !== null || this.failed || this.log.pendingBytes === 0) return;
+    const startedMs = performance.now();
+    if (startedMs < this.syncOnPoolUntilMs) {
+      this.kickSync();
+      return;
+    }
     let upToLsn: number | null;
     try {
       upToLsn = this.log.syncNow();
+      if (performance.now() - startedMs > syncOnLoopMsMax) this.syncOnPoolUntilMs = performance.now() + slowSyncBackoffMs;
     } catch (e) {
       this.syncFailed(e);
       return;
