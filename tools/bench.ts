@@ -16,6 +16,8 @@ import { messageSizes, startLimit } from './bench/limit.js';
 import { parseOptions, opsTimeCapS, type BaselineName, type BenchOptions } from './bench/options.js';
 import { heapText, keepProfile, profileText, startProfiledReplica, summarizeHeap, summarizeProfile, type HeapSummary, type ProfiledReplica, type ProfileSummary } from './bench/profile.js';
 import { formatRate, opTables, processTable, ratios, runSummary } from './bench/report.js';
+import { floorScenario } from './bench/floor.js';
+import { shellScenario } from './bench/shell-scenario.js';
 import { hintsScenario, restartScenario, type HintsResult, type RestartResult } from './bench/scenarios.js';
 import { timelineSvg } from './bench/svg.js';
 import { machineCpuSeconds } from './bench/proc.js';
@@ -31,6 +33,18 @@ async function main(): Promise<number> {
   const etcdBin = o.baselines.includes('etcd') && o.scenario === undefined ? ensureEtcd(o.etcdBin, log) : null;
   const tempDir = mkdtempSync(join(tmpdir(), 'ringkv-bench-'));
   removeAtCleanup(tempDir);
+  if (o.scenario === 'floor') {
+    const floor = await floorScenario(tempDir, { samples: 2_000, datagramBytes: 32 + 110 + o.valueBytes, recordBytes: 40 + o.valueBytes }, log);
+    const q = (x: { p50: number; p99: number }) => `p50 ${x.p50} µs, p99 ${x.p99} µs`;
+    process.stdout.write(`\nringkv bench: the floor of one put at a time, each part alone (${floor.samples} samples)\n` +
+      `  datagram round trip between two processes on 127.0.0.1: ${q(floor.roundTripUs)}\n` +
+      `  O_DSYNC write of one record (fs/promises, a thread-pool trip): ${q(floor.dsyncWriteUs)}\n` +
+      `  O_DSYNC write of one record (writeSync on the event loop): ${q(floor.dsyncWriteSyncUs)}\n` +
+      `  a QUORUM put needs 2 round trips + 1 durable write: ${floor.putFloorP50Us} µs at the p50s\n`);
+    const report = { tool: 'ringkv bench', startedAt: new Date().toISOString(), argv: o.argv, machine: { cpus: cpus().length, node: process.version, busyBeforePercent }, scenario: { floor } };
+    if (o.json !== undefined) writeOut(o.json, JSON.stringify(report, null, 2) + '\n');
+    return 0;
+  }
   const configPath = resolve(o.config ?? process.env.KV_CONFIG ?? join(repoRoot, 'nodes.toml'));
 
   const cluster = o.start
@@ -47,6 +61,7 @@ async function main(): Promise<number> {
     options: { ...o, argv: undefined }, cluster: { config: cluster.configPath, temporary: cluster.temporary, replicas: cluster.names, replicationFactor: cluster.config.replicationFactor },
   };
   if (o.scenario === 'restart') await runRestartScenario(o, cluster, coordinators, report);
+  else if (o.scenario === 'shell') await runShellScenario(o, cluster, coordinators[0]!, tempDir, report);
   else await runWorkload(o, cluster, coordinators, tempDir, etcdBin, report);
   if (o.json !== undefined) writeOut(o.json, JSON.stringify(report, null, 2) + '\n');
   return 0;
@@ -62,6 +77,16 @@ async function runRestartScenario(o: BenchOptions, cluster: Cluster, coordinator
       { label: `fill (${o.writeLevel})`, timeline: restart.writes.timeline }, { label: `writes, ${o.hintReplica} down`, timeline: hints.writes.timeline },
     ]));
   }
+}
+
+async function runShellScenario(o: BenchOptions, cluster: Cluster, coordinator: string, tempDir: string, report: Record<string, unknown>): Promise<void> {
+  const runs = await shellScenario(cluster, tempDir, { shellLines: o.shellLines, shellRuns: o.shellRuns, valueBytes: o.valueBytes, coordinator }, log);
+  const rates = runs.map((r) => r.opsPerSec).sort((a, b) => a - b);
+  const median = rates[Math.floor(rates.length / 2)]!;
+  process.stdout.write(`\nringkv bench: piped kvc shell, ${o.shellLines.toLocaleString('en-US')} alternating put/get lines at QUORUM via ${coordinator}, ` +
+    `wall time from spawn to exit\n${runs.map((r, i) => `  run ${i + 1}: ${r.wallMs.toFixed(0)} ms, ${formatRate(r.opsPerSec)} ops/s, exit ${r.exitCode}`).join('\n')}\n` +
+    `  median ${formatRate(median)} ops/s\n`);
+  report.scenario = { shell: runs, medianOpsPerSec: median };
 }
 
 /** ringkv first (a broken cluster shows before the baselines spend their time), then each baseline alone on the machine. */

@@ -1,6 +1,7 @@
 // Drives one Node against the real world: datagrams and ticks in, effects out. It keeps etcd's rule
 // through the Outbox: a step's sends that follow its appends leave only once those appends are
-// fsynced. Group commit: one fsync at a time; whatever is appended while it runs shares the next.
+// fsynced. Group commit: one fsync at a time, at the end of an event-loop turn, for everything the
+// turn appended; whatever is appended while one runs on the thread pool shares the next.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -24,6 +25,13 @@ import { UdpEndpoint } from './udp.js';
 
 /** How often the node hears time pass (retransmits, heartbeats, deadlines, hint sweeps). */
 export const tickIntervalMs = 5;
+/**
+ * A durable write on the event loop that took longer than this (a slow or stalled disk) sends the
+ * next ones to the thread pool for slowSyncBackoffMs, so reads and heartbeats go on meanwhile
+ * instead of waiting behind the disk (peers would see a replica silent for down_after_ms as DOWN).
+ */
+const syncOnLoopMsMax = 20;
+const slowSyncBackoffMs = 1_000;
 /** At stop: fsync rounds to run while the node keeps appending in answer to the previous one. */
 const stopSyncRoundsMax = 8;
 
@@ -158,6 +166,10 @@ class Runtime {
   private ticker: NodeJS.Timeout | null = null;
   /** The fsync in flight; appends made meanwhile wait for the next one. */
   private syncing: Promise<void> | null = null;
+  /** An end-of-turn sync is scheduled (scheduleSync). */
+  private syncScheduled = false;
+  /** Until then (performance.now() ms) syncs go to the thread pool: one on the event loop was slow. */
+  private syncOnPoolUntilMs = 0;
   private stopping: Promise<void> | null = null;
   private failed = false;
   private sendFailures = 0;
@@ -267,37 +279,87 @@ class Runtime {
     }
     for (const snapshot of routed.snapshots) this.writeSnapshot(snapshot.record, snapshot.coversLsn);
     this.send(routed.sendsNow);
-    this.kickSync();
+    if (this.stopping !== null) this.kickSync();
+    else this.scheduleSync();
   }
 
-  /** Starts an fsync of everything buffered, unless one is running (then the next one takes it). */
+  /**
+   * Group commit at the end of the event-loop turn: every record the turn's datagrams appended
+   * shares one durable write, done on the event loop when the log is free (LogFile.syncNow), so
+   * the acks it holds leave in the same turn without a thread-pool round trip.
+   */
+  private scheduleSync(): void {
+    if (this.syncScheduled || this.syncing !== null || this.failed || this.log.pendingBytes === 0) return;
+    this.syncScheduled = true;
+    setImmediate(() => {
+      this.syncScheduled = false;
+      this.syncOnLoop();
+    });
+  }
+
+  private syncOnLoop(): void {
+    // At stop, shutdown() drives the last syncs itself (kickSync), and the log closes under them.
+    if (this.stopping !== null || this.syncing !== null || this.failed || this.log.pendingBytes === 0) return;
+    const startedMs = performance.now();
+    if (startedMs < this.syncOnPoolUntilMs) {
+      this.kickSync();
+      return;
+    }
+    let upToLsn: number | null;
+    try {
+      upToLsn = this.log.syncNow();
+      if (performance.now() - startedMs > syncOnLoopMsMax) this.syncOnPoolUntilMs = performance.now() + slowSyncBackoffMs;
+    } catch (e) {
+      this.syncFailed(e);
+      return;
+    }
+    if (upToLsn === null) {
+      this.kickSync(); // a snapshot switch or a new segment holds the log: the queued path waits for it
+      return;
+    }
+    this.afterSync(upToLsn);
+    this.flush();
+  }
+
+  /** Starts an fsync of everything buffered on the thread pool, unless one is running (then the next one takes it). */
   private kickSync(): void {
     if (this.syncing !== null || this.failed || this.log.pendingBytes === 0) return;
     this.syncing = this.log.sync().then(
       (upToLsn) => {
         this.syncing = null;
-        this.send(this.outbox.synced(upToLsn));
-        this.step({ kind: 'synced', upToLsn, logBytes: this.log.sizeBytes });
-        this.kickSync();
+        this.afterSync(upToLsn);
       },
       (e: unknown) => {
         this.syncing = null;
-        if (e instanceof LogFullError) {
-          // A full disk costs this replica its writes, not its life: the records are cut off the log,
-          // the sends that waited for them are dropped, and the next append (a retransmission) tries
-          // again, so writes resume by themselves once space returns. Reads and heartbeats go on.
-          this.outbox.failed(e.fromLsn, e.toLsn);
-          this.step({ kind: 'append-failed', fromLsn: e.fromLsn, toLsn: e.toLsn, reason: e.message });
-          this.kickSync();
-          return;
-        }
-        // Any other failure (EIO above all) ends the process: after a failed write or fsync the
-        // kernel may have dropped the dirty pages and cleared the error (fsyncgate), so neither
-        // this process nor a retry can know what is durable. Only a replay of what is really on
-        // disk, after a restart, can; kvd's onFatal exits so pm2 restarts it.
-        this.fail(e instanceof Error ? e : new Error(String(e)));
+        this.syncFailed(e);
       },
     );
+  }
+
+  /** Releases the sends that waited for the disk, tells the node, and starts the next sync. */
+  private afterSync(upToLsn: number): void {
+    this.send(this.outbox.synced(upToLsn));
+    this.step({ kind: 'synced', upToLsn, logBytes: this.log.sizeBytes });
+    if (this.stopping !== null) this.kickSync();
+    else this.scheduleSync();
+  }
+
+  private syncFailed(e: unknown): void {
+    if (e instanceof LogFullError) {
+      // A full disk costs this replica its writes, not its life: the records are cut off the log,
+      // the sends that waited for them are dropped, and the next append (a retransmission) tries
+      // again, so writes resume by themselves once space returns. Reads and heartbeats go on.
+      this.outbox.failed(e.fromLsn, e.toLsn);
+      this.step({ kind: 'append-failed', fromLsn: e.fromLsn, toLsn: e.toLsn, reason: e.message });
+      if (this.stopping !== null) this.kickSync();
+      else this.scheduleSync();
+      return;
+    }
+    // Any other failure (EIO above all) ends the process: after a failed write or fsync the
+    // kernel may have dropped the dirty pages and cleared the error (fsyncgate), so neither
+    // this process nor a retry can know what is durable. Only a replay of what is really on
+    // disk, after a restart, can; kvd's onFatal exits so pm2 restarts it.
+    this.fail(e instanceof Error ? e : new Error(String(e)));
   }
 
   private writeSnapshot(record: Extract<LogRecord, { t: 'snap' }>, coversLsn: number): void {

@@ -36,6 +36,46 @@ describe('io/log-file', () => {
     await opened.log.close();
   });
 
+  it('syncNow writes on the calling thread what sync would, mixed with sync in any order, and replays the same', async () => {
+    const a = await openLog(dir);
+    a.log.append(encodeRecord(write(1, 'a')), 1);
+    a.log.append(encodeRecord(write(2, 'b')), 2);
+    expect(a.log.syncNow()).to.equal(2);
+    expect(a.log.pendingBytes).to.equal(0);
+    a.log.append(encodeRecord(write(3, 'c')), 3);
+    expect(await a.log.sync()).to.equal(3);
+    a.log.append(encodeRecord(hint(4)), 4);
+    expect(a.log.syncNow()).to.equal(4);
+    expect(a.log.syncNow()).to.equal(4); // nothing buffered: the durable lsn, nothing written
+    await a.log.close();
+    const b = await openLog(dir);
+    expect(b.records).to.deep.equal([write(1, 'a'), write(2, 'b'), write(3, 'c'), hint(4)]);
+    expect(b.problems).to.deep.equal([]);
+    await b.log.close();
+  });
+
+  it('syncNow leaves the work to sync while a write or a snapshot switch holds the log, and nothing is lost', async () => {
+    const a = await openLog(dir);
+    a.log.append(encodeRecord(write(1, 'a')), 1);
+    const queued = a.log.sync();
+    a.log.append(encodeRecord(write(2, 'b')), 2);
+    expect(a.log.syncNow()).to.equal(null); // a write is queued on the thread pool (it takes what is buffered when it runs)
+    await queued;
+    expect(await a.log.sync()).to.equal(2);
+    const snap = encodeRecord({ t: 'snap', writes: [[1, 'a', [1_001, 0, 0]], [2, 'b', [1_002, 0, 0]]], hints: [] });
+    const snapshotting = a.log.snapshot(snap, 2);
+    a.log.append(encodeRecord(write(3, 'c')), 3);
+    const now = a.log.syncNow();
+    const durable = now ?? (await a.log.sync());
+    expect(durable).to.equal(3);
+    await snapshotting;
+    await a.log.close();
+    const b = await openLog(dir);
+    expect(b.records.at(-1)).to.deep.equal(write(3, 'c'));
+    expect(b.problems).to.deep.equal([]);
+    await b.log.close();
+  });
+
   it('returns what was appended and synced, in order, after a reopen; each process writes a new segment', async () => {
     const first = [write(1, 'a'), hint(2), { t: 'hd', target: 1, key: 2, stamp: [5_002, 0, 0] } as LogRecord];
     const a = await openLog(dir);

@@ -6,7 +6,7 @@ import { distributions, workloadNames, type Distribution, type WorkloadName } fr
 
 export const baselineNames = ['limit', 'etcd'] as const;
 export type BaselineName = (typeof baselineNames)[number];
-export const scenarioNames = ['restart'] as const;
+export const scenarioNames = ['restart', 'shell', 'floor'] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
 export interface BenchOptions {
@@ -29,6 +29,8 @@ export interface BenchOptions {
   restartReplica: string;
   hintWrites: number;
   hintReplica: string;
+  shellLines: number;
+  shellRuns: number;
   profile: string | undefined;
   profileOut: string | undefined;
   json: string | undefined;
@@ -65,11 +67,15 @@ export async function parseOptions(args = hideBin(process.argv)): Promise<BenchO
     .option('ops', { type: 'number', describe: `measured operations instead of --duration (still stops after ${opsTimeCapS} s)` })
     .option('warmup', { type: 'number', default: 2, describe: 'seconds run first and not counted' })
     .option('baseline', { type: 'array', string: true, default: [] as string[], describe: 'also run: limit (bare UDP echo processes, same layout and sizes), etcd (3-member etcd); repeatable' })
-    .option('scenario', { choices: scenarioNames, describe: 'restart: restart time after --restart-writes writes, and hint delivery after --hint-writes writes to a stopped replica' })
+    .option('scenario', { choices: scenarioNames, describe: 'restart: restart time after --restart-writes writes, and hint delivery after --hint-writes writes to a stopped replica; ' +
+      'shell: wall time of a piped kvc shell (--shell-lines alternating QUORUM put/get lines, process start included) against --coordinator (default replica-1); ' +
+      'floor: a datagram round trip and an O_DSYNC write measured alone, no cluster (what one put at a time cannot go under)' })
     .option('restart-writes', { type: 'number', default: 1_000_000, describe: 'restart scenario: writes before the restart' })
     .option('restart-replica', { type: 'string', default: 'replica-1', describe: 'restart scenario: the replica restarted' })
     .option('hint-writes', { type: 'number', default: 100_000, describe: 'restart scenario: writes while --hint-replica is down' })
     .option('hint-replica', { type: 'string', default: 'replica-3', describe: 'restart scenario: the replica stopped for the hints part' })
+    .option('shell-lines', { type: 'number', default: 2_000, describe: 'shell scenario: alternating put/get lines piped into one kvc shell' })
+    .option('shell-runs', { type: 'number', default: 3, describe: 'shell scenario: kvc processes run one after another' })
     .option('profile', { type: 'string', describe: 'with --start: run this replica by hand under node --cpu-prof during the run, then print its hottest functions' })
     .option('profile-out', { type: 'string', describe: 'where to keep the .cpuprofile (default bench-results/<replica>-<time>.cpuprofile)' })
     .option('json', { type: 'string', describe: 'write every figure to this file' })
@@ -88,6 +94,8 @@ export async function parseOptions(args = hideBin(process.argv)): Promise<BenchO
       positive('ops', v.ops);
       positive('restart-writes', v['restart-writes']);
       positive('hint-writes', v['hint-writes']);
+      positive('shell-lines', v['shell-lines']);
+      positive('shell-runs', v['shell-runs']);
       positive('port-base', v['port-base'], 1024);
       if (v['port-base'] > 65_000) throw new Error(`--port-base: expected at most 65000, got ${v['port-base']}`);
       if (!(v.duration > 0) || v.duration > opsTimeCapS) throw new Error(`--duration: expected 0 < seconds <= ${opsTimeCapS}, got ${v.duration}`);
@@ -108,6 +116,7 @@ export async function parseOptions(args = hideBin(process.argv)): Promise<BenchO
     durationS: a.duration, ops: a.ops ?? null, warmupS: a.warmup,
     baselines: [...new Set(a.baseline as BaselineName[])], scenario: a.scenario,
     restartWrites: a['restart-writes'], restartReplica: a['restart-replica'], hintWrites: a['hint-writes'], hintReplica: a['hint-replica'],
+    shellLines: a['shell-lines'], shellRuns: a['shell-runs'],
     profile: a.profile, profileOut: a['profile-out'], json: a.json, svg: a.svg, portBase: a['port-base'], seed: a.seed,
     progress: a.progress, etcdBin: a['etcd-bin'], argv: args,
   };

@@ -90,8 +90,28 @@ export function machineCpuSeconds(): { busy: number; total: number } | null {
   }
 }
 
+/** Machine-wide UDP datagrams sent (/proc/net/snmp OutDatagrams) and bytes through the loopback interface (/proc/net/dev). */
+export function networkCounters(): { udpOut: number; loBytes: number } | null {
+  try {
+    const udp = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+    const names = udp[0]!.trim().split(/\s+/);
+    const values = udp[1]!.trim().split(/\s+/);
+    const udpOut = Number(values[names.indexOf('OutDatagrams')]);
+    const lo = readFileSync('/proc/net/dev', 'utf8').split('\n').find((l) => l.trim().startsWith('lo:'));
+    // lo: rx_bytes rx_packets … (8 receive fields), then tx_bytes: what loopback carried, headers included.
+    const loBytes = lo === undefined ? NaN : Number(lo.trim().slice(3).trim().split(/\s+/)[8]);
+    return Number.isFinite(udpOut) && Number.isFinite(loBytes) ? { udpOut, loBytes } : null;
+  } catch {
+    return null;
+  }
+}
+
 export interface MachineStats {
   cores: number;
+  /** UDP datagrams sent on the whole machine over the window (other work included). */
+  udpDatagrams: number | null;
+  /** Bytes through the loopback interface over the window (IP and UDP headers included; other work included). */
+  loopbackBytes: number | null;
   /** All CPU use on the machine over the window, as % of one core (cores x 100 = saturated). */
   busyPercent: number | null;
   /** The part of it not used by the watched processes and this client: other work on the machine (noise). */
@@ -105,7 +125,8 @@ export class ProcessWatch {
   private clientStart: NodeJS.CpuUsage | null = null;
   private machineStart: { busy: number; total: number } | null = null;
   /** Set by stop(). */
-  machine: MachineStats = { cores: cpus().length, busyPercent: null, otherPercent: null };
+  machine: MachineStats = { cores: cpus().length, udpDatagrams: null, loopbackBytes: null, busyPercent: null, otherPercent: null };
+  private netStart: { udpOut: number; loBytes: number } | null = null;
   /** The measured window on the monotonic clock (µs), which V8's cpu profiles also use. */
   windowMonoUs: { start: number; end: number } = { start: 0, end: 0 };
   /** Resident set of each watched process, once a second from startSampling() to stop(). */
@@ -127,6 +148,7 @@ export class ProcessWatch {
     this.startMs = performance.now();
     this.clientStart = process.cpuUsage();
     this.machineStart = machineCpuSeconds();
+    this.netStart = networkCounters();
     for (const p of this.processes) this.startCpu.set(p.pid, cpuSeconds(p.pid));
   }
 
@@ -148,11 +170,15 @@ export class ProcessWatch {
       name: clientName, pid: process.pid, cpuPercent: windowS > 0 ? ((used.user + used.system) / 1e6 / windowS) * 100 : null,
       sysPercent: windowS > 0 ? (used.system / 1e6 / windowS) * 100 : null, peakRssMb: peakRssMb(process.pid),
     });
+    const net = networkCounters();
+    const udpDatagrams = net !== null && this.netStart !== null ? net.udpOut - this.netStart.udpOut : null;
+    const loopbackBytes = net !== null && this.netStart !== null ? net.loBytes - this.netStart.loBytes : null;
+    this.machine = { ...this.machine, udpDatagrams, loopbackBytes };
     const end = machineCpuSeconds();
     if (end !== null && this.machineStart !== null && windowS > 0) {
       const busyPercent = ((end.busy - this.machineStart.busy) / windowS) * 100;
       const ours = out.reduce((a, p) => a + (p.cpuPercent ?? 0), 0);
-      this.machine = { cores: cpus().length, busyPercent, otherPercent: Math.max(0, busyPercent - ours) };
+      this.machine = { cores: cpus().length, udpDatagrams, loopbackBytes, busyPercent, otherPercent: Math.max(0, busyPercent - ours) };
     }
     return out;
   }

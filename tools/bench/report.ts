@@ -83,6 +83,10 @@ export function processTable(runs: RunResult[]): string {
     }
     const cpu = r.processes.reduce((a, p) => a + (p.cpuPercent ?? 0), 0);
     if (r.total.opsPerSec > 0) rows.push([r.target, 'all of the above, per operation', '', `${((cpu / 100 / r.total.opsPerSec) * 1e6).toFixed(0)} µs`, '', '']);
+    const ops = r.total.opsPerSec * r.windowS;
+    if (ops > 0 && r.machine.udpDatagrams !== null && r.machine.loopbackBytes !== null) {
+      rows.push([r.target, 'UDP datagrams / loopback bytes per operation (machine-wide)', '', (r.machine.udpDatagrams / ops).toFixed(2), `${Math.round(r.machine.loopbackBytes / ops)} B`, '']);
+    }
   }
   const machine = runs.map((r) => {
     const m = r.machine;
