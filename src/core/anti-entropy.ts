@@ -45,6 +45,8 @@ interface Round {
 export class AntiEntropy {
   /** Per peer: the keys both replicas hold, ascending; empty for this node and for peers it shares nothing with. */
   private readonly shared: Key[][];
+  /** The same keys per peer by block of antiEntropyBlockKeys, only blocks holding some: fixed by the ring, so made once. */
+  private readonly sharedByBlock: Map<number, Key[]>[];
   private readonly stats: AntiEntropyReport[];
   private readonly periodicRunning = new Set<NodeIndex>();
   private roundsInFlight = 0;
@@ -58,6 +60,14 @@ export class AntiEntropy {
       const keys: Key[] = [];
       for (let key = keyMin; key <= keyMax; key++) if (ring.holds(self, key) && ring.holds(peer, key)) keys.push(key);
       return keys;
+    });
+    this.sharedByBlock = this.shared.map((keys) => {
+      const byBlock = new Map<number, Key[]>();
+      for (const key of keys) {
+        const block = Math.floor((key - keyMin) / antiEntropyBlockKeys);
+        byBlock.set(block, [...(byBlock.get(block) ?? []), key]);
+      }
+      return byBlock;
     });
     this.stats = this.shared.map(() => ({ rounds: 0, lastRoundMs: null, keysSent: 0, keysReceived: 0 }));
   }
@@ -125,7 +135,7 @@ export class AntiEntropy {
     const round: Round = { peer, outstanding: 1, reached: false, sentKeys: [], receivedKeys: [], error: null, periodic, onDone };
     this.roundsInFlight++;
     const { ports } = this;
-    const digests: [number, number][] = this.blocksShared(peer).map((b) => [b, this.digest(peer, b)]);
+    const digests: [number, number][] = [...this.sharedByBlock[peer]!.keys()].map((b) => [b, this.digest(peer, b)]);
     this.send(round, (id): DigestRequest => ({ t: 'ae', from: ports.self, gen: ports.generation, id, digests }), ports.config.readTimeoutMs, (reply) => {
       if (reply.t !== 'ae.ok') return;
       round.reached = true;
@@ -141,9 +151,7 @@ export class AntiEntropy {
     for (const [key, stamp, bytes] of reply.versions) theirs.set(key, { stamp, bytes });
     const push: Key[] = [];
     const pull: { key: Key; bytes: number }[] = [];
-    const blocks = new Set(reply.blocks);
-    for (const key of this.shared[peer]!) {
-      if (!blocks.has(blockOf(key))) continue;
+    for (const key of this.keysIn(peer, reply.blocks)) {
       const mine = this.data.read(key);
       const their = theirs.get(key);
       const order = mine === undefined ? -1 : their === undefined ? 1 : compareStamps(mine.stamp, their.stamp);
@@ -229,11 +237,9 @@ export class AntiEntropy {
 
   onDigests(peer: NodeIndex, msg: DigestRequest): DigestReply {
     const theirs = new Map(msg.digests);
-    const blocks = this.blocksShared(peer).filter((b) => theirs.get(b) !== this.digest(peer, b));
-    const inBlocks = new Set(blocks);
+    const blocks = [...(this.sharedByBlock[peer]?.keys() ?? [])].filter((b) => theirs.get(b) !== this.digest(peer, b));
     const versions: [Key, Stamp, number][] = [];
-    for (const key of this.shared[peer] ?? []) {
-      if (!inBlocks.has(blockOf(key))) continue;
+    for (const key of this.keysIn(peer, blocks)) {
       const v = this.data.read(key);
       if (v !== undefined) versions.push([key, v.stamp, v.value === null ? 0 : utf8Bytes(v.value)]);
     }
@@ -253,9 +259,9 @@ export class AntiEntropy {
 
   // ---- digests -----------------------------------------------------------------------------------
 
-  private blocksShared(peer: NodeIndex): number[] {
-    const blocks = new Set((this.shared[peer] ?? []).map(blockOf));
-    return [...blocks];
+  /** The keys shared with the peer in these blocks (blocks the two do not share have none). */
+  private keysIn(peer: NodeIndex, blocks: readonly number[]): Key[] {
+    return blocks.flatMap((b) => this.sharedByBlock[peer]?.get(b) ?? []);
   }
 
   /** crc32 over (key, stamp) of every shared key of the block this replica holds, in key order. */
@@ -263,8 +269,7 @@ export class AntiEntropy {
     const bytes = new Uint8Array(antiEntropyBlockKeys * stampEntryBytes);
     const view = new DataView(bytes.buffer);
     let at = 0;
-    for (const key of this.shared[peer] ?? []) {
-      if (blockOf(key) !== block) continue;
+    for (const key of this.sharedByBlock[peer]?.get(block) ?? []) {
       const v = this.data.read(key);
       if (v === undefined) continue;
       const [wallMs, counter, node] = v.stamp;
@@ -289,10 +294,6 @@ export function repairDeadlineMs(config: Pick<ClusterConfig, 'readTimeoutMs' | '
 
 /** key u8, wall ms as two u32, counter u32, node u8. */
 const stampEntryBytes = 14;
-
-function blockOf(key: Key): number {
-  return Math.floor((key - keyMin) / antiEntropyBlockKeys);
-}
 
 /** Consecutive runs of entries whose sizes add up to at most one datagram's batch. */
 function batches<T>(entries: readonly T[], size: (e: T) => number): T[][] {

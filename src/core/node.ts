@@ -328,11 +328,11 @@ export class Node {
    * that is how writes resume once space returns, without a restart.
    */
   private appendFailed(fromLsn: number, toLsn: number, reason: string): void {
-    const before = this.pending.length;
-    const lost = this.pending.filter((p) => p.lsn >= fromLsn && p.lsn <= toLsn);
-    this.pending.splice(0, this.pending.length, ...this.pending.filter((p) => p.lsn < fromLsn || p.lsn > toLsn));
-    // Acks that waited for one of these records (another request's copy of the same version) are lost with it.
     const refused = (lsn: number) => lsn >= fromLsn && lsn <= toLsn;
+    const before = this.pending.length;
+    const lost = this.pending.filter((p) => refused(p.lsn));
+    this.pending.splice(0, this.pending.length, ...this.pending.filter((p) => !refused(p.lsn)));
+    // Acks that waited for one of these records (another request's copy of the same version) are lost with it.
     this.waiting = this.waiting.filter((w) => !refused(w.lsn));
     for (const [key, p] of this.pendingByKey) if (refused(p.lsn)) this.pendingByKey.delete(key);
     this.recordsSinceSnapshot = Math.max(0, this.recordsSinceSnapshot - (before - this.pending.length));
