@@ -12,7 +12,7 @@ import { cleanupAll, installCleanupHandlers } from './bench/cleanup.js';
 import { Cluster, RingkvTarget, removeAtCleanup, repoRoot } from './bench/cluster.js';
 import { runClosedLoop, type RunPlan, type RunResult } from './bench/driver.js';
 import { ensureEtcd, startEtcd } from './bench/etcd.js';
-import { messageSizes, startLimit } from './bench/limit.js';
+import { messageSizes, putRecordBytes, startLimit } from './bench/limit.js';
 import { parseOptions, opsTimeCapS, type BaselineName, type BenchOptions } from './bench/options.js';
 import { heapText, keepProfile, profileText, startProfiledReplica, summarizeHeap, summarizeProfile, type HeapSummary, type ProfiledReplica, type ProfileSummary } from './bench/profile.js';
 import { formatRate, opTables, processTable, ratios, runSummary } from './bench/report.js';
@@ -138,12 +138,14 @@ async function runWorkload(o: BenchOptions, cluster: Cluster, coordinators: stri
 }
 
 async function runBaseline(b: BaselineName, o: BenchOptions, plan: RunPlan, cluster: Cluster, coordinators: string[], tempDir: string, etcdBin: string | null): Promise<RunResult> {
-  if (b === 'limit') {
+  if (b === 'limit' || b === 'limit-durable') {
     const sizes = messageSizes(o.valueBytes, o.readLevel, o.writeLevel, coordinators[0]!);
     const lanes = coordinators.length * o.clientsPerCoordinator;
     const replicas = cluster.config.replicationFactor;
-    log(`limit baseline: ${lanes} echo coordinators + ${replicas} echo replicas, datagram bytes ${JSON.stringify(sizes)}`);
-    const limit = await startLimit({ coordinators: lanes, readLevel: o.readLevel, writeLevel: o.writeLevel, sizes, replicas, portBase: o.portBase + 100 });
+    const durable = b === 'limit-durable' ? { dir: tempDir, recordBytes: putRecordBytes(o.valueBytes) } : undefined;
+    log(`${b} baseline: ${lanes} echo coordinators + ${replicas} echo replicas, datagram bytes ${JSON.stringify(sizes)}` +
+      (durable ? `; each replica appends a ${durable.recordBytes}-byte record per write to an O_DSYNC file in ${tempDir}, one write per turn` : ''));
+    const limit = await startLimit({ coordinators: lanes, readLevel: o.readLevel, writeLevel: o.writeLevel, sizes, replicas, portBase: o.portBase + 100, log: durable });
     try {
       return await runClosedLoop(limit, plan);
     } finally {

@@ -1,9 +1,11 @@
 // One process of the `--baseline limit` layout: a bare UDP coordinator or replica with no logic, no
 // codec and no log, sending datagrams of the same sizes as ringkv's messages. A coordinator fans a
 // client request out to its replicas and answers after as many acks as the level needs; a replica
-// acks at once. What is left is what Node and this machine cost for ringkv's message pattern.
+// acks at once (or, with a log, after the turn's records are durable, as ringkv's group commit).
+// What is left is what Node and this machine cost for ringkv's message pattern.
 //   node --import tsx tools/bench/echo-node.ts '<EchoSpec as JSON>'
 import { createSocket, type RemoteInfo } from 'node:dgram';
+import { constants, openSync, writeSync } from 'node:fs';
 import { echoOp, echoHeaderBytes, type EchoSpec } from './echo-protocol.js';
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as EchoSpec;
@@ -23,11 +25,12 @@ function datagram(op: number, id: number, bytes: number): Buffer {
 }
 
 if (spec.role === 'replica') {
+  const ackWrite = spec.log === undefined ? sendAck : durableAcks(spec.log);
   socket.on('message', (msg: Buffer, from: RemoteInfo) => {
     if (msg.length < echoHeaderBytes) return;
     const op = msg[0];
     const id = msg.readUInt32LE(1);
-    if (op === echoOp.replicaWrite) socket.send(datagram(echoOp.writeAck, id, spec.sizes.writeAck), from.port, from.address);
+    if (op === echoOp.replicaWrite) ackWrite(id, from);
     else if (op === echoOp.replicaRead) socket.send(datagram(echoOp.readAck, id, spec.sizes.readAck), from.port, from.address);
   });
 } else {
@@ -60,6 +63,29 @@ if (spec.role === 'replica') {
       if (f.got >= total) map.delete(id);
     }
   });
+}
+
+function sendAck(id: number, to: RemoteInfo): void {
+  socket.send(datagram(echoOp.writeAck, id, spec.sizes.writeAck), to.port, to.address);
+}
+
+/** Acks held until the end of the turn, when one O_DSYNC write makes all the turn's records durable. */
+function durableAcks(log: { path: string; recordBytes: number }): (id: number, to: RemoteInfo) => void {
+  const fd = openSync(log.path, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_DSYNC, 0o600);
+  let held: { id: number; to: RemoteInfo }[] = [];
+  let position = 0;
+  const commit = () => {
+    const acks = held;
+    held = [];
+    const records = Buffer.alloc(acks.length * log.recordBytes, 1);
+    for (let written = 0; written < records.length;) written += writeSync(fd, records, written, records.length - written, position + written);
+    position += records.length;
+    for (const a of acks) sendAck(a.id, a.to);
+  };
+  return (id, to) => {
+    held.push({ id, to });
+    if (held.length === 1) setImmediate(commit);
+  };
 }
 
 socket.bind(spec.port, spec.host, () => {

@@ -31,4 +31,11 @@ export interface EchoSpec {
   /** Coordinator only: acks before it answers. */
   acks: { write: number; read: number };
   sizes: MessageSizes;
+  /**
+   * Replica only, `--baseline limit-durable`: the log ringkv cannot skip. Every replica write's
+   * record (recordBytes, a put's record as ringkv's log encodes it) is appended to this file, opened
+   * O_DSYNC, and the acks of an event-loop turn leave after one write of all its records: ringkv's
+   * group commit with no codec, no state and no checks.
+   */
+  log?: { path: string; recordBytes: number };
 }

@@ -1,12 +1,16 @@
 // `--baseline limit`: ringkv's process layout (this client process, one coordinator process per
 // lane, three replica processes) as bare UDP echo processes (echo-node.ts), driven through the same
 // closed loop at the same concurrency. Its figures are what Node and this machine can do at all.
+// `--baseline limit-durable` is the same with the one cost a durable store cannot skip: each echo
+// replica appends a put's log record per write to an O_DSYNC file, one write per event-loop turn,
+// before the turn's acks leave (ringkv's group commit, without its codec, checks or state).
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Codec } from '../../src/io/codec.js';
 import { requiredAcks } from '../../src/core/quorum.js';
+import { encodeRecord } from '../../src/core/log-record.js';
 import type { Message } from '../../src/core/messages.js';
 import type { Level } from '../../src/core/types.js';
 import { spawnTracked, waitForLine, type Child } from './children.js';
@@ -45,6 +49,11 @@ export function messageSizes(valueBytes: number, readLevel: Level, writeLevel: L
   };
 }
 
+/** Bytes of a put's log record in ringkv's log (header included), for this value size. */
+export function putRecordBytes(valueBytes: number): number {
+  return encodeRecord({ t: 'w', key: 200, value: 'v'.repeat(valueBytes), stamp: [Date.now(), 3, 1] }).length;
+}
+
 export interface LimitLayout {
   coordinators: number;
   readLevel: Level;
@@ -54,6 +63,8 @@ export interface LimitLayout {
   replicas: number;
   /** First port of the echo coordinators (at most 64); the replicas start at portBase + 80. */
   portBase: number;
+  /** limit-durable: each echo replica's O_DSYNC log goes in this directory, records of this size. */
+  log?: { dir: string; recordBytes: number };
 }
 
 export class NoResponseError extends Error {
@@ -77,11 +88,14 @@ export async function startLimit(layout: LimitLayout): Promise<LimitTarget> {
   try {
     const base = { host, replicaPorts, acks: { write: acksWrite, read: acksRead }, sizes: layout.sizes };
     await Promise.all([
-      ...replicaPorts.map((port, i) => start(`echo replica-${i + 1}`, { ...base, role: 'replica', port, replicaPorts: [] })),
+      ...replicaPorts.map((port, i) => start(`echo replica-${i + 1}`, {
+        ...base, role: 'replica', port, replicaPorts: [],
+        ...(layout.log === undefined ? {} : { log: { path: join(layout.log.dir, `echo-replica-${i + 1}.log`), recordBytes: layout.log.recordBytes } }),
+      })),
       ...coordinatorPorts.map((port, i) => start(`echo coordinator-${i + 1}`, { ...base, role: 'coordinator', port })),
     ]);
     const sockets = await Promise.all(coordinatorPorts.map(() => bindClientSocket()));
-    return new LimitTarget(children, sockets, coordinatorPorts, layout.sizes);
+    return new LimitTarget(layout.log === undefined ? 'limit' : 'limit-durable', children, sockets, coordinatorPorts, layout.sizes);
   } catch (e) {
     await Promise.all(children.map((c) => c.stop()));
     throw e;
@@ -89,14 +103,13 @@ export async function startLimit(layout: LimitLayout): Promise<LimitTarget> {
 }
 
 export class LimitTarget implements Target {
-  readonly name = 'limit';
   readonly lanes: readonly string[];
   private readonly pending: Map<number, Pending>[];
   private nextId = 0;
   private readonly sweeper: NodeJS.Timeout;
   private timedOut = 0;
 
-  constructor(private readonly children: Child[], private readonly sockets: Socket[], private readonly ports: number[], private readonly sizes: MessageSizes) {
+  constructor(readonly name: string, private readonly children: Child[], private readonly sockets: Socket[], private readonly ports: number[], private readonly sizes: MessageSizes) {
     this.lanes = ports.map((_, i) => `echo coordinator-${i + 1}`);
     this.pending = sockets.map(() => new Map());
     sockets.forEach((s, lane) => s.on('message', (msg: Buffer) => this.receive(lane, msg)));

@@ -4,7 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { levels, type Level } from '../../src/core/types.js';
 import { distributions, workloadNames, type Distribution, type WorkloadName } from './workload.js';
 
-export const baselineNames = ['limit', 'etcd'] as const;
+export const baselineNames = ['limit', 'limit-durable', 'etcd'] as const;
 export type BaselineName = (typeof baselineNames)[number];
 export const scenarioNames = ['restart', 'shell', 'floor'] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
@@ -66,7 +66,7 @@ export async function parseOptions(args = hideBin(process.argv)): Promise<BenchO
     .option('duration', { alias: 'd', type: 'number', default: 10, describe: 'measured seconds (after the warm-up)' })
     .option('ops', { type: 'number', describe: `measured operations instead of --duration (still stops after ${opsTimeCapS} s)` })
     .option('warmup', { type: 'number', default: 2, describe: 'seconds run first and not counted' })
-    .option('baseline', { type: 'array', string: true, default: [] as string[], describe: 'also run: limit (bare UDP echo processes, same layout and sizes), etcd (3-member etcd); repeatable' })
+    .option('baseline', { type: 'array', string: true, default: [] as string[], describe: 'also run: limit (bare UDP echo processes, same layout and sizes), limit-durable (the same, each echo replica appending a log record per write to an O_DSYNC file, one write per turn), etcd (3-member etcd); repeatable' })
     .option('scenario', { choices: scenarioNames, describe: 'restart: restart time after --restart-writes writes, and hint delivery after --hint-writes writes to a stopped replica; ' +
       'shell: wall time of a piped kvc shell (--shell-lines alternating QUORUM put/get lines, process start included) against --coordinator (default replica-1); ' +
       'floor: a datagram round trip and an O_DSYNC write measured alone, no cluster (what one put at a time cannot go under)' })
