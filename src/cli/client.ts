@@ -135,8 +135,9 @@ interface Pending {
   readonly deadlineAt: number;
   readonly sentAt: number;
   waitMs: number;
+  /** performance.now() ms of its next retransmission, or of its deadline when that comes first. */
+  nextAt: number;
   retransmitted: boolean;
-  timer?: NodeJS.Timeout;
   resolve(reply: ClientReply): void;
   reject(e: Error): void;
 }
@@ -155,6 +156,12 @@ export class KvClient {
   /** Smoothed round trip and its variation, for the RTO; unset until the first sample. */
   private readonly rtt = new RttEstimator(retransmitFirstMs, retransmitFloorMs, retransmitCeilingMs);
   private readonly links: Links;
+  /**
+   * One timer for every pending request, set for the earliest nextAt: a timer per request cost a
+   * setTimeout and a clearTimeout per request, most of the client's own work under load.
+   */
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
 
   private constructor(
     readonly config: ClusterConfig,
@@ -322,10 +329,10 @@ export class KvClient {
   private failPending(which: (p: Pending) => boolean, error: (p: Pending) => Error): void {
     for (const [id, p] of this.pending) {
       if (!which(p)) continue;
-      clearTimeout(p.timer);
       this.pending.delete(id);
       p.reject(error(p));
     }
+    if (this.pending.size === 0) this.disarm();
   }
 
   private seenField(): { seen?: Stamp } {
@@ -360,12 +367,14 @@ export class KvClient {
     // can no longer be stamped anywhere once this deadline (give or take the clock skew) passed.
     const sentAtMs = Date.now();
     const msg = (req.t === 'get' || req.t === 'put' || req.t === 'del' ? { ...req, id, sentAtMs, deadlineMs: sentAtMs + lifeMs } : { ...req, id }) as ClientRequest;
-    const deadlineAt = performance.now() + lifeMs;
+    const sentAt = performance.now();
+    const deadlineAt = sentAt + lifeMs;
+    const waitMs = this.rtoMs();
     return new Promise<ClientReply>((resolve, reject) => {
-      const p: Pending = { msg, to, expect, deadlineAt, sentAt: performance.now(), waitMs: this.rtoMs(), retransmitted: false, resolve, reject };
+      const p: Pending = { msg, to, expect, deadlineAt, sentAt, waitMs, nextAt: Math.min(sentAt + jittered(waitMs), deadlineAt), retransmitted: false, resolve, reject };
       this.pending.set(id, p);
       this.enqueue(p);
-      this.schedule(id, p);
+      this.arm(p.nextAt);
     });
   }
 
@@ -407,24 +416,47 @@ export class KvClient {
     this.links.send(to, datagram);
   }
 
-  /** Retransmits after a jittered wait, doubling it up to the ceiling, until the deadline. */
-  private schedule(id: number, p: Pending): void {
-    const leftMs = p.deadlineAt - performance.now();
-    if (leftMs <= 0) {
-      this.pending.delete(id);
-      p.reject(new NoResponseError(this.noReplyText(p.to)));
-      return;
-    }
-    const jittered = p.waitMs * (0.75 + Math.random() * 0.5);
-    p.timer = setTimeout(() => {
-      if (performance.now() < p.deadlineAt) {
-        this.counters.retransmitted++;
-        p.retransmitted = true;
-        this.send(p);
+  /** Sets the timer for `at` unless it is already set for sooner. */
+  private arm(at: number): void {
+    if (at >= this.timerAt || this.closed) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.expire(), Math.max(0, at - performance.now()));
+  }
+
+  private disarm(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = Infinity;
+  }
+
+  /**
+   * Every request whose wait is over: past its deadline it fails with NoResponseError, else it is
+   * sent again and waits twice as long (jittered, up to the ceiling, never past the deadline).
+   */
+  private expire(): void {
+    this.timer = null;
+    this.timerAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [id, p] of this.pending) {
+      if (p.nextAt > now) {
+        next = Math.min(next, p.nextAt);
+        continue;
       }
-      this.schedule(id, p);
-    }, Math.min(jittered, leftMs));
-    p.waitMs = Math.min(p.waitMs * 2, retransmitCeilingMs);
+      if (now >= p.deadlineAt) {
+        this.pending.delete(id);
+        p.reject(new NoResponseError(this.noReplyText(p.to)));
+        continue;
+      }
+      this.counters.retransmitted++;
+      p.retransmitted = true;
+      this.send(p);
+      p.waitMs = Math.min(p.waitMs * 2, retransmitCeilingMs);
+      p.nextAt = Math.min(now + jittered(p.waitMs), p.deadlineAt);
+      next = Math.min(next, p.nextAt);
+    }
+    if (next < Infinity) this.arm(next);
   }
 
   private rtoMs(): number {
@@ -460,8 +492,8 @@ export class KvClient {
       return;
     }
     if (msg.t !== p.expect && msg.t !== 'fail') return this.drop('mismatched');
-    clearTimeout(p.timer);
     this.pending.delete(msg.id);
+    if (this.pending.size === 0) this.disarm();
     this.counters.accepted++;
     if (!p.retransmitted && msg.t !== 'fail') this.rtt.sample(performance.now() - p.sentAt);
     this.sawStamp(msg);
@@ -483,6 +515,11 @@ export class KvClient {
   }
 }
 
+
+/** A wait jittered by ±25%, so clients that lost the same datagrams do not retransmit in step. */
+function jittered(waitMs: number): number {
+  return waitMs * (0.75 + Math.random() * 0.5);
+}
 
 function nodeByName(config: ClusterConfig, name: string, what: string): NodeSpec {
   const spec = config.nodes.find((n) => n.name === name);
