@@ -89,6 +89,15 @@ async function runShellScenario(o: BenchOptions, cluster: Cluster, coordinator: 
   report.scenario = { shell: runs, medianOpsPerSec: median };
 }
 
+/** The time of one durable log write and how many records it carried, as each replica reports it to pm2. */
+async function logWrites(cluster: Cluster): Promise<{ replica: string; p50Ms: number; p99Ms: number; recordsPerWrite: number; text: string }[]> {
+  const metrics = await cluster.replicaMetrics();
+  return Object.entries(metrics).filter(([, m]) => typeof m['log write p50'] === 'number').map(([replica, m]) => {
+    const p50Ms = Number(m['log write p50']), p99Ms = Number(m['log write p99']), recordsPerWrite = Number(m['records per log write']);
+    return { replica, p50Ms, p99Ms, recordsPerWrite, text: `${replica} p50 ${p50Ms.toFixed(3)} ms, p99 ${p99Ms.toFixed(3)} ms, ${recordsPerWrite} records/write` };
+  });
+}
+
 /** ringkv first (a broken cluster shows before the baselines spend their time), then each baseline alone on the machine. */
 async function runWorkload(o: BenchOptions, cluster: Cluster, coordinators: string[], tempDir: string, etcdBin: string | null, report: Record<string, unknown>): Promise<void> {
   const plan: RunPlan = {
@@ -111,6 +120,11 @@ async function runWorkload(o: BenchOptions, cluster: Cluster, coordinators: stri
     await target.close();
   }
   log(runSummary(ringkv));
+  const disk = await logWrites(cluster);
+  if (disk.length > 0) {
+    log(`durable log writes (each replica's pm2 metrics, over the last 10-20 s; records per write since start): ${disk.map((d) => d.text).join('; ')}`);
+    report.logWrites = disk.map(({ text: _, ...figures }) => figures);
+  }
   const profile = profiled ? await finishProfile(o, profiled, ringkv) : null;
   // The temporary cluster would only idle during the baselines: stop it so each has the machine alone.
   if (cluster.temporary && o.baselines.length > 0) await cluster.pm2(['stop', 'all']);

@@ -145,6 +145,8 @@ export class LogFile {
   private snapshots: Promise<unknown> = Promise.resolve();
   private failed: Error | null = null;
   private closed = false;
+  /** Records written to segments since open (a record carried to a new segment counts again). */
+  private written = 0;
 
   /** Use openLog. */
   constructor(
@@ -157,6 +159,11 @@ export class LogFile {
   /** Live segments plus the snapshot, in bytes (what is written, not what is buffered). */
   get sizeBytes(): number {
     return this.segments.reduce((n, s) => n + s.bytes, 0) + (this.snapshotFile?.bytes ?? 0);
+  }
+
+  /** Records written to segments since open, durable (a record carried to a new segment at a snapshot counts again). */
+  get recordsWritten(): number {
+    return this.written;
   }
 
   /** Bytes appended and not yet handed to sync. */
@@ -290,6 +297,7 @@ export class LogFile {
       offset += r.length;
     }
     segment.bytes += dataBytes;
+    this.written += records.length;
     segment.maxLsn = Math.max(segment.maxLsn, records.at(-1)?.lsn ?? 0);
   }
 

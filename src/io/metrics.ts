@@ -1,6 +1,8 @@
 // What a replica counts for operators: client requests by kind, its latency as coordinator, the
-// errors it answered, and gauges read from the node's status (hints, peers, log). The runtime feeds
-// it the client requests it receives and the replies it sends; pm2 (tx2) and Prometheus read it.
+// errors it answered, its durable log writes (latency and records per write: the disk every ack
+// waits for), and gauges read from the node's status (hints, peers, log). The runtime feeds it the
+// client requests it receives, the replies it sends and the log writes it makes; pm2 (tx2) and
+// Prometheus read it.
 import * as hdr from 'hdr-histogram-js';
 import { clientRequestsInFlightMax } from '../core/limits.js';
 import type { ClientReply, ClientRequest, StatusReport } from '../core/messages.js';
@@ -37,6 +39,12 @@ export interface MetricsSnapshot {
   keysStored: number;
   /** Keys anti-entropy sent to peers or received from them since start, all peers together. */
   antiEntropyKeysRepaired: number;
+  /** Durable log writes since start (each one write of a group of records, durable on return), and the records they held. */
+  logWrites: number;
+  logRecordsWritten: number;
+  /** Median and 99th percentile ms of one durable log write, over the last one or two windows; null before any. */
+  logWriteP50Ms: number | null;
+  logWriteP99Ms: number | null;
 }
 
 function zeroes<K extends string>(keys: readonly K[]): Record<K, number> {
@@ -57,6 +65,11 @@ export class ReplicaMetrics {
   private current = newHistogram();
   private previous = newHistogram();
   private readonly merged = newHistogram();
+  private logWritesNow = newHistogram();
+  private logWritesBefore = newHistogram();
+  private readonly logWritesMerged = newHistogram();
+  private logWrites = 0;
+  private logRecordsWritten = 0;
   private windowStartMs: number;
   private status: StatusReport | null = null;
 
@@ -87,6 +100,14 @@ export class ReplicaMetrics {
     }
   }
 
+  /** One durable write of `records` log records that took durationMs (the wait for the disk included). */
+  logWrite(durationMs: number, records: number, nowMs: number): void {
+    this.rotate(nowMs);
+    this.logWrites++;
+    this.logRecordsWritten += records;
+    this.logWritesNow.recordValue(Math.min(Math.max(1, Math.round(durationMs * 1000)), latencyUsMax));
+  }
+
   /** The node's own status, for the gauges; the caller refreshes it as often as it reports. */
   fromStatus(status: StatusReport): void {
     this.status = status;
@@ -101,6 +122,10 @@ export class ReplicaMetrics {
     this.merged.reset();
     this.merged.add(this.previous);
     this.merged.add(this.current);
+    const writes = this.logWritesMerged;
+    writes.reset();
+    writes.add(this.logWritesBefore);
+    writes.add(this.logWritesNow);
     const s = this.status;
     const others = s === null ? [] : s.peers.filter((p) => p.name !== s.node);
     return {
@@ -114,6 +139,10 @@ export class ReplicaMetrics {
       logBytes: s?.logBytes ?? 0,
       keysStored: s?.keysStored ?? 0,
       antiEntropyKeysRepaired: others.reduce((n, p) => n + p.antiEntropy.keysSent + p.antiEntropy.keysReceived, 0),
+      logWrites: this.logWrites,
+      logRecordsWritten: this.logRecordsWritten,
+      logWriteP50Ms: writes.totalCount === 0 ? null : writes.getValueAtPercentile(50) / 1000,
+      logWriteP99Ms: writes.totalCount === 0 ? null : writes.getValueAtPercentile(99) / 1000,
     };
   }
 
@@ -122,6 +151,8 @@ export class ReplicaMetrics {
     if (nowMs - this.windowStartMs < metricsWindowMs) return;
     [this.previous, this.current] = [this.current, this.previous];
     this.current.reset();
+    [this.logWritesBefore, this.logWritesNow] = [this.logWritesNow, this.logWritesBefore];
+    this.logWritesNow.reset();
     this.windowStartMs = nowMs;
     this.marks.push({ atMs: nowMs, requests: { ...this.requests } });
     if (this.marks.length > 2) this.marks.shift();

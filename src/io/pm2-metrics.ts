@@ -24,6 +24,14 @@ export function reportToPm2(read: () => MetricsSnapshot, nowMs: () => number = D
   tx2.metric({ name: 'hints pending', value: () => sample().hintsPending });
   tx2.metric({ name: 'peers up', value: () => sample().peersUp });
   tx2.metric({ name: 'log size', unit: 'bytes', value: () => sample().logBytes });
+  tx2.metric({ name: 'log write p50', unit: 'ms', value: () => sample().logWriteP50Ms ?? 0 });
+  tx2.metric({ name: 'log write p99', unit: 'ms', value: () => sample().logWriteP99Ms ?? 0 });
+  tx2.metric({ name: 'records per log write', value: () => recordsPerWrite(sample()) });
   tx2.metric({ name: 'keys stored', value: () => sample().keysStored });
   tx2.metric({ name: 'anti-entropy keys repaired', value: () => sample().antiEntropyKeysRepaired });
+}
+
+/** Since start: how many records one durable write carried on average (group commit at work). */
+export function recordsPerWrite(s: MetricsSnapshot): number {
+  return s.logWrites === 0 ? 0 : Math.round((s.logRecordsWritten / s.logWrites) * 10) / 10;
 }

@@ -51,6 +51,14 @@ export function metricsRegistry(read: () => MetricsSnapshot, labels: { node: str
   gauge('ringkv_peers_up', 'Replicas this one sees up, itself included', (s) => s.peersUp);
   gauge('ringkv_log_bytes', 'Size of the write-ahead log and snapshot', (s) => s.logBytes);
   gauge('ringkv_keys_stored', 'Keys this replica holds', (s) => s.keysStored);
+  gauge('ringkv_log_write_latency_p50_seconds', 'Median of one durable log write (a group of records, fsynced), over the last 10-20 s', (s) => (s.logWriteP50Ms ?? 0) / 1000);
+  gauge('ringkv_log_write_latency_p99_seconds', 'p99 of one durable log write (a group of records, fsynced), over the last 10-20 s', (s) => (s.logWriteP99Ms ?? 0) / 1000);
+  const total = (name: string, help: string, value: (s: MetricsSnapshot) => number) => {
+    let seen = 0;
+    new Counter({ name, help, registers: [registry], collect() { const v = value(now()); if (v > seen) this.inc(v - seen); seen = v; } });
+  };
+  total('ringkv_log_writes_total', 'Durable log writes (each a group of records, fsynced once)', (s) => s.logWrites);
+  total('ringkv_log_records_written_total', 'Log records written by those writes', (s) => s.logRecordsWritten);
   gauge('ringkv_anti_entropy_keys_repaired', 'Keys anti-entropy sent to or received from peers since start', (s) => s.antiEntropyKeysRepaired);
   return registry;
 }

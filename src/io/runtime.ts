@@ -178,6 +178,8 @@ class Runtime {
   private readonly outgoing = new Map<Address, Message[]>();
   private flushScheduled = false;
   private readonly notices = new NoticeLimiter();
+  /** log.recordsWritten as of the last log write reported to the metrics. */
+  private recordsReported = 0;
 
   constructor(
     private readonly node: Node,
@@ -308,7 +310,9 @@ class Runtime {
     let upToLsn: number | null;
     try {
       upToLsn = this.log.syncNow();
-      if (performance.now() - startedMs > syncOnLoopMsMax) this.syncOnPoolUntilMs = performance.now() + slowSyncBackoffMs;
+      const tookMs = performance.now() - startedMs;
+      if (upToLsn !== null) this.logWritten(tookMs);
+      if (tookMs > syncOnLoopMsMax) this.syncOnPoolUntilMs = performance.now() + slowSyncBackoffMs;
     } catch (e) {
       this.syncFailed(e);
       return;
@@ -324,9 +328,11 @@ class Runtime {
   /** Starts an fsync of everything buffered on the thread pool, unless one is running (then the next one takes it). */
   private kickSync(): void {
     if (this.syncing !== null || this.failed || this.log.pendingBytes === 0) return;
+    const startedMs = performance.now();
     this.syncing = this.log.sync().then(
       (upToLsn) => {
         this.syncing = null;
+        this.logWritten(performance.now() - startedMs);
         this.afterSync(upToLsn);
       },
       (e: unknown) => {
@@ -334,6 +340,14 @@ class Runtime {
         this.syncFailed(e);
       },
     );
+  }
+
+  /** For the metrics: one durable write took tookMs (on the thread pool: its queueing included), for the records written since the last. */
+  private logWritten(tookMs: number): void {
+    const records = this.log.recordsWritten - this.recordsReported;
+    if (records === 0) return; // nothing was buffered after all
+    this.recordsReported = this.log.recordsWritten;
+    this.metrics.logWrite(tookMs, records, Date.now());
   }
 
   /** Releases the sends that waited for the disk, tells the node, and starts the next sync. */

@@ -93,6 +93,19 @@ export class Cluster {
       .map((a) => ({ name: a.name!, pid: a.pid! }));
   }
 
+  /** Each replica's pm2 metrics now (tx2's axm_monitor in `pm2 jlist`), name -> metric -> value; {} without pm2. */
+  async replicaMetrics(): Promise<Record<string, Record<string, unknown>>> {
+    try {
+      const text = await this.pm2(['jlist']);
+      const apps = JSON.parse(text.slice(text.indexOf('['))) as { name?: string; pm2_env?: { status?: string; axm_monitor?: Record<string, { value?: unknown }> } }[];
+      const names = new Set(this.names);
+      return Object.fromEntries(apps.filter((a) => a.name !== undefined && names.has(a.name) && a.pm2_env?.status === 'online')
+        .map((a) => [a.name!, Object.fromEntries(Object.entries(a.pm2_env?.axm_monitor ?? {}).map(([k, v]) => [k, v.value]))]));
+    } catch {
+      return {};
+    }
+  }
+
   /** Opens a client bound to one coordinator (default deadline: the config's timeouts + slack). */
   client(coordinator: string, timeoutMs?: number): Promise<KvClient> {
     return KvClient.open({ configPath: this.configPath, coordinator, timeoutMs });
