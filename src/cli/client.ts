@@ -16,7 +16,7 @@ import { clientRequestsInFlightMax, messageIdMax, retryCeilingMs } from '../core
 import { repairDeadlineMs } from '../core/anti-entropy.js';
 import type { ClientReply, ClientRequest, FailReply, Message, RepairPeerResult, StatusReport } from '../core/messages.js';
 import { isClientReply, utf8Bytes } from '../core/messages.js';
-import { RttEstimator } from '../core/rtt.js';
+import { RttEstimator, type QuantileGuard } from '../core/rtt.js';
 import { requiredAcks } from '../core/quorum.js';
 import type { ClusterConfig, Key, Level, NodeSpec, Stamp } from '../core/types.js';
 import { findConfigPath } from './config-path.js';
@@ -26,7 +26,10 @@ import { isRefused, parseKey, parseLevel } from './shell-parse.js';
 /**
  * First wait before a retransmission: the RTO, from the round trips seen so far as in TCP (RFC 6298:
  * srtt + 4 rttvar, sampled only from requests answered without a retransmission), never under
- * retransmitFloorMs; retransmitFirstMs until a round trip has been measured. Each later wait
+ * retransmitQuantileGuard's bound (1.25 times the p99 of the last 256 round trips: with many requests
+ * in flight the RTO alone sat inside the latency distribution, and under load one request in six was
+ * sent twice for nothing) nor under retransmitFloorMs; retransmitFirstMs until a round trip has been
+ * measured. Each later wait
  * doubles, up to retransmitCeilingMs; each is jittered ±25%. The floor is a few ms, not tens: a
  * loopback or LAN round trip is well under a millisecond, so under packet loss a fixed 50 ms floor
  * made every lost datagram cost fifty round trips; a spurious retransmission only costs a reply
@@ -34,6 +37,7 @@ import { isRefused, parseKey, parseLevel } from './shell-parse.js';
  */
 export const retransmitFirstMs = 50;
 export const retransmitFloorMs = 5;
+export const retransmitQuantileGuard: QuantileGuard = { quantile: 0.99, factor: 1.25 };
 export const retransmitCeilingMs = retryCeilingMs;
 /** The default deadline is the coordinator's own (write or read timeout) plus this, so its Timeout reply can still arrive. */
 export const deadlineSlackMs = 1_000;
@@ -154,7 +158,7 @@ export class KvClient {
   /** Replicas that sent a "bad cookie" notice, and when (performance.now()). */
   private readonly cookieRefusedBy = new Map<string, number>();
   /** Smoothed round trip and its variation, for the RTO; unset until the first sample. */
-  private readonly rtt = new RttEstimator(retransmitFirstMs, retransmitFloorMs, retransmitCeilingMs);
+  private readonly rtt = new RttEstimator(retransmitFirstMs, retransmitFloorMs, retransmitCeilingMs, retransmitQuantileGuard);
   private readonly links: Links;
   /**
    * One timer for every pending request, set for the earliest nextAt: a timer per request cost a
