@@ -80,7 +80,7 @@ async function runRestartScenario(o: BenchOptions, cluster: Cluster, coordinator
 }
 
 async function runShellScenario(o: BenchOptions, cluster: Cluster, coordinator: string, tempDir: string, report: Record<string, unknown>): Promise<void> {
-  const runs = await shellScenario(cluster, tempDir, { shellLines: o.shellLines, shellRuns: o.shellRuns, valueBytes: o.valueBytes, coordinator }, log);
+  const runs = await shellScenario(cluster, tempDir, { shellLines: o.shellLines, shellRuns: o.shellRuns, valueBytes: o.valueBytes, coordinator, warmupS: o.warmupS }, log);
   const rates = runs.map((r) => r.opsPerSec).sort((a, b) => a - b);
   const median = rates[Math.floor(rates.length / 2)]!;
   process.stdout.write(`\nringkv bench: piped kvc shell, ${o.shellLines.toLocaleString('en-US')} alternating put/get lines at QUORUM via ${coordinator}, ` +
