@@ -89,12 +89,17 @@ async function runShellScenario(o: BenchOptions, cluster: Cluster, coordinator: 
   report.scenario = { shell: runs, medianOpsPerSec: median };
 }
 
-/** The time of one durable log write and how many records it carried, as each replica reports it to pm2. */
-async function logWrites(cluster: Cluster): Promise<{ replica: string; p50Ms: number; p99Ms: number; recordsPerWrite: number; text: string }[]> {
+/** The time of one durable log write, how many records it carried and the time to handle one datagram, as each replica reports them to pm2. */
+async function replicaWork(cluster: Cluster): Promise<{ replica: string; logWriteP50Ms: number; logWriteP99Ms: number; recordsPerWrite: number; datagramP50Ms: number; datagramP99Ms: number; text: string }[]> {
   const metrics = await cluster.replicaMetrics();
   return Object.entries(metrics).filter(([, m]) => typeof m['log write p50'] === 'number').map(([replica, m]) => {
-    const p50Ms = Number(m['log write p50']), p99Ms = Number(m['log write p99']), recordsPerWrite = Number(m['records per log write']);
-    return { replica, p50Ms, p99Ms, recordsPerWrite, text: `${replica} p50 ${p50Ms.toFixed(3)} ms, p99 ${p99Ms.toFixed(3)} ms, ${recordsPerWrite} records/write` };
+    const logWriteP50Ms = Number(m['log write p50']), logWriteP99Ms = Number(m['log write p99']), recordsPerWrite = Number(m['records per log write']);
+    const datagramP50Ms = Number(m['datagram handling p50']), datagramP99Ms = Number(m['datagram handling p99']);
+    return {
+      replica, logWriteP50Ms, logWriteP99Ms, recordsPerWrite, datagramP50Ms, datagramP99Ms,
+      text: `${replica}: log write p50 ${logWriteP50Ms.toFixed(3)} ms, p99 ${logWriteP99Ms.toFixed(3)} ms, ${recordsPerWrite} records/write; ` +
+        `datagram handled in p50 ${(datagramP50Ms * 1000).toFixed(0)} µs, p99 ${(datagramP99Ms * 1000).toFixed(0)} µs`,
+    };
   });
 }
 
@@ -120,10 +125,10 @@ async function runWorkload(o: BenchOptions, cluster: Cluster, coordinators: stri
     await target.close();
   }
   log(runSummary(ringkv));
-  const disk = await logWrites(cluster);
-  if (disk.length > 0) {
-    log(`durable log writes (each replica's pm2 metrics, over the last 10-20 s; records per write since start): ${disk.map((d) => d.text).join('; ')}`);
-    report.logWrites = disk.map(({ text: _, ...figures }) => figures);
+  const work = await replicaWork(cluster);
+  if (work.length > 0) {
+    log(`each replica's own figures (pm2 metrics, over the last 10-20 s; records per write since start):\n  ${work.map((d) => d.text).join('\n  ')}`);
+    report.replicas = work.map(({ text: _, ...figures }) => figures);
   }
   const profile = profiled ? await finishProfile(o, profiled, ringkv) : null;
   // The temporary cluster would only idle during the baselines: stop it so each has the machine alone.

@@ -1,8 +1,9 @@
 // What a replica counts for operators: client requests by kind, its latency as coordinator, the
 // errors it answered, its durable log writes (latency and records per write: the disk every ack
-// waits for), and gauges read from the node's status (hints, peers, log). The runtime feeds it the
-// client requests it receives, the replies it sends and the log writes it makes; pm2 (tx2) and
-// Prometheus read it.
+// waits for), the time it takes to handle one datagram (its own work per hop), and gauges read from
+// the node's status (hints, peers, log). The runtime feeds it the client requests it receives, the
+// replies it sends, the log writes it makes and the datagrams it handles; pm2 (tx2) and Prometheus
+// read it.
 import * as hdr from 'hdr-histogram-js';
 import { clientRequestsInFlightMax } from '../core/limits.js';
 import type { ClientReply, ClientRequest, StatusReport } from '../core/messages.js';
@@ -45,6 +46,9 @@ export interface MetricsSnapshot {
   /** Median and 99th percentile ms of one durable log write, over the last one or two windows; null before any. */
   logWriteP50Ms: number | null;
   logWriteP99Ms: number | null;
+  /** Median and 99th percentile ms of handling one datagram (decode, the node's step, its effects queued), over the last one or two windows; null before any. */
+  datagramP50Ms: number | null;
+  datagramP99Ms: number | null;
 }
 
 function zeroes<K extends string>(keys: readonly K[]): Record<K, number> {
@@ -68,6 +72,9 @@ export class ReplicaMetrics {
   private logWritesNow = newHistogram();
   private logWritesBefore = newHistogram();
   private readonly logWritesMerged = newHistogram();
+  private datagramsNow = newHistogram();
+  private datagramsBefore = newHistogram();
+  private readonly datagramsMerged = newHistogram();
   private logWrites = 0;
   private logRecordsWritten = 0;
   private windowStartMs: number;
@@ -108,6 +115,11 @@ export class ReplicaMetrics {
     this.logWritesNow.recordValue(Math.min(Math.max(1, Math.round(durationMs * 1000)), latencyUsMax));
   }
 
+  /** One datagram handled in durationMs, from its arrival in the socket callback to its effects queued. */
+  datagramHandled(durationMs: number): void {
+    this.datagramsNow.recordValue(Math.min(Math.max(1, Math.round(durationMs * 1000)), latencyUsMax));
+  }
+
   /** The node's own status, for the gauges; the caller refreshes it as often as it reports. */
   fromStatus(status: StatusReport): void {
     this.status = status;
@@ -126,6 +138,10 @@ export class ReplicaMetrics {
     writes.reset();
     writes.add(this.logWritesBefore);
     writes.add(this.logWritesNow);
+    const datagrams = this.datagramsMerged;
+    datagrams.reset();
+    datagrams.add(this.datagramsBefore);
+    datagrams.add(this.datagramsNow);
     const s = this.status;
     const others = s === null ? [] : s.peers.filter((p) => p.name !== s.node);
     return {
@@ -143,6 +159,8 @@ export class ReplicaMetrics {
       logRecordsWritten: this.logRecordsWritten,
       logWriteP50Ms: writes.totalCount === 0 ? null : writes.getValueAtPercentile(50) / 1000,
       logWriteP99Ms: writes.totalCount === 0 ? null : writes.getValueAtPercentile(99) / 1000,
+      datagramP50Ms: datagrams.totalCount === 0 ? null : datagrams.getValueAtPercentile(50) / 1000,
+      datagramP99Ms: datagrams.totalCount === 0 ? null : datagrams.getValueAtPercentile(99) / 1000,
     };
   }
 
@@ -153,6 +171,8 @@ export class ReplicaMetrics {
     this.current.reset();
     [this.logWritesBefore, this.logWritesNow] = [this.logWritesNow, this.logWritesBefore];
     this.logWritesNow.reset();
+    [this.datagramsBefore, this.datagramsNow] = [this.datagramsNow, this.datagramsBefore];
+    this.datagramsNow.reset();
     this.windowStartMs = nowMs;
     this.marks.push({ atMs: nowMs, requests: { ...this.requests } });
     if (this.marks.length > 2) this.marks.shift();

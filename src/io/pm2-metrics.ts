@@ -27,6 +27,8 @@ export function reportToPm2(read: () => MetricsSnapshot, nowMs: () => number = D
   tx2.metric({ name: 'log write p50', unit: 'ms', value: () => sample().logWriteP50Ms ?? 0 });
   tx2.metric({ name: 'log write p99', unit: 'ms', value: () => sample().logWriteP99Ms ?? 0 });
   tx2.metric({ name: 'records per log write', value: () => recordsPerWrite(sample()) });
+  tx2.metric({ name: 'datagram handling p50', unit: 'ms', value: () => sample().datagramP50Ms ?? 0 });
+  tx2.metric({ name: 'datagram handling p99', unit: 'ms', value: () => sample().datagramP99Ms ?? 0 });
   tx2.metric({ name: 'keys stored', value: () => sample().keysStored });
   tx2.metric({ name: 'anti-entropy keys repaired', value: () => sample().antiEntropyKeysRepaired });
 }

@@ -53,6 +53,8 @@ export function metricsRegistry(read: () => MetricsSnapshot, labels: { node: str
   gauge('ringkv_keys_stored', 'Keys this replica holds', (s) => s.keysStored);
   gauge('ringkv_log_write_latency_p50_seconds', 'Median of one durable log write (a group of records, fsynced), over the last 10-20 s', (s) => (s.logWriteP50Ms ?? 0) / 1000);
   gauge('ringkv_log_write_latency_p99_seconds', 'p99 of one durable log write (a group of records, fsynced), over the last 10-20 s', (s) => (s.logWriteP99Ms ?? 0) / 1000);
+  gauge('ringkv_datagram_handling_p50_seconds', 'Median time to handle one datagram (decode, state machine, effects queued), over the last 10-20 s', (s) => (s.datagramP50Ms ?? 0) / 1000);
+  gauge('ringkv_datagram_handling_p99_seconds', 'p99 time to handle one datagram (decode, state machine, effects queued), over the last 10-20 s', (s) => (s.datagramP99Ms ?? 0) / 1000);
   const total = (name: string, help: string, value: (s: MetricsSnapshot) => number) => {
     let seen = 0;
     new Counter({ name, help, registers: [registry], collect() { const v = value(now()); if (v > seen) this.inc(v - seen); seen = v; } });

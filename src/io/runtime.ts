@@ -201,6 +201,12 @@ class Runtime {
 
   receive(bytes: Buffer, from: Address): void {
     if (this.stopping !== null) return;
+    const startedMs = performance.now();
+    this.handle(bytes, from);
+    this.metrics.datagramHandled(performance.now() - startedMs);
+  }
+
+  private handle(bytes: Buffer, from: Address): void {
     if (isBadCookieNotice(bytes)) return this.step({ kind: 'cookie-notice', from });
     const decoded = this.codec.decodeMany(bytes);
     if (!decoded.ok) {

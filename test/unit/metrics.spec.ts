@@ -74,6 +74,19 @@ describe('io/metrics: what a replica reports to pm2 and Prometheus', () => {
     expect(later.logWrites).to.equal(100);
   });
 
+  it('times the handling of each datagram: p50 and p99 over the recent past', () => {
+    const m = new ReplicaMetrics(0);
+    for (let i = 0; i < 99; i++) m.datagramHandled(0.02);
+    m.datagramHandled(3); // one stalled behind a slow step
+    const s = m.snapshot(1000);
+    expect(s.datagramP50Ms).to.be.within(0.019, 0.021);
+    expect(s.datagramP99Ms).to.be.within(0.019, 3.1);
+    m.datagramHandled(3);
+    expect(m.snapshot(1000).datagramP99Ms).to.be.within(2.9, 3.1); // two of 101: the p99 is now the slow one
+    m.snapshot(metricsWindowMs);
+    expect(m.snapshot(3 * metricsWindowMs).datagramP50Ms).to.equal(null);
+  });
+
   it('serves the same figures as Prometheus text over HTTP', async () => {
     const m = new ReplicaMetrics(0);
     m.requestIn(client, { t: 'status', id: 1 }, 0);
