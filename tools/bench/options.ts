@@ -68,7 +68,7 @@ export async function parseOptions(args = hideBin(process.argv)): Promise<BenchO
     .option('warmup', { type: 'number', default: 2, describe: 'seconds run first and not counted' })
     .option('baseline', { type: 'array', string: true, default: [] as string[], describe: 'also run: limit (bare UDP echo processes, same layout and sizes), limit-durable (the same, each echo replica appending a log record per write to an O_DSYNC file, one write per turn), etcd (3-member etcd); repeatable' })
     .option('scenario', { choices: scenarioNames, describe: 'restart: restart time after --restart-writes writes, and hint delivery after --hint-writes writes to a stopped replica; ' +
-      'shell: wall time of a piped kvc shell (--shell-lines alternating QUORUM put/get lines, process start included) against --coordinator (default replica-1); ' +
+      'shell: wall time of a piped kvc shell (--shell-lines alternating QUORUM put/get lines, process start included) against --coordinator (default replica-1), after --warmup seconds of the same pattern through the library; ' +
       'floor: a datagram round trip and an O_DSYNC write measured alone, no cluster (what one put at a time cannot go under)' })
     .option('restart-writes', { type: 'number', default: 1_000_000, describe: 'restart scenario: writes before the restart' })
     .option('restart-replica', { type: 'string', default: 'replica-1', describe: 'restart scenario: the replica restarted' })
