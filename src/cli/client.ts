@@ -27,7 +27,7 @@ import { isRefused, parseKey, parseLevel } from './shell-parse.js';
  * First wait before a retransmission: the RTO, from the round trips seen so far as in TCP (RFC 6298:
  * srtt + 4 rttvar, sampled only from requests answered without a retransmission), never under
  * retransmitQuantileGuard's bound (1.25 times the p99 of the last 256 round trips: with many requests
- * in flight the RTO alone sat inside the latency distribution, and under load one request in six was
+ * in flight the RTO alone sat inside the latency distribution, and under load one request in four was
  * sent twice for nothing) nor under retransmitFloorMs; retransmitFirstMs until a round trip has been
  * measured. Each later wait
  * doubles, up to retransmitCeilingMs; each is jittered ±25%. The floor is a few ms, not tens: a

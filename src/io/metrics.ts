@@ -59,6 +59,31 @@ function newHistogram(): hdr.Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: latencyUsMax, numberOfSignificantValueDigits: 2 });
 }
 
+/** Durations over the current window and the one before it, in microseconds: quantiles follow the recent past. */
+class RecentDurations {
+  private current = newHistogram();
+  private previous = newHistogram();
+  private readonly merged = newHistogram();
+
+  record(durationMs: number): void {
+    this.current.recordValue(Math.min(Math.max(1, Math.round(durationMs * 1000)), latencyUsMax));
+  }
+
+  /** A new window begins: the oldest is forgotten. */
+  rotate(): void {
+    [this.previous, this.current] = [this.current, this.previous];
+    this.current.reset();
+  }
+
+  /** The quantile (0..100) in ms over both windows; null when they hold nothing. */
+  quantileMs(percentile: number): number | null {
+    this.merged.reset();
+    this.merged.add(this.previous);
+    this.merged.add(this.current);
+    return this.merged.totalCount === 0 ? null : this.merged.getValueAtPercentile(percentile) / 1000;
+  }
+}
+
 export class ReplicaMetrics {
   private readonly requests = zeroes(requestKinds);
   private readonly errors = zeroes(errorKinds);
@@ -66,15 +91,10 @@ export class ReplicaMetrics {
   private readonly marks: { atMs: number; requests: Record<RequestKind, number> }[] = [];
   /** `${from} ${id}` -> when the request came and its kind; Map order is arrival order. */
   private readonly awaiting = new Map<string, { atMs: number; kind: RequestKind }>();
-  private current = newHistogram();
-  private previous = newHistogram();
-  private readonly merged = newHistogram();
-  private logWritesNow = newHistogram();
-  private logWritesBefore = newHistogram();
-  private readonly logWritesMerged = newHistogram();
-  private datagramsNow = newHistogram();
-  private datagramsBefore = newHistogram();
-  private readonly datagramsMerged = newHistogram();
+  /** From receiving a get, put or del to answering it. */
+  private readonly coordinatorLatency = new RecentDurations();
+  private readonly logWriteTimes = new RecentDurations();
+  private readonly datagramTimes = new RecentDurations();
   private logWrites = 0;
   private logRecordsWritten = 0;
   private windowStartMs: number;
@@ -103,7 +123,7 @@ export class ReplicaMetrics {
     if (asked === undefined) return; // a reply to a retransmission, answered before
     this.awaiting.delete(id);
     if (asked.kind === 'get' || asked.kind === 'put' || asked.kind === 'del') {
-      this.current.recordValue(Math.min(Math.max(1, Math.round((nowMs - asked.atMs) * 1000)), latencyUsMax));
+      this.coordinatorLatency.record(nowMs - asked.atMs);
     }
   }
 
@@ -112,12 +132,12 @@ export class ReplicaMetrics {
     this.rotate(nowMs);
     this.logWrites++;
     this.logRecordsWritten += records;
-    this.logWritesNow.recordValue(Math.min(Math.max(1, Math.round(durationMs * 1000)), latencyUsMax));
+    this.logWriteTimes.record(durationMs);
   }
 
   /** One datagram handled in durationMs, from its arrival in the socket callback to its effects queued. */
   datagramHandled(durationMs: number): void {
-    this.datagramsNow.recordValue(Math.min(Math.max(1, Math.round(durationMs * 1000)), latencyUsMax));
+    this.datagramTimes.record(durationMs);
   }
 
   /** The node's own status, for the gauges; the caller refreshes it as often as it reports. */
@@ -131,24 +151,13 @@ export class ReplicaMetrics {
     const seconds = Math.max((nowMs - oldest.atMs) / 1000, 1);
     const requestsPerSecond = zeroes(requestKinds);
     for (const k of requestKinds) requestsPerSecond[k] = Math.round(((this.requests[k] - oldest.requests[k]) / seconds) * 10) / 10;
-    this.merged.reset();
-    this.merged.add(this.previous);
-    this.merged.add(this.current);
-    const writes = this.logWritesMerged;
-    writes.reset();
-    writes.add(this.logWritesBefore);
-    writes.add(this.logWritesNow);
-    const datagrams = this.datagramsMerged;
-    datagrams.reset();
-    datagrams.add(this.datagramsBefore);
-    datagrams.add(this.datagramsNow);
     const s = this.status;
     const others = s === null ? [] : s.peers.filter((p) => p.name !== s.node);
     return {
       requests: { ...this.requests },
       requestsPerSecond,
       errors: { ...this.errors },
-      coordinatorP99Ms: this.merged.totalCount === 0 ? null : this.merged.getValueAtPercentile(99) / 1000,
+      coordinatorP99Ms: this.coordinatorLatency.quantileMs(99),
       hintsPending: others.reduce((n, p) => n + p.hintsPending, 0),
       peersUp: s === null ? 0 : s.peers.filter((p) => p.up || p.name === s.node).length,
       peers: s === null ? 0 : s.peers.length,
@@ -157,22 +166,19 @@ export class ReplicaMetrics {
       antiEntropyKeysRepaired: others.reduce((n, p) => n + p.antiEntropy.keysSent + p.antiEntropy.keysReceived, 0),
       logWrites: this.logWrites,
       logRecordsWritten: this.logRecordsWritten,
-      logWriteP50Ms: writes.totalCount === 0 ? null : writes.getValueAtPercentile(50) / 1000,
-      logWriteP99Ms: writes.totalCount === 0 ? null : writes.getValueAtPercentile(99) / 1000,
-      datagramP50Ms: datagrams.totalCount === 0 ? null : datagrams.getValueAtPercentile(50) / 1000,
-      datagramP99Ms: datagrams.totalCount === 0 ? null : datagrams.getValueAtPercentile(99) / 1000,
+      logWriteP50Ms: this.logWriteTimes.quantileMs(50),
+      logWriteP99Ms: this.logWriteTimes.quantileMs(99),
+      datagramP50Ms: this.datagramTimes.quantileMs(50),
+      datagramP99Ms: this.datagramTimes.quantileMs(99),
     };
   }
 
   /** Starts a new window when the current one is over; rates span the last two marks. */
   private rotate(nowMs: number): void {
     if (nowMs - this.windowStartMs < metricsWindowMs) return;
-    [this.previous, this.current] = [this.current, this.previous];
-    this.current.reset();
-    [this.logWritesBefore, this.logWritesNow] = [this.logWritesNow, this.logWritesBefore];
-    this.logWritesNow.reset();
-    [this.datagramsBefore, this.datagramsNow] = [this.datagramsNow, this.datagramsBefore];
-    this.datagramsNow.reset();
+    this.coordinatorLatency.rotate();
+    this.logWriteTimes.rotate();
+    this.datagramTimes.rotate();
     this.windowStartMs = nowMs;
     this.marks.push({ atMs: nowMs, requests: { ...this.requests } });
     if (this.marks.length > 2) this.marks.shift();
