@@ -34,13 +34,15 @@ async function main(): Promise<number> {
   const tempDir = mkdtempSync(join(tmpdir(), 'ringkv-bench-'));
   removeAtCleanup(tempDir);
   if (o.scenario === 'floor') {
-    const floor = await floorScenario(tempDir, { samples: 2_000, datagramBytes: 32 + 110 + o.valueBytes, recordBytes: 40 + o.valueBytes }, log);
+    const floor = await floorScenario(tempDir, { samples: 2_000, datagramBytes: 32 + 110 + o.valueBytes, recordBytes: 40 + o.valueBytes, valueBytes: o.valueBytes }, log);
     const q = (x: { p50: number; p99: number }) => `p50 ${x.p50} µs, p99 ${x.p99} µs`;
     process.stdout.write(`\nringkv bench: the floor of one put at a time, each part alone (${floor.samples} samples)\n` +
       `  datagram round trip between two processes on 127.0.0.1: ${q(floor.roundTripUs)}\n` +
       `  O_DSYNC write of one record (fs/promises, a thread-pool trip): ${q(floor.dsyncWriteUs)}\n` +
       `  O_DSYNC write of one record (writeSync on the event loop): ${q(floor.dsyncWriteSyncUs)}\n` +
-      `  a QUORUM put needs 2 round trips + 1 durable write: ${floor.putFloorP50Us} µs at the p50s\n`);
+      `  a QUORUM put needs 2 round trips + 1 durable write: ${floor.putFloorP50Us} µs at the p50s\n` +
+      `  on one machine its replicas share the disk: an O_DSYNC write while 2 other processes write: ${q(floor.sharedDiskWriteUs)}\n` +
+      `  and a process woken for one request runs cold: a replica write's codec work back to back ${q(floor.codecWarmUs)}, after a 1 ms sleep ${q(floor.codecAfterSleepUs)}\n`);
     const report = { tool: 'ringkv bench', startedAt: new Date().toISOString(), argv: o.argv, machine: { cpus: cpus().length, node: process.version, busyBeforePercent }, scenario: { floor } };
     if (o.json !== undefined) writeOut(o.json, JSON.stringify(report, null, 2) + '\n');
     return 0;

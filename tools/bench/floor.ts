@@ -5,12 +5,21 @@
 //  - one durable append of a put's log record to a file opened O_DSYNC, as the log does it (an
 //    fs/promises write: a thread-pool trip) and as a synchronous write on the event loop.
 // A QUORUM put needs two round trips (client-coordinator, coordinator-replica) and one durable
-// write on the replica's side, so their sum is the floor of its latency.
-import { spawn } from 'node:child_process';
+// write on the replica's side, so their sum is the floor of its latency. Two more parts show what
+// that sum leaves out on one machine:
+//  - the same O_DSYNC writes from three processes at once, each to its own file: the three replicas
+//    of a key share this disk, and a QUORUM put waits for the second of them;
+//  - one replica write's own codec work (decode the rw datagram, encode its log record, encode the
+//    ack) back to back and after a 1 ms sleep each: what a process woken for one request pays.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Codec } from '../../src/io/codec.js';
+import { encodeRecord } from '../../src/core/log-record.js';
+import type { Message } from '../../src/core/messages.js';
 
 export interface FloorResult {
   roundTripUs: Quantiles;
@@ -18,6 +27,11 @@ export interface FloorResult {
   dsyncWriteSyncUs: Quantiles;
   /** Two round trips and one durable write (p50 each). */
   putFloorP50Us: number;
+  /** One O_DSYNC write (writeSync) while two other processes write to the same disk. */
+  sharedDiskWriteUs: Quantiles;
+  /** A replica write's codec work, back to back and after a 1 ms sleep each. */
+  codecWarmUs: Quantiles;
+  codecAfterSleepUs: Quantiles;
   samples: number;
 }
 export interface Quantiles { p50: number; p99: number; mean: number }
@@ -83,12 +97,74 @@ async function dsyncWrites(dir: string, samples: number, bytes: number): Promise
   return { promises, sync };
 }
 
+const writerChild = `
+const fs = require('node:fs');
+process.once('message', ({ path, samples, bytes }) => {
+  const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_DSYNC, 0o600);
+  const record = Buffer.alloc(bytes, 1);
+  const us = [];
+  for (let i = 0; i < samples; i++) {
+    const t0 = performance.now();
+    fs.writeSync(fd, record, 0, bytes, i * bytes);
+    us.push((performance.now() - t0) * 1000);
+  }
+  fs.closeSync(fd);
+  process.send(us, () => process.exit(0));
+});
+`;
+
+/** `writers` processes, each its own file, writing O_DSYNC records at the same time; every write's µs. */
+async function sharedDiskWrites(dir: string, writers: number, samples: number, bytes: number): Promise<number[]> {
+  const children: ChildProcess[] = Array.from({ length: writers }, () => spawn(process.execPath, ['-e', writerChild], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
+  try {
+    const results = children.map((c) => new Promise<number[]>((resolve, reject) => {
+      c.once('message', (us) => resolve(us as number[]));
+      c.once('exit', (code) => reject(new Error(`floor: a writer process exited with ${code} before reporting`)));
+    }));
+    children.forEach((c, i) => c.send({ path: join(dir, `floor-shared-${i}.log`), samples, bytes }));
+    return (await Promise.all(results)).flat();
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill();
+  }
+}
+
+/** Decoding a replica write's datagram, encoding its log record and its ack: back to back, then after a 1 ms sleep each. */
+async function codecWork(samples: number, valueBytes: number): Promise<{ warm: number[]; afterSleep: number[] }> {
+  const codec = new Codec(randomBytes(32), Math.max(valueBytes, 1));
+  const nowMs = Date.now();
+  const datagram = codec.encode({ t: 'rw', from: 1, gen: nowMs, id: 1_234_567, key: 200, value: 'v'.repeat(valueBytes), stamp: [nowMs, 3, 1] });
+  const once = (): number => {
+    const t0 = performance.now();
+    const decoded = codec.decodeMany(datagram);
+    const msg = decoded.ok ? decoded.msgs[0] : undefined;
+    if (msg?.t !== 'rw') throw new Error('floor: the rw datagram did not decode');
+    encodeRecord({ t: 'w', key: msg.key, value: msg.value, stamp: msg.stamp });
+    codec.encode({ t: 'rw.ok', from: 2, id: msg.id } satisfies Message);
+    return (performance.now() - t0) * 1000;
+  };
+  for (let i = 0; i < 2 * samples; i++) once(); // compiled and hot
+  const warm = Array.from({ length: samples }, once);
+  const afterSleep: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    await new Promise((r) => setTimeout(r, 1));
+    afterSleep.push(once());
+  }
+  return { warm, afterSleep };
+}
+
 /** datagramBytes: a put's datagram as the client sends it; recordBytes: its log record. */
-export async function floorScenario(dir: string, o: { samples: number; datagramBytes: number; recordBytes: number }, log: (line: string) => void): Promise<FloorResult> {
+export async function floorScenario(dir: string, o: { samples: number; datagramBytes: number; recordBytes: number; valueBytes: number }, log: (line: string) => void): Promise<FloorResult> {
   log(`floor: ${o.samples} datagram round trips of ${o.datagramBytes} bytes to another process on 127.0.0.1, one at a time`);
   const rtt = quantiles(await roundTrips(o.samples, o.datagramBytes));
   log(`floor: ${o.samples} O_DSYNC writes of ${o.recordBytes} bytes in ${dir}`);
   const w = await dsyncWrites(dir, o.samples, o.recordBytes);
   const dsync = quantiles(w.promises);
-  return { roundTripUs: rtt, dsyncWriteUs: dsync, dsyncWriteSyncUs: quantiles(w.sync), putFloorP50Us: Math.round(2 * rtt.p50 + dsync.p50), samples: o.samples };
+  log(`floor: ${o.samples} O_DSYNC writes of ${o.recordBytes} bytes in each of 3 processes at once`);
+  const shared = quantiles(await sharedDiskWrites(dir, 3, o.samples, o.recordBytes));
+  log(`floor: a replica write's codec work ${o.samples} times back to back, then ${o.samples} times after a 1 ms sleep`);
+  const codec = await codecWork(o.samples, o.valueBytes);
+  return {
+    roundTripUs: rtt, dsyncWriteUs: dsync, dsyncWriteSyncUs: quantiles(w.sync), putFloorP50Us: Math.round(2 * rtt.p50 + dsync.p50),
+    sharedDiskWriteUs: shared, codecWarmUs: quantiles(codec.warm), codecAfterSleepUs: quantiles(codec.afterSleep), samples: o.samples,
+  };
 }
