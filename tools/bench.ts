@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { cleanupAll, installCleanupHandlers } from './bench/cleanup.js';
+import { installCleanupHandlers, runMain } from './bench/cleanup.js';
 import { Cluster, RingkvTarget, removeAtCleanup, repoRoot } from './bench/cluster.js';
 import { runClosedLoop, type RunPlan, type RunResult } from './bench/driver.js';
 import { ensureEtcd, startEtcd } from './bench/etcd.js';
@@ -253,13 +253,4 @@ function writeOut(path: string, text: string): void {
   log(`wrote ${path}`);
 }
 
-let code = 1;
-try {
-  code = await main();
-} catch (e) {
-  process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
-  code = 1;
-} finally {
-  await cleanupAll();
-}
-process.exit(code);
+await runMain('bench', main);

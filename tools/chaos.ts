@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { KvClient } from '../src/cli/client.js';
 import type { Level } from '../src/core/types.js';
-import { cleanupAll, installCleanupHandlers, shutdownSignal } from './bench/cleanup.js';
+import { installCleanupHandlers, runMain, shutdownSignal } from './bench/cleanup.js';
 import { Cluster, removeAtCleanup, repoRoot } from './bench/cluster.js';
 import { checkConverged } from './chaos/check/converged.js';
 import { finalState } from './chaos/check/final-state.js';
@@ -156,13 +156,4 @@ function reportText(header: string, ops: readonly Op[], runMs: number, bands: re
   return lines.join('\n') + '\n';
 }
 
-let code = 1;
-try {
-  code = await main();
-} catch (e) {
-  process.stderr.write(`chaos: ${e instanceof Error ? e.message : String(e)}\n`);
-  code = 1;
-} finally {
-  await cleanupAll();
-}
-process.exit(code);
+await runMain('chaos', main);

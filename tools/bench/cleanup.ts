@@ -71,3 +71,20 @@ export function installCleanupHandlers(): void {
     }
   });
 }
+
+/**
+ * A tool's entry point: runs main, prints a failure as one line prefixed with the tool's name,
+ * undoes everything registered whatever happened, and exits with main's code (1 on a failure).
+ */
+export async function runMain(tool: string, main: () => Promise<number>): Promise<never> {
+  let code = 1;
+  try {
+    code = await main();
+  } catch (e) {
+    process.stderr.write(`${tool}: ${e instanceof Error ? e.message : String(e)}\n`);
+    code = 1;
+  } finally {
+    await cleanupAll();
+  }
+  process.exit(code);
+}
