@@ -1,7 +1,8 @@
 // Command line of `npm run bench -- …`.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { levels, type Level } from '../../src/core/types.js';
+import type { Level } from '../../src/core/types.js';
+import { levelOptions, levelsOf } from './level-options.js';
 import { distributions, workloadNames, type Distribution, type WorkloadName } from './workload.js';
 
 export const baselineNames = ['limit', 'limit-durable', 'etcd'] as const;
@@ -46,8 +47,7 @@ export interface BenchOptions {
 export const opsTimeCapS = 900;
 
 export async function parseOptions(args = hideBin(process.argv)): Promise<BenchOptions> {
-  const levelChoices = levels as readonly string[];
-  const a = await yargs(args)
+  const a = await levelOptions(yargs(args))
     .scriptName('npm run bench --')
     .usage('$0 [--start] [--workload A|B|C|W] [--cl LEVEL] [--baseline limit] [--baseline etcd] [--scenario restart] …\n\n' +
       'Load-tests ringkv in the style of YCSB: a closed loop of --concurrency requests in flight over the coordinators, ' +
@@ -57,9 +57,6 @@ export async function parseOptions(args = hideBin(process.argv)): Promise<BenchO
     .option('workload', { alias: 'w', choices: workloadNames, default: 'A' as WorkloadName, describe: 'A 50/50 read/write, B 95/5, C read only, W write only' })
     .option('distribution', { alias: 'keys', choices: distributions, default: 'uniform' as Distribution, describe: 'key choice over 0..255 (zipfian: YCSB scrambled, theta 0.99)' })
     .option('value-bytes', { type: 'number', default: 100, describe: 'bytes of each written value' })
-    .option('cl', { choices: levelChoices, describe: 'consistency level of reads and writes (default QUORUM)' })
-    .option('read-cl', { choices: levelChoices, describe: 'level of reads (overrides --cl)' })
-    .option('write-cl', { choices: levelChoices, describe: 'level of writes (overrides --cl)' })
     .option('concurrency', { alias: 'c', type: 'number', default: 64, describe: 'requests in flight (closed loop)' })
     .option('coordinator', { type: 'string', describe: 'send everything to this replica (default: spread over every replica)' })
     .option('clients-per-coordinator', { type: 'number', default: 1, describe: 'KvClient sockets per coordinator' })
@@ -108,10 +105,9 @@ export async function parseOptions(args = hideBin(process.argv)): Promise<BenchO
     .version(false)
     .help()
     .parseAsync();
-  const cl = (a.cl ?? 'QUORUM') as Level;
   return {
     config: a.config, start: a.start, workload: a.workload, distribution: a.distribution, valueBytes: a['value-bytes'],
-    readLevel: (a['read-cl'] ?? cl) as Level, writeLevel: (a['write-cl'] ?? cl) as Level,
+    ...levelsOf(a),
     concurrency: a.concurrency, coordinator: a.coordinator, clientsPerCoordinator: a['clients-per-coordinator'],
     durationS: a.duration, ops: a.ops ?? null, warmupS: a.warmup,
     baselines: [...new Set(a.baseline as BaselineName[])], scenario: a.scenario,

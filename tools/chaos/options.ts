@@ -1,7 +1,8 @@
 // Command line of `npm run chaos -- …`.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { levels, repairModes, type Level, type RepairMode } from '../../src/core/types.js';
+import { repairModes, type Level, type RepairMode } from '../../src/core/types.js';
+import { levelOptions, levelsOf } from '../bench/level-options.js';
 import { faultKinds, parseRange, type FaultKind, type Range } from './schedule.js';
 
 export interface ChaosOptions {
@@ -32,8 +33,7 @@ export const secondsMax = 3_600;
 export const clientsMax = 64;
 
 export async function parseChaosOptions(args = hideBin(process.argv)): Promise<ChaosOptions> {
-  const levelChoices = levels as readonly string[];
-  const a = await yargs(args)
+  const a = await levelOptions(yargs(args))
     .scriptName('npm run chaos --')
     .usage('$0 [--seconds 60] [--faults kill,stop,pause,partition,loss] [--seed N] [--clients 6] [--keys 12] [--cl QUORUM] [--repair-mode M]\n\n' +
       'Starts a temporary cluster (own ports, data dir and PM2_HOME), runs concurrent clients against it while a seeded nemesis ' +
@@ -43,9 +43,6 @@ export async function parseChaosOptions(args = hideBin(process.argv)): Promise<C
     .option('seed', { type: 'number', describe: 'seed of the fault plan and the operations (default: random, printed)' })
     .option('clients', { type: 'number', default: 6, describe: 'concurrent clients, one operation in flight each' })
     .option('keys', { type: 'number', default: 12, describe: 'keys used, spread evenly over 0..255' })
-    .option('cl', { choices: levelChoices, describe: 'level of reads and writes (default QUORUM)' })
-    .option('read-cl', { choices: levelChoices, describe: 'level of reads (overrides --cl)' })
-    .option('write-cl', { choices: levelChoices, describe: 'level of writes (overrides --cl)' })
     .option('coordinators', { type: 'string', describe: 'comma-separated replicas the clients talk to, round robin (default: all)' })
     .option('faults', { type: 'string', default: faultKinds.join(','), describe: `comma-separated fault kinds: ${faultKinds.join(', ')} (empty: none)` })
     .option('repair-mode', { choices: repairModes as readonly string[], default: 'hinted-handoff', describe: 'repair_mode of the temporary cluster' })
@@ -82,10 +79,9 @@ export async function parseChaosOptions(args = hideBin(process.argv)): Promise<C
     .version(false)
     .help()
     .parseAsync();
-  const cl = (a.cl ?? 'QUORUM') as Level;
   return {
     seconds: a.seconds, seed: a.seed ?? Math.floor(Math.random() * 2 ** 32), clients: a.clients, keys: a.keys,
-    readLevel: (a['read-cl'] ?? cl) as Level, writeLevel: (a['write-cl'] ?? cl) as Level,
+    ...levelsOf(a),
     coordinators: a.coordinators === undefined ? undefined : splitList(a.coordinators),
     faults: [...new Set(splitList(a.faults))] as FaultKind[], repairMode: a['repair-mode'] as RepairMode,
     convergenceWaitMs: a['convergence-wait-ms'],
