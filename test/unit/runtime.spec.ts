@@ -91,6 +91,16 @@ describe('io/runtime (real UDP on loopback, real log files)', function () {
 
   after(() => { rmSync(dir, { recursive: true, force: true }); });
 
+  /** What starting this replica throws; the test fails if it starts. */
+  async function startRefused(name: string): Promise<Error> {
+    try {
+      replicas.push(await startReplica({ configPath, name, logger: pino({ level: 'silent' }) }));
+    } catch (e) {
+      return e as Error;
+    }
+    throw new Error(`${name} started, where it was expected to refuse`);
+  }
+
   it('serves a put then a get at ALL, and a restarted replica replays the write', async () => {
     replicas = await Promise.all(names.map((name) => startReplica({ configPath, name, logger: logger(name) })));
     expect(replicas.map((r) => r.address)).to.deep.equal(ports.map((p) => `127.0.0.1:${p}`));
@@ -136,13 +146,8 @@ describe('io/runtime (real UDP on loopback, real log files)', function () {
   it('a second replica of the same name fails to bind before it touches the log', async () => {
     replicas = [await startReplica({ configPath, name: 'replica-2', logger: pino({ level: 'silent' }) })];
     const segmentsBefore = readdirSync(replicas[0]!.dataDir).sort();
-    let error: unknown = null;
-    try {
-      await startReplica({ configPath, name: 'replica-2', logger: pino({ level: 'silent' }) });
-    } catch (e) {
-      error = e;
-    }
-    expect((error as Error).message).to.match(/^replica-2: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    const error = await startRefused('replica-2');
+    expect(error.message).to.match(/^replica-2: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
     expect(readdirSync(replicas[0]!.dataDir).sort()).to.deep.equal(segmentsBefore);
   });
 
@@ -151,14 +156,9 @@ describe('io/runtime (real UDP on loopback, real log files)', function () {
     const cookie = readFileSync(cookieFile, 'utf8');
     renameSync(cookieFile, `${cookieFile}.away`);
     try {
-      let error: unknown = null;
-      try {
-        await startReplica({ configPath, name: 'replica-3', logger: pino({ level: 'silent' }) });
-      } catch (e) {
-        error = e;
-      }
-      expect((error as Error).name).to.equal('ConfigError');
-      expect((error as Error).message).to.equal(`replica-3: no cookie at ${cookieFile}, but ${join(dir, 'data', 'replica-3')} already holds data: `
+      const error = await startRefused('replica-3');
+      expect(error.name).to.equal('ConfigError');
+      expect(error.message).to.equal(`replica-3: no cookie at ${cookieFile}, but ${join(dir, 'data', 'replica-3')} already holds data: `
         + 'copy the cluster\'s cookie there (the same file every replica and kvc read) rather than let this replica make a new one that its peers would refuse');
       expect(existsSync(cookieFile)).to.equal(false);
     } finally {
@@ -170,12 +170,6 @@ describe('io/runtime (real UDP on loopback, real log files)', function () {
   });
 
   it('refuses an unknown replica name with a ConfigError', async () => {
-    let error: unknown = null;
-    try {
-      await startReplica({ configPath, name: 'replica-9', logger: pino({ level: 'silent' }) });
-    } catch (e) {
-      error = e;
-    }
-    expect((error as Error).name).to.equal('ConfigError');
+    expect((await startRefused('replica-9')).name).to.equal('ConfigError');
   });
 });
