@@ -34,7 +34,8 @@ async function main(): Promise<number> {
   const tempDir = mkdtempSync(join(tmpdir(), 'ringkv-bench-'));
   removeAtCleanup(tempDir);
   if (o.scenario === 'floor') {
-    const floor = await floorScenario(tempDir, { samples: 2_000, datagramBytes: 32 + 110 + o.valueBytes, recordBytes: 40 + o.valueBytes, valueBytes: o.valueBytes }, log);
+    const datagramBytes = messageSizes(o.valueBytes, o.readLevel, o.writeLevel, 'replica-1').clientWrite;
+    const floor = await floorScenario(tempDir, { samples: 2_000, datagramBytes, recordBytes: putRecordBytes(o.valueBytes), valueBytes: o.valueBytes }, log);
     const q = (x: { p50: number; p99: number }) => `p50 ${x.p50} µs, p99 ${x.p99} µs`;
     process.stdout.write(`\nringkv bench: the floor of one put at a time, each part alone (${floor.samples} samples)\n` +
       `  datagram round trip between two processes on 127.0.0.1: ${q(floor.roundTripUs)}\n` +
