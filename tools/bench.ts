@@ -16,6 +16,7 @@ import { messageSizes, putRecordBytes, startLimit } from './bench/limit.js';
 import { parseOptions, opsTimeCapS, type BaselineName, type BenchOptions } from './bench/options.js';
 import { heapText, keepProfile, profileText, startProfiledReplica, summarizeHeap, summarizeProfile, type HeapSummary, type ProfiledReplica, type ProfileSummary } from './bench/profile.js';
 import { formatRate, opTables, processTable, ratios, runSummary } from './bench/report.js';
+import { compareBuilds, compareText } from './bench/compare.js';
 import { floorScenario } from './bench/floor.js';
 import { shellScenario } from './bench/shell-scenario.js';
 import { hintsScenario, restartScenario, type HintsResult, type RestartResult } from './bench/scenarios.js';
@@ -28,6 +29,12 @@ const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 async function main(): Promise<number> {
   const o = await parseOptions();
   installCleanupHandlers();
+  if (o.compare !== undefined) {
+    const result = await compareBuilds(o.compare, o.rounds, o.argv, log);
+    process.stdout.write(`\n${compareText(result)}\n`);
+    if (o.json !== undefined) writeOut(o.json, JSON.stringify({ tool: 'ringkv bench --compare', startedAt: new Date().toISOString(), argv: o.argv, ...result }, null, 2) + '\n');
+    return 0;
+  }
   const busyBeforePercent = await machineBusyPercent();
   // Before anything starts: a missing etcd is found now, not after the ringkv run.
   const etcdBin = o.baselines.includes('etcd') && o.scenario === undefined ? ensureEtcd(o.etcdBin, log) : null;

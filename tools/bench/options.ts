@@ -40,6 +40,9 @@ export interface BenchOptions {
   seed: number;
   progress: boolean;
   etcdBin: string;
+  /** Run the same bench against this commit and the working tree, interleaved, and print both side by side. */
+  compare: string | undefined;
+  rounds: number;
   argv: string[];
 }
 
@@ -81,6 +84,8 @@ export async function parseOptions(args = hideBin(process.argv)): Promise<BenchO
     .option('seed', { type: 'number', default: 1, describe: 'seed of the operation and key sequence' })
     .option('progress', { type: 'boolean', default: true, describe: 'live progress bar on stderr (--no-progress to hide)' })
     .option('etcd-bin', { type: 'string', default: 'etcd', describe: 'etcd binary for --baseline etcd' })
+    .option('compare', { type: 'string', describe: 'with --start: build this git ref in a temporary worktree and run the same bench against it and the working tree, interleaved (ref, tree, ref, tree, …), then print both and their ratio' })
+    .option('rounds', { type: 'number', default: 3, describe: 'with --compare: runs of each side' })
     .check((v) => {
       const positive = (name: string, n: number | undefined, min = 1) => {
         if (n !== undefined && (!Number.isInteger(n) || n < min)) throw new Error(`--${name}: expected an integer >= ${min}, got ${n}`);
@@ -93,6 +98,10 @@ export async function parseOptions(args = hideBin(process.argv)): Promise<BenchO
       positive('hint-writes', v['hint-writes']);
       positive('shell-lines', v['shell-lines']);
       positive('shell-runs', v['shell-runs']);
+      positive('rounds', v.rounds);
+      if (v.compare !== undefined && !v.start) throw new Error('--compare needs --start (each side runs a temporary cluster of its own build)');
+      if (v.compare !== undefined && (v.scenario === 'floor' || v.scenario === 'restart')) throw new Error(`--compare: the ${v.scenario} scenario is not compared (workloads and --scenario shell are)`);
+      if (v.compare !== undefined && v.profile !== undefined) throw new Error('--compare and --profile: profile one build at a time');
       positive('port-base', v['port-base'], 1024);
       if (v['port-base'] > 65_000) throw new Error(`--port-base: expected at most 65000, got ${v['port-base']}`);
       if (!(v.duration > 0) || v.duration > opsTimeCapS) throw new Error(`--duration: expected 0 < seconds <= ${opsTimeCapS}, got ${v.duration}`);
@@ -114,6 +123,6 @@ export async function parseOptions(args = hideBin(process.argv)): Promise<BenchO
     restartWrites: a['restart-writes'], restartReplica: a['restart-replica'], hintWrites: a['hint-writes'], hintReplica: a['hint-replica'],
     shellLines: a['shell-lines'], shellRuns: a['shell-runs'],
     profile: a.profile, profileOut: a['profile-out'], json: a.json, svg: a.svg, portBase: a['port-base'], seed: a.seed,
-    progress: a.progress, etcdBin: a['etcd-bin'], argv: args,
+    progress: a.progress, etcdBin: a['etcd-bin'], compare: a.compare, rounds: a.rounds, argv: args,
   };
 }
