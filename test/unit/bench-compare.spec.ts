@@ -24,7 +24,7 @@ describe('bench --compare: the same bench against a git ref and the working tree
 
   it('takes each op\'s rate and latencies from a report, and ringkv over each baseline of the same run', () => {
     const f = figuresOf({ runs: { ringkv: run('ringkv', 6_000, 400, 3_000), 'limit-durable': run('limit-durable', 10_000) } });
-    expect(f).to.deep.equal({ 'write ops/s': 6_000, 'write p50 µs': 400, 'write p99 µs': 3_000, 'limit-durable ops/s': 10_000, 'ringkv / limit-durable': 0.6 });
+    expect(f).to.deep.equal({ 'write ops/s': 6_000, 'write p50': 400, 'write p99': 3_000, 'limit-durable ops/s': 10_000, 'ringkv / limit-durable': 0.6 });
     expect(figuresOf({ scenario: { medianOpsPerSec: 1_250 } })).to.deep.equal({ 'shell ops/s': 1_250 });
   });
 
@@ -40,9 +40,10 @@ describe('bench --compare: the same bench against a git ref and the working tree
   });
 
   it('shows a figure only one side has without a ratio, and prints every run beside the median', () => {
-    const rows = compareRows([{ 'write ops/s': 1_000 }], [{ 'write ops/s': 900, 'write errors': 3 }]);
+    const rows = compareRows([{ 'write ops/s': 1_000, 'write p50': 400 }], [{ 'write ops/s': 900, 'write p50': 500, 'write errors': 3 }]);
     const text = compareText({ ref: 'main', commit: '0123456789abcdef', rounds: 1, a: { label: 'main', tree: '/t', runs: [] }, b: { label: 'working tree', tree: '/w', runs: [] }, rows });
     expect(text).to.match(/write ops\/s\s+1,000 \(1,000\)\s+900 \(900\)\s+0\.90x \(0\.90–0\.90\)/);
     expect(text).to.match(/write errors\s+-\s+3 \(3\)\s+-/);
+    expect(text).to.match(/write p50\s+0\.400 ms \(0\.400 ms\)\s+0\.500 ms \(0\.500 ms\)\s+1\.25x/);
   });
 });

@@ -59,8 +59,8 @@ export function figuresOf(report: { runs?: Record<string, RunResult>; scenario?:
   if (ours === undefined) return f;
   for (const op of ours.ops) {
     f[`${op.op} ops/s`] = op.opsPerSec;
-    f[`${op.op} p50 µs`] = op.latencyUs.p50;
-    f[`${op.op} p99 µs`] = op.latencyUs.p99;
+    f[`${op.op} p50`] = op.latencyUs.p50;
+    f[`${op.op} p99`] = op.latencyUs.p99;
     if (op.errorCount > 0) f[`${op.op} errors`] = op.errorCount;
   }
   for (const [name, base] of Object.entries(report.runs ?? {})) {
@@ -96,7 +96,7 @@ export function compareRows(a: readonly Figures[], b: readonly Figures[]): Compa
 
 function formatFigure(figure: string, v: number): string {
   if (Number.isNaN(v)) return '-';
-  if (figure.endsWith('µs')) return formatMs(v);
+  if (/ p\d+$/.test(figure)) return formatMs(v); // latencies are kept in µs, as the reports hold them
   if (figure.startsWith('ringkv / ')) return `${v.toFixed(2)}x`;
   return formatRate(v);
 }
