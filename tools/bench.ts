@@ -16,6 +16,7 @@ import { messageSizes, putRecordBytes, startLimit } from './bench/limit.js';
 import { parseOptions, opsTimeCapS, type BaselineName, type BenchOptions } from './bench/options.js';
 import { heapText, keepProfile, profileText, startProfiledReplica, summarizeHeap, summarizeProfile, type HeapSummary, type ProfiledReplica, type ProfileSummary } from './bench/profile.js';
 import { formatRate, opTables, processTable, ratios, runSummary } from './bench/report.js';
+import { allocText, startAllocProfiles } from './bench/alloc.js';
 import { compareBuilds, compareText } from './bench/compare.js';
 import { floorScenario } from './bench/floor.js';
 import { shellScenario } from './bench/shell-scenario.js';
@@ -126,11 +127,12 @@ async function runWorkload(o: BenchOptions, cluster: Cluster, coordinators: stri
   log(header);
 
   const profiled = o.profile !== undefined ? await startProfiledReplica(cluster, o.profile, tempDir, log) : null;
+  const alloc = o.profileAlloc ? await startAllocProfiles(cluster, tempDir, log) : null;
   const target = await RingkvTarget.open(cluster, coordinators, o.clientsPerCoordinator, o.readLevel, o.writeLevel,
     profiled ? [{ name: `${profiled.name} (cpu-prof)`, pid: profiled.child.pid }] : []);
   let ringkv: RunResult;
   try {
-    ringkv = await runClosedLoop(target, plan);
+    ringkv = await runClosedLoop(target, alloc !== null ? { ...plan, onWindow: alloc.onWindow } : plan);
   } finally {
     await target.close();
   }
@@ -141,6 +143,7 @@ async function runWorkload(o: BenchOptions, cluster: Cluster, coordinators: stri
     report.replicas = work.map(({ text: _, ...figures }) => figures);
   }
   const profile = profiled ? await finishProfile(o, profiled, ringkv) : null;
+  const allocated = alloc !== null ? await alloc.finish(ringkv.total.count) : null;
   // The temporary cluster would only idle during the baselines: stop it so each has the machine alone.
   if (cluster.temporary && o.baselines.length > 0) await cluster.pm2(['stop', 'all']);
 
@@ -154,12 +157,14 @@ async function runWorkload(o: BenchOptions, cluster: Cluster, coordinators: stri
     '', `ringkv bench: ${header}`, '', opTables(ringkv, baselines), '', processTable([ringkv, ...baselines]),
     ...(profile ? ['', profileText(o.profile!, profile.summary, profile.path)] : []),
     ...(profile?.heap ? ['', heapText(o.profile!, profile.heap.summary, profile.heap.path)] : []),
+    ...(allocated !== null ? ['', allocText(allocated, ringkv.total.count)] : []),
   ];
   process.stdout.write(out.join('\n') + '\n');
 
   report.runs = { ringkv, ...Object.fromEntries(baselines.map((b) => [b.target, b])) };
   report.ratios = Object.fromEntries(baselines.map((b) => [b.target, ratios(ringkv, b)]));
   if (profile) report.profile = profile;
+  if (allocated !== null) report.allocated = allocated;
   if (o.svg !== undefined) {
     writeOut(o.svg, timelineSvg(`ringkv bench: workload ${o.workload}, ${o.writeLevel === o.readLevel ? o.writeLevel : `read ${o.readLevel}, write ${o.writeLevel}`}, ${o.concurrency} in flight`,
       [ringkv, ...baselines].map((r) => ({ label: r.target, timeline: r.timeline }))));

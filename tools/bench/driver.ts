@@ -36,6 +36,8 @@ export interface RunPlan {
   progress: boolean;
   /** Keys to draw from (default 0..255). */
   keys?: readonly Key[];
+  /** Called when the measured window opens and when it closes (--profile-alloc samples just that). */
+  onWindow?: (edge: 'start' | 'end') => void;
   /** Called with every successful write (for scenarios that check what was written). */
   onWrite?: (key: Key, value: string, result: unknown) => void;
 }
@@ -77,12 +79,18 @@ export async function runClosedLoop(target: Target, plan: RunPlan, label = targe
   const rec = new Recorder(startMs, measureFromMs, startMs + runForS * 1000);
   let stopping = false;
   let stoppedAtMs = 0;
-  const stop = () => { if (!stopping) { stopping = true; stoppedAtMs = performance.now(); } };
   let watching = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    stoppedAtMs = performance.now();
+    if (watching) plan.onWindow?.('end');
+  };
+  const openWindow = () => { watching = true; watch.start(); plan.onWindow?.('start'); };
   const stopTimer = setTimeout(stop, runForS * 1000);
   shutdownSignal.addEventListener('abort', stop, { once: true });
-  const watchTimer = setTimeout(() => { watching = true; watch.start(); }, plan.warmupS * 1000);
-  if (plan.warmupS === 0) { clearTimeout(watchTimer); watching = true; watch.start(); }
+  const watchTimer = setTimeout(openWindow, plan.warmupS * 1000);
+  if (plan.warmupS === 0) { clearTimeout(watchTimer); openWindow(); }
 
   const bar = plan.progress ? progressBar(label, plan, runForS) : null;
   const rate = new RateMeter();

@@ -34,6 +34,7 @@ export interface BenchOptions {
   shellRuns: number;
   profile: string | undefined;
   profileOut: string | undefined;
+  profileAlloc: boolean;
   json: string | undefined;
   svg: string | undefined;
   portBase: number;
@@ -77,6 +78,7 @@ export async function parseOptions(args = hideBin(process.argv)): Promise<BenchO
     .option('shell-lines', { type: 'number', default: 2_000, describe: 'shell scenario: alternating put/get lines piped into one kvc shell' })
     .option('shell-runs', { type: 'number', default: 3, describe: 'shell scenario: kvc processes run one after another' })
     .option('profile', { type: 'string', describe: 'with --start: run this replica by hand under node --cpu-prof during the run, then print its hottest functions' })
+    .option('profile-alloc', { type: 'boolean', default: false, describe: 'with --start: bytes allocated per operation in every replica (each run by hand with V8\'s sampling heap profiler) and in the client, by function, over the measured window' })
     .option('profile-out', { type: 'string', describe: 'where to keep the .cpuprofile (default bench-results/<replica>-<time>.cpuprofile)' })
     .option('json', { type: 'string', describe: 'write every figure to this file' })
     .option('svg', { type: 'string', describe: 'draw throughput and p99 per second to this file' })
@@ -101,7 +103,10 @@ export async function parseOptions(args = hideBin(process.argv)): Promise<BenchO
       positive('rounds', v.rounds);
       if (v.compare !== undefined && !v.start) throw new Error('--compare needs --start (each side runs a temporary cluster of its own build)');
       if (v.compare !== undefined && (v.scenario === 'floor' || v.scenario === 'restart')) throw new Error(`--compare: the ${v.scenario} scenario is not compared (workloads and --scenario shell are)`);
-      if (v.compare !== undefined && v.profile !== undefined) throw new Error('--compare and --profile: profile one build at a time');
+      if (v.compare !== undefined && (v.profile !== undefined || v['profile-alloc'])) throw new Error('--compare and --profile/--profile-alloc: profile one build at a time');
+      if (v['profile-alloc'] && !v.start) throw new Error('--profile-alloc needs --start (it runs the temporary cluster\'s replicas by hand)');
+      if (v['profile-alloc'] && v.profile !== undefined) throw new Error('--profile-alloc and --profile: one profiler at a time (each slows what the other measures)');
+      if (v['profile-alloc'] && v.scenario !== undefined) throw new Error('--profile-alloc measures a workload run, not a scenario');
       positive('port-base', v['port-base'], 1024);
       if (v['port-base'] > 65_000) throw new Error(`--port-base: expected at most 65000, got ${v['port-base']}`);
       if (!(v.duration > 0) || v.duration > opsTimeCapS) throw new Error(`--duration: expected 0 < seconds <= ${opsTimeCapS}, got ${v.duration}`);
@@ -122,7 +127,7 @@ export async function parseOptions(args = hideBin(process.argv)): Promise<BenchO
     baselines: [...new Set(a.baseline as BaselineName[])], scenario: a.scenario,
     restartWrites: a['restart-writes'], restartReplica: a['restart-replica'], hintWrites: a['hint-writes'], hintReplica: a['hint-replica'],
     shellLines: a['shell-lines'], shellRuns: a['shell-runs'],
-    profile: a.profile, profileOut: a['profile-out'], json: a.json, svg: a.svg, portBase: a['port-base'], seed: a.seed,
+    profile: a.profile, profileOut: a['profile-out'], profileAlloc: a['profile-alloc'], json: a.json, svg: a.svg, portBase: a['port-base'], seed: a.seed,
     progress: a.progress, etcdBin: a['etcd-bin'], compare: a.compare, rounds: a.rounds, argv: args,
   };
 }

@@ -21,15 +21,10 @@ export interface ProfiledReplica {
 
 export async function startProfiledReplica(cluster: Cluster, name: string, tempDir: string, log: (line: string) => void): Promise<ProfiledReplica> {
   if (!cluster.names.includes(name)) throw new Error(`--profile: no replica ${name} in ${cluster.configPath}`);
-  await cluster.pm2(['stop', name]);
   const dir = join(tempDir, 'cpuprof');
   mkdirSync(dir, { recursive: true });
-  const logFile = join(tempDir, `${name}-cpuprof.log`);
-  const child = spawnTracked(`${name} (cpu-prof)`, process.execPath, [
-    '--cpu-prof', '--cpu-prof-dir', dir, '--heapsnapshot-signal=SIGUSR2', '--diagnostic-dir', dir, join(repoRoot, 'dist', 'cli', 'kvd.js'), '--config', cluster.configPath, '--name', name,
-  ], { cwd: repoRoot, logFile, stopSignal: 'SIGINT' });
-  log(`${name} now runs by hand under node --cpu-prof (pid ${child.pid}, log ${logFile})`);
-  await cluster.waitServing(serveTimeoutMs);
+  const child = await startReplicaByHand(cluster, name, tempDir, 'cpu-prof',
+    ['--cpu-prof', '--cpu-prof-dir', dir, '--heapsnapshot-signal=SIGUSR2', '--diagnostic-dir', dir], {}, log);
   return {
     name, child,
     stop: async () => {
@@ -40,6 +35,20 @@ export async function startProfiledReplica(cluster: Cluster, name: string, tempD
       return { cpuProfile: join(dir, file), heapSnapshot };
     },
   };
+}
+
+/**
+ * One replica of the cluster taken out of pm2 and run by hand, with the same script and arguments
+ * as ecosystem.config.js plus `nodeArgs`; it returns once the cluster serves again.
+ */
+export async function startReplicaByHand(cluster: Cluster, name: string, tempDir: string, label: string, nodeArgs: string[], env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<Child> {
+  await cluster.pm2(['stop', name]);
+  const logFile = join(tempDir, `${name}-${label}.log`);
+  const child = spawnTracked(`${name} (${label})`, process.execPath, [...nodeArgs, join(repoRoot, 'dist', 'cli', 'kvd.js'), '--config', cluster.configPath, '--name', name],
+    { cwd: repoRoot, logFile, stopSignal: 'SIGINT', env: { ...process.env, ...env } });
+  log(`${name} now runs by hand under node ${nodeArgs.join(' ')} (pid ${child.pid}, log ${logFile})`);
+  await cluster.waitServing(serveTimeoutMs);
+  return child;
 }
 
 /** SIGUSR2 makes node write a heap snapshot into dir; it is complete once its size stops changing. */
@@ -146,7 +155,7 @@ export function profileText(name: string, s: ProfileSummary, savedAt: string): s
 }
 
 /** node:internal paths as they are; our files relative to the repo; packages by name and file. */
-function shortUrl(url: string): string {
+export function shortUrl(url: string): string {
   if (url === '') return '';
   const path = url.startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url;
   const nm = path.lastIndexOf('/node_modules/');
