@@ -8,6 +8,8 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { compareStamps, formatStamp } from '../core/hlc.js';
 import { count } from '../core/text.js';
 import { validate, type StatusReport } from '../core/messages.js';
+import type { Plan } from '../core/ring/plan.js';
+import type { RingChange } from '../core/ring/state.js';
 import type { Level, Stamp } from '../core/types.js';
 import { ConfigError } from '../io/config.js';
 import {
@@ -15,8 +17,6 @@ import {
   type RepairResult,
 } from './client.js';
 import { changeFromArgs, liveRing, planJson, planOf, planText, ringJson, ringText, type LiveRing } from './ring-view.js';
-import type { Plan } from '../core/ring/plan.js';
-import type { RingChange } from '../core/ring/state.js';
 import { isRefused, parseShellLine, type ShellCommand } from './shell-parse.js';
 import { defaultHistoryFile, runShell } from './shell.js';
 

@@ -145,7 +145,7 @@ describe('ring plan (src/core/ring/plan.ts)', () => {
     expect(blocking(must(plan(four, { kind: 'remove', dead: 'replica-3' }, none)))).to.deep.equal(['replica-3 is UP: remove and replace are for a dead member; use leave, which streams its copies from it']);
     const removeDead = must(plan(four, { kind: 'remove', dead: 'replica-3' }, new Set(['replica-3'])));
     expect(blocking(removeDead)).to.deep.equal([]);
-    expect(removeDead.warnings.map((w) => w.message)).to.deep.equal(['replica-3\'s copies are pulled from every surviving replica of each slot: a write acknowledged below QUORUM whose only copy was on replica-3 is lost']);
+    expect(removeDead.warnings.map((w) => w.message)).to.deep.equal(['replica-3\'s copies are pulled from every surviving replica of each slot: a write acknowledged at ONE whose only copy was on replica-3 is lost']);
 
     const during = must(beginChange(four, { kind: 'join', member: newcomer }));
     expect(blocking(must(plan(during, { kind: 'leave', name: 'replica-1' }, none)))[0]).to.equal('another change is in flight (join replica-new (127.0.0.1:7200) at step write-both-read-old): one change at a time');

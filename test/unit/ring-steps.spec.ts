@@ -4,7 +4,7 @@ import { nodesMax } from '../../src/core/limits.js';
 import { Ring } from '../../src/core/partitioner.js';
 import { readSatisfied, writeQuorumText, writeSatisfied } from '../../src/core/ring/acks.js';
 import { equalPlacement, firstRing, slotCount, type MemberSpec, type RingChange, type RingState } from '../../src/core/ring/state.js';
-import { abort, advance, beginChange, slotReplicas, type WriteSet } from '../../src/core/ring/steps.js';
+import { abort, advance, beginChange, slotReplicas, slotTable, type WriteSet } from '../../src/core/ring/steps.js';
 import { levels, type Level } from '../../src/core/types.js';
 
 const specs = (n: number): MemberSpec[] => Array.from({ length: n }, (_, i) => ({ name: `replica-${i + 1}`, host: '127.0.0.1', port: 7101 + i }));
@@ -54,15 +54,16 @@ const levelAcks = (l: Level, rf: number) => ({ ONE: 1, TWO: 2, THREE: 3, QUORUM:
 /** Checks every slot of every pair of overlapping epochs on this path; returns the first broken rule. */
 function pathProblem(path: readonly RingState[], ackRule: Ack = writeSatisfied): string | null {
   const seen = new Set<string>();
+  const tables = path.map(slotTable);
   for (let i = 0; i < path.length; i++) {
     const rf = path[i]!.replicationFactor;
     for (let slot = 0; slot < slotCount; slot++) {
-      const here = slotReplicas(path[i]!, slot);
+      const here = tables[i]![slot]!;
       if (new Set(here.read).size !== rf) return `epoch ${path[i]!.epoch} slot ${slot}: ${here.read.length} read replicas, RF ${rf}`;
       for (const j of [i - 1, i, i + 1]) {
         const there = path[j];
         if (there === undefined) continue;
-        const { read } = slotReplicas(there, slot);
+        const { read } = tables[j]![slot]!;
         const missing = read.filter((r) => !here.write.to.includes(r));
         if (missing.length > 0) return `epoch ${path[i]!.epoch} slot ${slot}: writes skip ${missing.join(',')}, read at epoch ${there.epoch}`;
         const key = JSON.stringify([here.write, read]);

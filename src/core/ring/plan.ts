@@ -6,7 +6,8 @@
 // slot pulls it from the replica that loses the slot, never from any live one, so a write acked at a
 // level by the old replicas is on the new ones at the same count. Where the replica that loses the
 // slot is dead (remove, replace), the new one pulls from every surviving old replica, and merges by
-// stamp: a write acked at QUORUM had a copy on at least one of them; one acked below that may not.
+// stamp: every write with a copy on a survivor is found (every QUORUM write, for one dead member);
+// a write acked at ONE whose only copy was on the dead member is not.
 import {
   equalPlacement, formatRanges, holdings, ok, ranges, slotCount, stepNames, type MemberState, type Placement, type Result, type RingChange,
   type RingState, type SlotRange, type StepName,
@@ -78,7 +79,7 @@ export function plan(ring: RingState, change: RingChange, down: ReadonlySet<stri
   for (const m of members) livenessWarnings(m, copies, block);
   if (next !== null && ring.replicationFactor > 1 && (change.kind === 'remove' || change.kind === 'replace')) {
     warnings.push({
-      message: `${change.dead}'s copies are pulled from every surviving replica of each slot: a write acknowledged below QUORUM whose only copy was on ${change.dead} is lost`,
+      message: `${change.dead}'s copies are pulled from every surviving replica of each slot: a write acknowledged at ONE whose only copy was on ${change.dead} is lost`,
       blocksCommit: false,
     });
   }

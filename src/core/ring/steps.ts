@@ -64,6 +64,11 @@ export function slotReplicas(ring: RingState, slot: number): SlotReplicas {
   return { read, write: { to: [...old, ...next.filter((n) => !old.includes(n))], groups: [old, next] } };
 }
 
+/** Every slot's replicas at this epoch, computed once: what a coordinator looks up per request. */
+export function slotTable(ring: RingState): readonly SlotReplicas[] {
+  return ring.placement.map((_, slot) => slotReplicas(ring, slot));
+}
+
 export function describeChange(c: RingChange): string {
   switch (c.kind) {
     case 'join': return `join ${c.member.name} (${c.member.host}:${c.member.port})`;
