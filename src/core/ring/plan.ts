@@ -99,7 +99,7 @@ export function plan(ring: RingState, change: RingChange, down: ReadonlySet<stri
  * Per slot, the replicas lost and gained, paired in order: each gained one pulls from the one it
  * replaces (strict), or from every surviving old replica where that one is dead. Grouped by (to, from).
  */
-function copiesOf(before: Placement, after: Placement, roles: ReadonlyMap<string, MemberState>): Copy[] {
+export function copiesOf(before: Placement, after: Placement, roles: ReadonlyMap<string, MemberState>): Copy[] {
   const bySourceAndTarget = new Map<string, { to: string; from: string[]; slots: Set<number> }>();
   for (let slot = 0; slot < slotCount; slot++) {
     const o = before[slot]!;
