@@ -8,7 +8,7 @@
 import { isIPv4 } from 'node:net';
 import type { StatusReport } from '../core/messages.js';
 import { plan, type Plan } from '../core/ring/plan.js';
-import { firstRing, formatRanges, holdings, type RingChange, type RingState } from '../core/ring/state.js';
+import { firstRing, formatRanges, holdings, membersProblem, type RingChange, type RingState } from '../core/ring/state.js';
 import { describeChange, slotReplicas } from '../core/ring/steps.js';
 import type { ClusterConfig } from '../core/types.js';
 import { isHostname } from '../io/config.js';
@@ -39,10 +39,14 @@ export function ringFromStatus(s: StatusReport, config: ClusterConfig): LiveRing
     if (spec === undefined) throw unreadable(`${s.node} reports member ${name}, which this nodes.toml does not list: kvc needs the cluster's own nodes.toml`);
     return { name, host: spec.host, port: spec.port };
   });
+  const problem = membersProblem(members, s.replicationFactor);
+  if (problem !== null) throw unreadable(`${s.node} reports a ring kvc can not read: ${problem}`);
   const ring = firstRing(members, s.replicationFactor);
   for (const r of s.ring) {
-    const want = slotReplicas(ring, r.first).read;
-    if (r.replicas.join() !== want.join()) throw unreadable(`${s.node} reports slots ${r.first}..${r.last} on ${r.replicas.join(', ')}, not on ${want.join(', ')} as the equal-range ring of its members has it`);
+    for (let slot = r.first; slot <= r.last; slot++) {
+      const want = slotReplicas(ring, slot).read;
+      if (r.replicas.join() !== want.join()) throw unreadable(`${s.node} reports slots ${r.first}..${r.last} on ${r.replicas.join(', ')}, not slot ${slot} on ${want.join(', ')} as the equal-range ring of its members has it`);
+    }
   }
   const down = new Set(s.peers.filter((p) => !p.up && p.name !== s.node).map((p) => p.name));
   return { ring, reportedBy: s.node, down };

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import type { StatusReport } from '../../src/core/messages.js';
 import { changeFromArgs, planJson, planOf, planText, ringFromStatus, ringJson, ringText } from '../../src/cli/ring-view.js';
-import { BadInputError } from '../../src/cli/client.js';
+import { BadInputError, InvalidRequestError } from '../../src/cli/client.js';
 import { SimCluster } from '../../tools/sim/cluster.js';
 
 function statusOf(sim: SimCluster, node: number): StatusReport {
@@ -53,6 +53,18 @@ describe('kvc ring, from a replica\'s status', () => {
     expect(refusedPlan).to.match(/^a commit would be refused \(1 reason above\)$/m);
     // With replica-4 dead, `remove` is the change that fits, and it needs no one else.
     expect(planOf(degraded, changeFromArgs({ op: 'remove', name: 'replica-4' })).warnings.filter((w) => w.blocksCommit)).to.deep.equal([]);
+  });
+
+  it('refuses a status it can not read as this ring: another placement, or a member this nodes.toml lacks', () => {
+    const sim = new SimCluster({ seed: 8, nodes: 4, replicationFactor: 3 });
+    sim.runFor(300);
+    const s = statusOf(sim, 0);
+    const swapped = { ...s, ring: s.ring.map((r, i) => (i === 0 ? { ...r, replicas: [r.replicas[0]!, r.replicas[2]!, r.replicas[1]!] } : r)) };
+    expect(() => ringFromStatus(swapped, sim.config)).to.throw(InvalidRequestError, 'replica-1 reports slots 0..63 on replica-1, replica-3, replica-2, not slot 0 on replica-1, replica-2, replica-3 as the equal-range ring of its members has it');
+    const twice = { ...s, ring: s.ring.map((r, i) => (i === 1 ? { ...r, replicas: ['replica-1', ...r.replicas.slice(1)] } : r)) };
+    expect(() => ringFromStatus(twice, sim.config)).to.throw(InvalidRequestError, 'replica-1 reports a ring kvc can not read: replica-1 is a member already');
+    const fewer = { ...sim.config, nodes: sim.config.nodes.slice(0, 3) };
+    expect(() => ringFromStatus(s, fewer)).to.throw(InvalidRequestError, 'replica-1 reports member replica-4, which this nodes.toml does not list: kvc needs the cluster\'s own nodes.toml');
   });
 
   it('refuses bad words before asking anyone, and a change the ring can not make with its reason', () => {
