@@ -8,12 +8,15 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { compareStamps, formatStamp } from '../core/hlc.js';
 import { count } from '../core/text.js';
 import { validate, type StatusReport } from '../core/messages.js';
+import type { Plan } from '../core/ring/plan.js';
+import type { RingChange } from '../core/ring/state.js';
 import type { Level, Stamp } from '../core/types.js';
 import { ConfigError } from '../io/config.js';
 import {
   BadInputError, CancelledError, ClusterError, KvClient, KvError, type ClientOptions, type DelResult, type GetResult, type LocalResult, type PutResult,
   type RepairResult,
 } from './client.js';
+import { changeFromArgs, liveRing, planJson, planOf, planText, ringJson, ringText, type LiveRing } from './ring-view.js';
 import { isRefused, parseShellLine, type ShellCommand } from './shell-parse.js';
 import { defaultHistoryFile, runShell } from './shell.js';
 
@@ -256,12 +259,31 @@ async function oneShot<R>(
     console.log(args.json ? JSON.stringify(json(result)) : text(result));
     process.exitCode = exitOf(result);
   } catch (e) {
-    if (args.json) console.log(JSON.stringify(errorJson(e)));
-    else console.error(errorText(e));
-    process.exitCode = exitCodeOf(e);
+    reportError(args, e);
   } finally {
     await client?.close();
   }
+}
+
+function reportError(args: CommonArgs, e: unknown): void {
+  if (args.json) console.log(JSON.stringify(errorJson(e)));
+  else console.error(errorText(e));
+  process.exitCode = exitCodeOf(e);
+}
+
+/** `kvc ring plan …`: the change is checked before anything is sent, then planned against the live ring. */
+async function ringPlan(args: CommonArgs & { node?: string | undefined }, words: Parameters<typeof changeFromArgs>[0]): Promise<void> {
+  let change: RingChange;
+  try {
+    change = changeFromArgs(words);
+  } catch (e) {
+    reportError(args, e);
+    return;
+  }
+  await oneShot<[LiveRing, Plan]>(args, async (c) => {
+    const live = await liveRing(c, args.node);
+    return [live, planOf(live, change)];
+  }, ([live, p]) => planText(live, p), ([live, p]) => planJson(live, p));
 }
 
 // ---- the shell ----------------------------------------------------------------------------------
@@ -332,9 +354,7 @@ async function shell(args: CommonArgs): Promise<void> {
   try {
     client = await KvClient.open(clientOptions(args));
   } catch (e) {
-    if (args.json) console.log(JSON.stringify(errorJson(e)));
-    else console.error(errorText(e));
-    process.exitCode = exitCodeOf(e);
+    reportError(args, e);
     return;
   }
   const interactive = process.stdin.isTTY === true;
@@ -435,6 +455,27 @@ async function main(): Promise<void> {
       .positional('key', { type: 'string', describe: 'integer 0..255' })
       .option('node', { type: 'string', demandOption: true, describe: 'the replica to ask' }),
     (a) => oneShot(a, (c) => c.local(word(a.key), a.node), localText, localJson))
+    .command('ring', 'the ring as a replica reports it: epoch, members with address, state, UP/DOWN and the slots each owns and holds', (y) => y
+      .option('node', { type: 'string', describe: 'the replica to ask (default: the first in nodes.toml order that answers)' })
+      .command('plan', 'what a ring change would do, computed from the live ring; nothing changes', (p) => p
+        .command('join <name>', 'a new member, appended to the ring order', (j) => j
+          .positional('name', { type: 'string', demandOption: true })
+          .option('host', { type: 'string', demandOption: true, describe: 'the address peers and clients send to' })
+          .option('port', { type: 'number', demandOption: true, describe: 'its UDP port' }),
+        (a) => ringPlan(a, { op: 'join', name: a.name, host: a.host, port: a.port }))
+        .command('leave <name>', 'a live member hands its copies over and leaves', (l) => l.positional('name', { type: 'string', demandOption: true }),
+          (a) => ringPlan(a, { op: 'leave', name: a.name }))
+        .command('replace <dead> <name>', 'a new member takes a dead member\'s place (and slots) in the ring order', (r) => r
+          .positional('dead', { type: 'string', demandOption: true })
+          .positional('name', { type: 'string', demandOption: true })
+          .option('host', { type: 'string', demandOption: true, describe: 'the address peers and clients send to (may be the dead member\'s)' })
+          .option('port', { type: 'number', demandOption: true, describe: 'its UDP port' }),
+        (a) => ringPlan(a, { op: 'replace', dead: a.dead, name: a.name, host: a.host, port: a.port }))
+        .command('remove <dead>', 'a dead member leaves; the surviving replicas of its slots are the sources', (r) => r.positional('dead', { type: 'string', demandOption: true }),
+          (a) => ringPlan(a, { op: 'remove', name: a.dead }))
+        .demandCommand(1, 'ring plan: say which change: join, leave, replace or remove'),
+      () => {}),
+    (a) => oneShot(a, (c) => liveRing(c, a.node), ringText, ringJson))
     .command('status', 'a replica\'s view: ring ranges and replicas UP/DOWN, hints pending, keys, log, dropped datagrams', () => {},
       (a) => oneShot(a, (c) => c.status(), statusText, (s) => ({ ok: true, ...s })))
     .epilog('Exit status: 0 success (found or not); 1 the cluster answered with an error or did not answer; 2 input refused before sending (bad key, value, level, replica or config).')
