@@ -58,6 +58,12 @@ export interface Replica {
   dataDir: string;
   /** This replica as nodes.toml describes it. */
   spec: NodeSpec;
+  /**
+   * Resolves once the replica coordinates writes: at once for a fresh data dir, after the wait-out
+   * for a restarted one (core/restart-wait.ts). Reads are served from the start; kvd tells pm2
+   * 'ready' only when this resolves.
+   */
+  writesServed: Promise<void>;
   /** Requests, latency, errors and gauges now (for pm2's metrics and Prometheus). */
   metrics(): MetricsSnapshot;
   stop(): Promise<void>;
@@ -100,14 +106,16 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
     `${opened.truncatedBytes > 0 ? `; dropped ${opened.truncatedBytes} damaged bytes` : ''}`);
 
   const metrics = new ReplicaMetrics(Date.now());
-  const started = new Runtime(node, codec, opened.log, logger, opts.onFatal ?? (() => {}), metrics);
+  let servingWrites = () => {};
+  const writesServed = new Promise<void>((resolve) => { servingWrites = resolve; });
+  const started = new Runtime(node, codec, opened.log, logger, opts.onFatal ?? (() => {}), metrics, () => servingWrites());
   runtime = started;
   started.start(udp);
   const snapshot = () => {
     metrics.fromStatus(node.status());
     return metrics.snapshot(Date.now());
   };
-  return { node, address: udp.address, dataDir, spec, metrics: snapshot, stop: () => started.stop() };
+  return { node, address: udp.address, dataDir, spec, writesServed, metrics: snapshot, stop: () => started.stop() };
 }
 
 /**
@@ -188,6 +196,8 @@ class Runtime {
     private readonly logger: Logger,
     private readonly onFatal: (error: Error) => void,
     private readonly metrics: ReplicaMetrics,
+    /** The node coordinates writes from now on (its 'serving' effect). */
+    private readonly onServing: () => void,
   ) {}
 
   start(udp: UdpEndpoint): void {
@@ -269,6 +279,7 @@ class Runtime {
   private execute(effects: Effect[]): void {
     const routed = this.outbox.route(effects);
     for (const { event } of routed.logs) this.logEvent(event);
+    if (routed.serving) this.onServing();
     for (const { lsn, record } of routed.appends) {
       let bytes: Uint8Array;
       try {

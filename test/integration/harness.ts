@@ -276,12 +276,15 @@ export class Cluster {
     return p.up;
   }
 
-  /** Every replica answers status and sees every other replica UP. On timeout the error carries the replicas' stderr. */
+  /**
+   * Every replica answers status, sees every other replica UP and serves writes (a restarted one is
+   * past its wait-out). On timeout the error carries the replicas' stderr.
+   */
   async waitUntilServing(timeoutMs = clusterReadyMs): Promise<void> {
     try {
-      await waitFor('every replica to answer status and see all peers UP', async () => {
+      await waitFor('every replica to answer status, see all peers UP and serve writes', async () => {
         const all = await Promise.all(this.names.map((n) => this.status(n)));
-        return all.every((s) => s.peers.every((p) => p.up));
+        return all.every((s) => s.writesServedInMs === 0 && s.peers.every((p) => p.up));
       }, timeoutMs, 100);
     } catch (e) {
       const stderr = Object.entries(this.logs()).filter(([f, t]) => f.endsWith('-error.log') && t.length > 0)

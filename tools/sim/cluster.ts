@@ -60,6 +60,8 @@ interface SimNode {
   generation: number;
   /** Records lost (unsynced) at crashes, for the checkers. */
   lostAtCrash: LogRecord[];
+  /** When (virtual time) this incarnation's 'serving' effect came: kvd's pm2 'ready'; null before. */
+  servingAtMs: number | null;
 }
 
 type Event =
@@ -126,7 +128,7 @@ export class SimCluster {
     this.addresses = this.config.nodes.map(addressOf);
     this.clocks = this.config.nodes.map(() => ({ offsetMs: 0, drift: 0, sinceMs: this.now }));
     this.nodes = this.config.nodes.map((_, index) => ({
-      index, node: null, outbox: new Outbox(), disk: new SimDisk(), incarnation: 0, generation: 0, lostAtCrash: [],
+      index, node: null, outbox: new Outbox(), disk: new SimDisk(), incarnation: 0, generation: 0, lostAtCrash: [], servingAtMs: null,
     }));
     for (let i = 0; i < this.nodes.length; i++) this.boot(i);
     this.schedule(this.options.tickMs, { kind: 'tick' });
@@ -244,6 +246,7 @@ export class SimCluster {
     if (scan.records.length !== n.disk.durable.length) throw new Error(`sim: replay of ${i} read ${scan.records.length} of ${n.disk.durable.length} durable records (${scan.stopReason})`);
     n.node = node;
     n.outbox = new Outbox();
+    n.servingAtMs = null;
     this.step(n, { kind: 'start' });
   }
 
@@ -272,6 +275,11 @@ export class SimCluster {
     return this.nodes[i]!.disk.refusedBatches;
   }
 
+  /** When the node's current incarnation began to coordinate writes (its pm2 'ready'), or null: not yet. */
+  servingSince(i: NodeIndex): number | null {
+    return this.nodes[i]!.servingAtMs;
+  }
+
   restart(i: NodeIndex): void {
     if (this.nodes[i]!.node === null) this.boot(i);
   }
@@ -297,6 +305,7 @@ export class SimCluster {
     }
     for (const l of routed.logs) this.logLines.push(`${this.now.toFixed(1)} ${this.config.nodes[n.index]!.name} ${l.event.name}: ${l.event.text}`);
     for (const out of routed.sendsNow) this.transmit(this.addresses[n.index]!, out);
+    if (routed.serving) n.servingAtMs = this.now;
     if (n.disk.syncing === null && n.disk.unsynced.length > 0) this.startFsync(n);
   }
 
