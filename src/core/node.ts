@@ -38,6 +38,8 @@ export interface NodeOptions {
    * still arrive, so writes sent before this one started are not run again (see coordinator.ts).
    */
   restarted?: boolean;
+  /** The previous process stopped cleanly and handled nothing after this time (ms, this host's clock): the wait-out counts from there. */
+  previousStoppedAtMs?: number;
   /** Seeded in simulation; any uniform [0, 1) source in production. */
   random: Random;
   /** Overrides the cluster's repair mode for this node (kvd --repair). */
@@ -139,7 +141,7 @@ export class Node {
     this.nowMs = Math.floor(opts.nowMs);
     this.checks = new PeerChecks(opts.config.nodes.length, opts.self, configDigest(opts.config), opts.config.maxClockSkewMs,
       (level, name, text) => this.log(level, name, text), (node) => this.nameOf(node));
-    this.restartWait = new RestartWait(this.generation, opts.restarted === true, opts.config.maxClockSkewMs);
+    this.restartWait = new RestartWait(this.generation, opts.restarted === true, opts.config.maxClockSkewMs, opts.previousStoppedAtMs);
     const ports: NodePorts = {
       self: this.self, name: this.name, generation: this.generation, config: this.config, ring: this.ring, requests: this.requests,
       writesServedFromMs: this.restartWait.writesServedFromMs,

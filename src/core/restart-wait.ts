@@ -13,7 +13,9 @@
 // sentAtMs past writesServedFromMs. So every write sent after pm2 counts the replica as up is served,
 // whichever clock within the bound sent it, and `pm2 restart`, `pm2 reload` and npm start's
 // "serving" line mean what they say. A replica with a fresh data dir had no previous process and
-// serves writes at once.
+// serves writes at once. One whose previous process stopped cleanly knows when it stopped handling
+// anything (io/generation.ts records it): the wait counts from there, so after a `pm2 stop` of a
+// few seconds it is over before the new process starts, and a `pm2 reload` waits less.
 export class RestartWait {
   /** Client writes sent (by their sentAtMs) before this are answered Timeout; none is stamped before it. */
   readonly writesServedFromMs: number;
@@ -21,9 +23,14 @@ export class RestartWait {
   readonly readyAtMs: number;
   private ready = false;
 
-  constructor(private readonly generation: number, restarted: boolean, private readonly maxClockSkewMs: number) {
-    this.writesServedFromMs = restarted ? generation + maxClockSkewMs : 0;
-    this.readyAtMs = restarted ? generation + 2 * maxClockSkewMs : 0;
+  /** From then on the previous process handled nothing: this generation's start, or the ms after its clean stop. */
+  private readonly previousGoneMs: number;
+
+  /** previousStoppedAtMs: the previous process stopped cleanly and handled nothing after this time (by this host's clock). */
+  constructor(private readonly generation: number, restarted: boolean, private readonly maxClockSkewMs: number, private readonly previousStoppedAtMs?: number) {
+    this.previousGoneMs = previousStoppedAtMs === undefined ? generation : previousStoppedAtMs + 1;
+    this.writesServedFromMs = restarted ? this.previousGoneMs + maxClockSkewMs : 0;
+    this.readyAtMs = restarted ? this.previousGoneMs + 2 * maxClockSkewMs : 0;
   }
 
   /** Until every write sent is served, in ms (0 from then on): status and metrics. */
@@ -35,7 +42,8 @@ export class RestartWait {
   startText(nowMs: number): string | null {
     if (nowMs >= this.readyAtMs) return null;
     return `restarted: serves writes in ${this.remainingMs(nowMs)} ms (2 × max_clock_skew_ms ${this.maxClockSkewMs}): writes sent before ` +
-      `${this.writesServedFromMs} (generation + the clock bound) may have reached its previous process, so they are answered Timeout and ` +
+      `${this.writesServedFromMs} (${this.previousStoppedAtMs === undefined ? 'its start' : `its previous process's clean stop at ${this.previousStoppedAtMs}`} ` +
+      `+ the clock bound) may have reached its previous process, so they are answered Timeout and ` +
       `never stamped again; pm2 hears 'ready' once a client clock up to the bound behind this one sends past that too. Reads are served meanwhile`;
   }
 
@@ -49,6 +57,7 @@ export class RestartWait {
   /** Logged when the wait ends (null when there was none). */
   readyText(nowMs: number): string | null {
     if (this.readyAtMs === 0) return null;
-    return `serving writes, ${nowMs - this.generation} ms after the start of generation ${this.generation} (2 × max_clock_skew_ms waited out)`;
+    return `serving writes, ${nowMs - this.generation} ms after the start of generation ${this.generation} (2 × max_clock_skew_ms waited out ` +
+      `from ${this.previousStoppedAtMs === undefined ? 'its start' : 'its previous process\'s clean stop'})`;
   }
 }

@@ -17,7 +17,7 @@ import { Codec } from './codec.js';
 import { ConfigError, loadConfig, nodeIndexByName } from './config.js';
 import { cookieFromEnvironment, loadCookie } from './cookie.js';
 import { badCookieNotice, isBadCookieNotice, NoticeLimiter } from './cookie-notice.js';
-import { nextGeneration } from './generation.js';
+import { nextGeneration, recordCleanStop } from './generation.js';
 import { LogFullError, openLog, type LogFile } from './log-file.js';
 import { ReplicaMetrics, type MetricsSnapshot } from './metrics.js';
 import { resolveHosts } from './resolve.js';
@@ -97,8 +97,11 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   }
   for (const problem of opened.problems) logger.warn({ event: 'log-damaged' }, `log ${dataDir}: ${problem}`);
   const nowMs = Date.now();
-  const { generation, previous } = await nextGeneration(dataDir, nowMs);
-  const node = new Node({ config, self, generation, restarted: previous !== null, random: Math.random, repairMode: opts.repairMode, nowMs });
+  const { generation, previous, previousStoppedAtMs } = await nextGeneration(dataDir, nowMs);
+  const node = new Node({
+    config, self, generation, restarted: previous !== null, ...(previousStoppedAtMs === null ? {} : { previousStoppedAtMs }),
+    random: Math.random, repairMode: opts.repairMode, nowMs,
+  });
   for (const record of opened.records) node.replay(record);
   node.replayTruncated(opened.truncatedBytes);
   logger.info({ event: 'log-replayed' },
@@ -108,7 +111,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   const metrics = new ReplicaMetrics(Date.now());
   let servingWrites = () => {};
   const writesServed = new Promise<void>((resolve) => { servingWrites = resolve; });
-  const started = new Runtime(node, codec, opened.log, logger, opts.onFatal ?? (() => {}), metrics, () => servingWrites());
+  const started = new Runtime(node, codec, opened.log, logger, opts.onFatal ?? (() => {}), metrics, () => servingWrites(), dataDir);
   runtime = started;
   started.start(udp);
   const snapshot = () => {
@@ -196,8 +199,10 @@ class Runtime {
     private readonly logger: Logger,
     private readonly onFatal: (error: Error) => void,
     private readonly metrics: ReplicaMetrics,
-    /** The node coordinates writes from now on (its 'serving' effect). */
+    /** Every write sent from now on is served (the node's 'serving' effect). */
     private readonly onServing: () => void,
+    /** Where a clean stop is recorded (io/generation.ts). */
+    private readonly dataDir: string,
   ) {}
 
   start(udp: UdpEndpoint): void {
@@ -251,6 +256,8 @@ class Runtime {
   }
 
   private async shutdown(): Promise<void> {
+    // Nothing is handled from here on: the next process's wait-out counts from this moment.
+    const stoppedAtMs = wallClockMs();
     this.udp?.stopReceiving();
     if (this.ticker !== null) clearInterval(this.ticker);
     // Finish the fsync in flight and flush what is buffered, so the acks waiting for them still leave.
@@ -262,6 +269,12 @@ class Runtime {
     await this.log.close();
     this.flush(); // the acks released by the last fsync
     await this.udp?.close();
+    try {
+      await recordCleanStop(this.dataDir, this.node.generation, stoppedAtMs);
+    } catch (e) {
+      // The next start then waits out the bound from its own start: longer, never unsafe.
+      this.logger.warn({ event: 'stop-unrecorded' }, `clean stop not recorded in ${this.dataDir}: ${errorText(e)}`);
+    }
     this.logger.info({ event: 'stopped' }, `${this.node.name} stopped`);
   }
 

@@ -41,7 +41,7 @@ describe('sim: a restarted replica is ready only once it serves every write', ()
     expect(sim.node(r2).status().writesServedInMs).to.equal(2 * skew);
     const starting = sim.logLines.find((l) => l.includes('replica-2 starting:'))!;
     expect(starting).to.include(`serves writes in ${2 * skew} ms (2 × max_clock_skew_ms ${skew})`);
-    expect(starting).to.include(`writes sent before ${generation + skew} (generation + the clock bound) may have reached its previous process`);
+    expect(starting).to.include(`writes sent before ${generation + skew} (its start + the clock bound) may have reached its previous process`);
 
     sim.runFor(skew);
     expect(sim.servingSince(r2)).to.equal(null);
@@ -95,6 +95,34 @@ describe('sim: a restarted replica is ready only once it serves every write', ()
     expect(old).to.deep.include({ t: 'fail', error: 'Timeout' });
     expect((old as { message: string }).message).to.match(/^Timeout: replica-2 restarted .* may or may not have been applied/);
     expect(sim.node(r1).store.read(key)?.value).to.equal('slow clock');
+  });
+
+  it('after a clean stop the wait counts from the stop: stopped longer than 2 × the bound, it is ready at start; a write sent before the stop is still refused', () => {
+    const sim = cluster();
+    const skew = sim.config.maxClockSkewMs;
+    const beforeStop = age(sim.now);
+    sim.stopCleanly(r2);
+    const stoppedAt = sim.now;
+    sim.runFor(300);
+    sim.restart(r2);
+    expect(sim.node(r2).status().writesServedInMs, 'counted from the stop').to.equal(Math.ceil(stoppedAt) + 1 + 2 * skew - Math.floor(sim.now));
+    expect(sim.logLines.findLast((l) => l.includes('replica-2 starting:'))).to.include(`its previous process's clean stop at ${Math.ceil(stoppedAt)}`);
+    sim.runUntil(() => sim.servingSince(r2) !== null, 3 * skew);
+    expect(sim.servingSince(r2)! - stoppedAt).to.be.within(2 * skew, 2 * skew + sim.options.tickMs + 1);
+    const old = sim.request(r2, { t: 'put', id: nextId++, key, value: 'sent before the stop', level: 'QUORUM', ...beforeStop });
+    expect((old as { message?: string }).message).to.match(/^Timeout: replica-2 restarted .* may or may not have been applied/);
+
+    sim.stopCleanly(r2);
+    sim.runFor(2 * skew + 10);
+    sim.restart(r2);
+    expect(sim.servingSince(r2), 'stopped longer than the wait: ready at once').to.equal(sim.now);
+    expect(sim.node(r2).status().writesServedInMs).to.equal(0);
+    ok(sim.request(r2, { t: 'put', id: nextId++, key, value: 'at once', level: 'QUORUM', ...age(sim.now) }), 'put.ok');
+    // A crash records no stop: the next start waits from its own start.
+    sim.crash(r2, false);
+    sim.runFor(2 * skew + 10);
+    sim.restart(r2);
+    expect(sim.node(r2).status().writesServedInMs).to.equal(2 * skew);
   });
 });
 

@@ -62,6 +62,8 @@ interface SimNode {
   lostAtCrash: LogRecord[];
   /** When (virtual time) this incarnation's 'serving' effect came: kvd's pm2 'ready'; null before. */
   servingAtMs: number | null;
+  /** The last incarnation stopped cleanly at this time of its clock (io/generation.ts's record); null: it crashed. */
+  stoppedAtMs: number | null;
 }
 
 type Event =
@@ -128,7 +130,7 @@ export class SimCluster {
     this.addresses = this.config.nodes.map(addressOf);
     this.clocks = this.config.nodes.map(() => ({ offsetMs: 0, drift: 0, sinceMs: this.now }));
     this.nodes = this.config.nodes.map((_, index) => ({
-      index, node: null, outbox: new Outbox(), disk: new SimDisk(), incarnation: 0, generation: 0, lostAtCrash: [], servingAtMs: null,
+      index, node: null, outbox: new Outbox(), disk: new SimDisk(), incarnation: 0, generation: 0, lostAtCrash: [], servingAtMs: null, stoppedAtMs: null,
     }));
     for (let i = 0; i < this.nodes.length; i++) this.boot(i);
     this.schedule(this.options.tickMs, { kind: 'tick' });
@@ -232,7 +234,11 @@ export class SimCluster {
     const n = this.nodes[i]!;
     n.incarnation++;
     n.generation = Math.max(n.generation + 1, Math.floor(this.localNow(i)));
-    const node = new Node({ config: this.config, self: i, generation: n.generation, restarted: n.incarnation > 1, random: seededRandom(this.random() * 2 ** 32), nowMs: this.localNow(i) });
+    const node = new Node({
+      config: this.config, self: i, generation: n.generation, restarted: n.incarnation > 1, ...(n.stoppedAtMs === null ? {} : { previousStoppedAtMs: n.stoppedAtMs }),
+      random: seededRandom(this.random() * 2 ** 32), nowMs: this.localNow(i),
+    });
+    n.stoppedAtMs = null;
     // Replay: the snapshot, then every durable record; a torn tail is cut off, as log-file does.
     if (n.disk.snapshot !== null) node.replay(n.disk.snapshot);
     const parts = n.disk.durable.map((r) => r.bytes);
@@ -263,6 +269,20 @@ export class SimCluster {
     n.disk.unsynced = [];
     n.disk.syncing = null;
     n.node = null;
+  }
+
+  /**
+   * `pm2 stop`: the node handles nothing more, its appends in flight become durable (the runtime's
+   * last fsyncs), and the stop is recorded, so its next start waits out the clock bound from here.
+   */
+  stopCleanly(i: NodeIndex): void {
+    const n = this.nodes[i]!;
+    if (n.node === null) return;
+    for (const r of [...(n.disk.syncing ?? []), ...n.disk.unsynced]) n.disk.durable.push({ lsn: r.lsn, incarnation: n.incarnation, bytes: r.bytes });
+    n.disk.syncing = null;
+    n.disk.unsynced = [];
+    n.node = null;
+    n.stoppedAtMs = Math.ceil(this.localNow(i));
   }
 
   /** The node's disk refuses every write for the next `forMs` of virtual time, then has room again. */
