@@ -70,31 +70,31 @@ describe('integration: a restarted replica is ready only once it serves writes',
     const sentAtMs = Date.now();
     const put: Message = { t: 'put', id: 2_222, key, value: 'in flight across the restart', level: 'QUORUM', sentAtMs, deadlineMs: sentAtMs + 20_000 };
     const datagram = codec.encode(put);
-    let answer: ClientReply;
     try {
-      // The replicas hold the fan-out unread, so the old process stamps the put and hears no ack;
-      // it is killed before its write timeout and pm2 restarts it. Paused together and the put sent
-      // at once: a heartbeat of replica-2 queued before the fan-out would look stale on waking (its
-      // clock "behind") and the replica would refuse the fan-out.
+      // The replicas hold the fan-out unread until the old process is killed, so it stamps the put
+      // and never hears an ack; pm2 restarts it. Resumed at once after the kill, the replicas take
+      // the fan-out: a pause much longer would make the heartbeats queued with it look stale (the
+      // clock of replica-2 "behind" by the pause) and the fan-out would be refused.
       for (const name of replicasOf(key)) { process.kill(pidOf(name), 'SIGSTOP'); paused.add(pidOf(name)); }
       client.socket.send(datagram, port, '127.0.0.1');
       await sleep(100);
       process.kill(oldPid, 'SIGKILL');
-      expect(client.replies, 'answered before the restart').to.deep.equal([]);
-      await waitFor('pm2 to restart replica-2 and count it up', async () => {
-        const p = (await cluster.processes()).find((x) => x.name === 'replica-2');
-        return p !== undefined && p.status === 'online' && p.pid > 0 && p.pid !== oldPid;
-      }, 20_000, 100);
-      client.socket.send(datagram, port, '127.0.0.1'); // the client's retransmission, to the new process
-      answer = await waitFor('the new process to answer the retransmission', () => client.replies[0], 10_000);
     } finally {
       for (const pid of paused) process.kill(pid, 'SIGCONT');
       paused.clear();
     }
+    await sleep(100);
+    expect(client.replies, 'answered before the restart').to.deep.equal([]);
+    await waitFor('pm2 to restart replica-2 and count it up', async () => {
+      const p = (await cluster.processes()).find((x) => x.name === 'replica-2');
+      return p !== undefined && p.status === 'online' && p.pid > 0 && p.pid !== oldPid;
+    }, 20_000, 100);
+    client.socket.send(datagram, port, '127.0.0.1'); // the client's retransmission, to the new process
+    const answer = await waitFor('the new process to answer the retransmission', () => client.replies[0], 10_000);
     expect(answer).to.deep.include({ t: 'fail', error: 'Timeout' });
     expect((answer as Extract<ClientReply, { t: 'fail' }>).message).to.match(mayHaveRunBeforeRestart);
 
-    // The replicas read the old process's fan-out from their socket buffers: the put lands, stamped once.
+    // The replicas took the old process's fan-out: the put landed, stamped once.
     const reader = await cluster.client('replica-1');
     const stamps = await waitFor('every replica of key 128 to hold the put', async () => {
       const held = await Promise.all(replicasOf(key).map((r) => reader.local(key, r)));
