@@ -105,7 +105,7 @@ function clockOffsets(s: StatusReport): string {
   return known.length === 0 ? 'none heard yet' : known.map((p) => `${p.name} ${p.clockOffsetMs! >= 0 ? '+' : ''}${p.clockOffsetMs} ms`).join(', ');
 }
 
-/** A restarted replica in its wait-out serves reads but coordinates no writes yet (core/restart-wait.ts). */
+/** A restarted replica in its wait-out serves reads, but not yet every write (core/restart-wait.ts). */
 function startingText(s: StatusReport): string | null {
   return s.writesServedInMs > 0 ? `starting: serves writes in ${s.writesServedInMs} ms` : null;
 }
@@ -115,7 +115,7 @@ function statusText(s: StatusReport): string {
   const starting = startingText(s);
   const lines = [
     `${s.node}: replication factor ${s.replicationFactor}, repair ${s.repairMode}, client requests in flight ${s.clientRequestsInFlight}`,
-    ...(starting !== null ? [`${starting} (restarted: it waits out max_clock_skew_ms so that no write its previous process may have stamped is stamped again; reads are served)`] : []),
+    ...(starting !== null ? [`${starting} (restarted: it waits out 2 × max_clock_skew_ms so that no write its previous process may have stamped is stamped again; reads are served)`] : []),
     `ring (as ${s.node} sees it):`,
     ...s.ring.map((r) => `  ${`${r.first}..${r.last}`.padStart(8)}  ${r.replicas.map((n) => `${n.padEnd(width)} ${upOrDown(s, n).padEnd(4)}`).join('  ').trimEnd()}`),
     // A coordinator holds hints for its peers only: it is not listed under its own.

@@ -75,9 +75,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 
-  // pm2's wait_ready: the log is replayed, the port bound, and writes are coordinated (a restarted
-  // replica waits out max_clock_skew_ms first, core/restart-wait.ts), so pm2 start, restart and
-  // reload count this replica as up only once it serves every request, and move on to the next.
+  // pm2's wait_ready: the log is replayed, the port bound, and every write sent is served (a
+  // restarted replica waits out 2 × max_clock_skew_ms first, core/restart-wait.ts), so pm2 start,
+  // restart and reload count this replica as up only once it serves every request.
   await replica.writesServed;
   if (!stopping) process.send?.('ready');
 }

@@ -88,7 +88,7 @@ export interface StatusReport {
   clockWarning: string | null;
   /** Versions the replay kept out of the store: stamped further ahead of the clock than max_clock_skew_ms. */
   quarantinedAtReplay: number;
-  /** A restarted replica's wait-out: ms until it coordinates writes (0: it does). Reads are served meanwhile. */
+  /** A restarted replica's wait-out: ms until every write sent is served and pm2 hears 'ready' (0: now). Reads are served meanwhile. */
   writesServedInMs: number;
 }
 

@@ -95,7 +95,7 @@ export class Node {
   private readonly handoff: HintedHandoff;
   private readonly coordinator: Coordinator;
   private readonly antiEntropy: AntiEntropy;
-  /** A restarted replica coordinates no writes until its previous process's cannot come back (restart-wait.ts). */
+  /** A restarted replica stamps no write its previous process may have stamped, and is ready only once it serves every write (restart-wait.ts). */
   private readonly restartWait: RestartWait;
   /** `kvc repair` requests: running (null) or answered, so a retransmission never starts a second repair. */
   private readonly repairs = new BoundedMap<string, RepairReply | null>(repairRequestsInFlightMax * 4);

@@ -12,7 +12,7 @@ export interface Routed {
   snapshots: Extract<Effect, { kind: 'snapshot' }>[];
   sendsNow: Outgoing[];
   logs: Extract<Effect, { kind: 'log' }>[];
-  /** The node began to coordinate writes in this step (see effects.ts). */
+  /** From this step on, every write sent is served (see effects.ts): kvd's pm2 'ready'. */
   serving: boolean;
 }
 

@@ -1,21 +1,19 @@
 // A restarted replica's wait-out before it coordinates writes, as CockroachDB waits out its maximum
 // clock offset at start. Its previous process may have stamped a client's write and died before
 // answering; a retransmission of it must not be stamped again (a second, newer stamp could
-// overwrite writes acknowledged in between). Such a write was sent before this process started,
-// by a client clock at most max_clock_skew_ms ahead of this one, so its sentAtMs is below
-// writesServedFromMs = generation + max_clock_skew_ms: those are answered Timeout (coordinator.ts).
-// No write is stamped before that moment either, so every stamp this process makes is past any its
-// previous process made (that one's clock reached this generation's start at the latest, and its
-// stamps ran at most max_clock_skew_ms ahead of it).
+// overwrite writes acknowledged in between). Such a write reached that process before it was gone
+// (this process's start, or the clean stop it recorded: io/generation.ts), sent by a client clock
+// at most max_clock_skew_ms ahead of this one, so its sentAtMs is below writesServedFromMs = gone +
+// max_clock_skew_ms: those are answered Timeout (coordinator.ts). No write is stamped before that
+// moment either, so every stamp this process makes is past any its previous process made (they ran
+// at most max_clock_skew_ms ahead of its clock, which stopped at `gone`).
 //
 // The runtime hears `serving` (and kvd tells pm2 'ready') one bound later, at readyAtMs: a client
 // whose clock runs up to max_clock_skew_ms behind this one stamps what it sends from then on with a
 // sentAtMs past writesServedFromMs. So every write sent after pm2 counts the replica as up is served,
 // whichever clock within the bound sent it, and `pm2 restart`, `pm2 reload` and npm start's
-// "serving" line mean what they say. A replica with a fresh data dir had no previous process and
-// serves writes at once. One whose previous process stopped cleanly knows when it stopped handling
-// anything (io/generation.ts records it): the wait counts from there, so after a `pm2 stop` of a
-// few seconds it is over before the new process starts, and a `pm2 reload` waits less.
+// "serving" line mean what they say. After a clean stop longer than the wait it is over before the
+// new process starts; a replica with a fresh data dir had no previous process and serves writes at once.
 export class RestartWait {
   /** Client writes sent (by their sentAtMs) before this are answered Timeout; none is stamped before it. */
   readonly writesServedFromMs: number;

@@ -38,7 +38,7 @@ export interface MetricsSnapshot {
   peers: number;
   logBytes: number;
   keysStored: number;
-  /** A restarted replica's wait-out: ms until it coordinates writes; 0 once it does (core/restart-wait.ts). */
+  /** A restarted replica's wait-out: ms until every write sent is served (pm2's 'ready'); 0 from then on (core/restart-wait.ts). */
   writesServedInMs: number;
   /** Keys anti-entropy sent to peers or received from them since start, all peers together. */
   antiEntropyKeysRepaired: number;

@@ -59,8 +59,8 @@ export interface Replica {
   /** This replica as nodes.toml describes it. */
   spec: NodeSpec;
   /**
-   * Resolves once the replica coordinates writes: at once for a fresh data dir, after the wait-out
-   * for a restarted one (core/restart-wait.ts). Reads are served from the start; kvd tells pm2
+   * Resolves once every write sent is served: at once for a fresh data dir, after the wait-out for
+   * a restarted one (core/restart-wait.ts). Reads are served from the start; kvd tells pm2
    * 'ready' only when this resolves.
    */
   writesServed: Promise<void>;
