@@ -15,7 +15,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 /** kvd exits 2 on a bad config: restarting would only fail the same way. */
 const exitConfigError = 2;
-/** From launch to kvd's 'ready' (log replayed, port bound); past it pm2 counts the replica as started anyway. */
+/**
+ * From launch to kvd's 'ready' (log replayed, port bound, and for a restarted replica 2 ×
+ * max_clock_skew_ms waited out: src/core/restart-wait.ts); past it pm2 counts the replica as started anyway.
+ */
 const readyTimeoutMs = 30_000;
 
 function refuse(line) {
@@ -55,7 +58,7 @@ function oneActionAtATime() {
 }
 
 const configPath = resolve(here, process.env.KV_CONFIG ?? 'nodes.toml');
-const { nodes } = loadCluster(configPath);
+const { nodes, maxClockSkewMs } = loadCluster(configPath);
 const repair = process.env.KV_REPAIR ? ['--repair', process.env.KV_REPAIR] : [];
 oneActionAtATime();
 
@@ -79,9 +82,10 @@ export const apps = nodes.filter((node) => localNames.has(node.name)).map((node)
   args: ['--config', configPath, '--name', node.name, ...repair],
   autorestart: true,
   stop_exit_codes: [exitConfigError],
-  // kvd sends 'ready' once its log is replayed and its port bound: pm2 start/reload wait for it.
+  // kvd sends 'ready' once its log is replayed, its port bound and every write sent from then on
+  // is served (a restarted replica waits 2 × max_clock_skew_ms): pm2 start/restart/reload wait for it.
   wait_ready: true,
-  listen_timeout: readyTimeoutMs,
+  listen_timeout: readyTimeoutMs + 2 * maxClockSkewMs,
   // kvd stops on SIGINT: finishes its fsync in flight, flushes, closes; SIGKILL after this.
   kill_timeout: 5000,
   // Every log line stamped by pm2 (kvd leaves its own timestamp out under pm2).

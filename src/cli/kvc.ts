@@ -108,10 +108,17 @@ function clockOffsets(s: StatusReport): string {
   return known.length === 0 ? 'none heard yet' : known.map((p) => `${p.name} ${p.clockOffsetMs! >= 0 ? '+' : ''}${p.clockOffsetMs} ms`).join(', ');
 }
 
+/** A restarted replica in its wait-out serves reads, but not yet every write (core/restart-wait.ts). */
+function startingText(s: StatusReport): string | null {
+  return s.writesServedInMs > 0 ? `starting: serves writes in ${s.writesServedInMs} ms` : null;
+}
+
 function statusText(s: StatusReport): string {
   const width = Math.max(...s.ring.flatMap((r) => r.replicas.map((n) => n.length)), 4);
+  const starting = startingText(s);
   const lines = [
     `${s.node}: replication factor ${s.replicationFactor}, repair ${s.repairMode}, client requests in flight ${s.clientRequestsInFlight}`,
+    ...(starting !== null ? [`${starting} (restarted: it waits out 2 × max_clock_skew_ms so that no write its previous process may have stamped is stamped again; reads are served)`] : []),
     `ring (as ${s.node} sees it):`,
     ...s.ring.map((r) => `  ${`${r.first}..${r.last}`.padStart(8)}  ${r.replicas.map((n) => `${n.padEnd(width)} ${upOrDown(s, n).padEnd(4)}`).join('  ').trimEnd()}`),
     // A coordinator holds hints for its peers only: it is not listed under its own.
@@ -152,7 +159,8 @@ function statusLine(s: StatusReport): string {
   const up = names.filter((n) => upOrDown(s, n) === 'UP');
   const down = names.filter((n) => upOrDown(s, n) !== 'UP');
   const hints = s.peers.filter((p) => p.name !== s.node && p.hintsPending > 0).map((p) => `${p.name} ${p.hintsPending}`);
-  return `${s.node}: RF ${s.replicationFactor}, ${s.repairMode}; up ${up.join(' ') || 'none'}; down ${down.join(' ') || 'none'}; `
+  const starting = startingText(s);
+  return `${s.node}: ${starting !== null ? `${starting}; ` : ''}RF ${s.replicationFactor}, ${s.repairMode}; up ${up.join(' ') || 'none'}; down ${down.join(' ') || 'none'}; `
     + `hints ${hints.join(', ') || 'none'}; keys ${s.keysStored}, tombstones ${s.tombstones}; `
     + `anti-entropy ${s.antiEntropyIntervalMs === 0 ? 'off' : `repaired ${count(s.peers.reduce((n, p) => n + p.antiEntropy.keysSent + p.antiEntropy.keysReceived, 0), 'key')}`}; `
     + `log ${count(s.logBytes, 'byte')}/${count(s.logRecords, 'record')}${logFullText(s)}; dropped ${droppedText(s)}`

@@ -55,10 +55,8 @@ async function main(): Promise<void> {
       logger.warn({ event: 'metrics-failed' }, `no Prometheus metrics: cannot listen on ${replica.spec.host}:${replica.spec.metricsPort} (metrics_port): ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  // pm2's wait_ready: the log is replayed and the port bound, so pm2 start/reload may count this
-  // replica as up and move on to the next one.
-  process.send?.('ready');
-  // Under pm2, its metrics (tx2 talks over the IPC channel pm2 gave us).
+  // Under pm2, its metrics (tx2 talks over the IPC channel pm2 gave us): from the start, so the
+  // wait-out below shows in pm2 monit.
   if (process.env.pm_id !== undefined && process.send !== undefined) {
     const { reportToPm2 } = await import('../io/pm2-metrics.js');
     reportToPm2(() => replica.metrics());
@@ -76,6 +74,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+
+  // pm2's wait_ready: the log is replayed, the port bound, and every write sent is served (a
+  // restarted replica waits out 2 × max_clock_skew_ms first, core/restart-wait.ts), so pm2 start,
+  // restart and reload count this replica as up only once it serves every request.
+  await replica.writesServed;
+  if (!stopping) process.send?.('ready');
 }
 
 await main();

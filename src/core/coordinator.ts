@@ -81,10 +81,19 @@ export class Coordinator {
         `${clockProblem === null ? '' : `; besides, ${clockProblem}`}`);
     }
     if (!this.admitAge(client, req)) return;
+    if (req.t !== 'get' && this.ports.nowMs() < this.ports.writesServedFromMs) {
+      // Sent after the wait-out's end by a client clock ahead of this one, and arrived before it
+      // (restart-wait.ts): safe to serve, but not yet to stamp. Left unanswered rather than refused:
+      // its retransmissions (the same id and sentAtMs) arrive after the wait, at most
+      // max_clock_skew_ms away, and are served then; an answer now could only be a refusal.
+      this.ports.countDrop('starting');
+      return;
+    }
 
     // Stamps made here now would be refused by most peers, or lose to older writes.
     const clockProblem = this.ports.clockProblem();
-    if (clockProblem !== null) return fail('Unavailable', `Unavailable: ${name}: ${clockProblem}`);
+    // It can be a start-up reason (the replay found stamps ahead of the clock): say that the write was not applied.
+    if (clockProblem !== null) return fail('Unavailable', `Unavailable: ${name}: ${clockProblem}${req.t === 'get' ? '' : ` (this ${req.t} was not applied)`}`);
     if (req.seen !== undefined && !this.orderAfterSeen(req.seen)) {
       return fail('Unavailable', `Unavailable: this client has seen stamp ${formatStamp(req.seen)}, ${aheadOf(req.seen, this.ports.nowMs())} ms ahead of ` +
         `${name}'s clock, beyond max_clock_skew_ms (${config.maxClockSkewMs}): ${name} cannot stamp after it. A clock ran fast where that ` +

@@ -38,7 +38,12 @@ export type Effect =
    * order; records replayed twice are harmless (last write wins; hints keep the newest stamp).
    */
   | { kind: 'snapshot'; coversLsn: number; record: LogRecord & { t: 'snap' } }
-  | { kind: 'log'; event: LogEvent };
+  | { kind: 'log'; event: LogEvent }
+  /**
+   * Every write sent from now on is served (once per process: at start, or when a restarted
+   * replica's wait-out ends; see restart-wait.ts). kvd tells pm2 it is ready only then.
+   */
+  | { kind: 'serving' };
 
 export interface LogEvent {
   level: 'info' | 'warn';

@@ -88,6 +88,8 @@ export interface StatusReport {
   clockWarning: string | null;
   /** Versions the replay kept out of the store: stamped further ahead of the clock than max_clock_skew_ms. */
   quarantinedAtReplay: number;
+  /** A restarted replica's wait-out: ms until every write sent is served and pm2 hears 'ready' (0: now). Reads are served meanwhile. */
+  writesServedInMs: number;
 }
 
 // ---- replica <-> replica ----------------------------------------------------------------------
@@ -274,6 +276,8 @@ function validateStatus(x: unknown): StatusReport {
     configDigest: text(s, 'configDigest', configDigestCharsMax),
     clockWarning: s.clockWarning === null ? null : text(s, 'clockWarning', 1_024),
     quarantinedAtReplay: uint(s, 'quarantinedAtReplay'),
+    // Absent from a replica older than this client (a rolling upgrade): it serves writes as it did.
+    writesServedInMs: s.writesServedInMs === undefined ? 0 : uint(s, 'writesServedInMs'),
     logWritable: s.logWritable === true,
     logAppendsFailed: uint(s, 'logAppendsFailed'),
   };

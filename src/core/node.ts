@@ -23,6 +23,7 @@ import { Ring } from './partitioner.js';
 import type { NodePorts } from './ports.js';
 import type { Random } from './prng.js';
 import { RequestTracker } from './reliable.js';
+import { RestartWait } from './restart-wait.js';
 import { Store } from './store.js';
 import { count } from './text.js';
 import { addressOf, type Address, type ClusterConfig, type Key, type NodeIndex, type RepairMode, type Stamp, type StoredValue } from './types.js';
@@ -37,6 +38,8 @@ export interface NodeOptions {
    * still arrive, so writes sent before this one started are not run again (see coordinator.ts).
    */
   restarted?: boolean;
+  /** The previous process stopped cleanly and handled nothing after this time (ms, this host's clock): the wait-out counts from there. */
+  previousStoppedAtMs?: number;
   /** Seeded in simulation; any uniform [0, 1) source in production. */
   random: Random;
   /** Overrides the cluster's repair mode for this node (kvd --repair). */
@@ -92,6 +95,8 @@ export class Node {
   private readonly handoff: HintedHandoff;
   private readonly coordinator: Coordinator;
   private readonly antiEntropy: AntiEntropy;
+  /** A restarted replica stamps no write its previous process may have stamped, and is ready only once it serves every write (restart-wait.ts). */
+  private readonly restartWait: RestartWait;
   /** `kvc repair` requests: running (null) or answered, so a retransmission never starts a second repair. */
   private readonly repairs = new BoundedMap<string, RepairReply | null>(repairRequestsInFlightMax * 4);
   // replica: the (from, gen, id) of writes and hint batches seen, pending until durable
@@ -136,9 +141,10 @@ export class Node {
     this.nowMs = Math.floor(opts.nowMs);
     this.checks = new PeerChecks(opts.config.nodes.length, opts.self, configDigest(opts.config), opts.config.maxClockSkewMs,
       (level, name, text) => this.log(level, name, text), (node) => this.nameOf(node));
+    this.restartWait = new RestartWait(this.generation, opts.restarted === true, opts.config.maxClockSkewMs, opts.previousStoppedAtMs);
     const ports: NodePorts = {
       self: this.self, name: this.name, generation: this.generation, config: this.config, ring: this.ring, requests: this.requests,
-      writesServedFromMs: opts.restarted === true ? this.generation + opts.config.maxClockSkewMs : 0,
+      writesServedFromMs: this.restartWait.writesServedFromMs,
       nowMs: () => this.nowMs,
       clockMs: () => Math.max(this.nowMs, this.clockMs),
       isUp: (node) => this.detector.isUp(node) && this.checks.trusted(node),
@@ -263,6 +269,9 @@ export class Node {
         `${this.quarantined.map((q) => `${q.what} ${formatStamp(q.stamp)} (+${q.aheadMs} ms)`).join(', ')}` +
         `${this.quarantinedCount > this.quarantined.length ? ' …' : ''}; they stay in the log until a majority of peers confirm this clock`);
     }
+    const wait = this.restartWait.startText(this.nowMs);
+    if (wait !== null) this.log('info', 'starting', wait);
+    this.maybeReady();
     this.heartbeatAll();
     this.handoff.start();
     this.antiEntropy.start();
@@ -536,6 +545,15 @@ export class Node {
     this.antiEntropy.tick();
     this.retryRefused();
     this.logDrops();
+    this.maybeReady();
+  }
+
+  /** Tells the runtime, once, that every write sent from now on is served (kvd then signals pm2 'ready'). */
+  private maybeReady(): void {
+    if (!this.restartWait.becameReady(this.nowMs)) return;
+    const text = this.restartWait.readyText(this.nowMs);
+    if (text !== null) this.log('info', 'serving', text);
+    this.effects.push({ kind: 'serving' });
   }
 
   // ---- clients ----------------------------------------------------------------------------------
@@ -602,6 +620,7 @@ export class Node {
       configDigest: this.checks.digest,
       clockWarning: this.checks.clockWarning(),
       quarantinedAtReplay: this.quarantinedCount,
+      writesServedInMs: this.restartWait.remainingMs(this.nowMs),
     };
   }
 

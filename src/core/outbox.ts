@@ -12,6 +12,8 @@ export interface Routed {
   snapshots: Extract<Effect, { kind: 'snapshot' }>[];
   sendsNow: Outgoing[];
   logs: Extract<Effect, { kind: 'log' }>[];
+  /** From this step on, every write sent is served (see effects.ts): kvd's pm2 'ready'. */
+  serving: boolean;
 }
 
 export class Outbox {
@@ -20,13 +22,14 @@ export class Outbox {
 
   /** Sorts one step's effects: what to write, what may leave now, what waits for the disk. */
   route(effects: Effect[]): Routed {
-    const routed: Routed = { appends: [], snapshots: [], sendsNow: [], logs: [] };
+    const routed: Routed = { appends: [], snapshots: [], sendsNow: [], logs: [], serving: false };
     let stepLsn = 0;
     for (const e of effects) {
       switch (e.kind) {
         case 'append': routed.appends.push(e); stepLsn = e.lsn; break;
         case 'snapshot': routed.snapshots.push(e); break;
         case 'log': routed.logs.push(e); break;
+        case 'serving': routed.serving = true; break;
         default:
           if (stepLsn > this.syncedLsn) this.held.push({ afterLsn: stepLsn, out: e });
           else routed.sendsNow.push(e);

@@ -8,25 +8,57 @@ import { join } from 'node:path';
 const fileName = 'generation';
 
 /**
- * Reads the last generation, stores and returns max(nowMs, last + 1), with the last one (null when
- * this data dir never had a replica: nothing earlier can have served). The dir must exist.
+ * A clean stop's record: `<generation> <ms>`, the time (by its clock) from which that process
+ * handled nothing more. The next start waits out the clock bound from there rather than from its
+ * own start (core/restart-wait.ts), so a replica stopped for a while serves writes at once.
  */
-export async function nextGeneration(dataDir: string, nowMs: number): Promise<{ generation: number; previous: number | null }> {
+const stoppedFileName = 'stopped';
+
+export interface Generations {
+  generation: number;
+  /** The last process's generation; null when this data dir never had a replica: nothing earlier can have served. */
+  previous: number | null;
+  /** When that process stopped cleanly (it handled nothing after), or null: it crashed, or did not say. */
+  previousStoppedAtMs: number | null;
+}
+
+/** Reads the last generation, stores and returns max(nowMs, last + 1), with the last one and its clean stop. The dir must exist. */
+export async function nextGeneration(dataDir: string, nowMs: number): Promise<Generations> {
   const path = join(dataDir, fileName);
   let last = 0;
   let previous: number | null = null;
-  try {
-    const text = (await readFile(path, 'utf8')).trim();
-    // An unreadable file still says a replica ran here before: previous is then its best guess.
-    previous = /^\d{1,16}$/.test(text) ? (last = Number(text)) : Math.floor(nowMs);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
+  const text = await readIfThere(path);
+  // An unreadable file still says a replica ran here before: previous is then its best guess.
+  if (text !== null) previous = /^\d{1,16}$/.test(text) ? (last = Number(text)) : Math.floor(nowMs);
   const generation = Math.max(Math.floor(nowMs), last + 1);
+  // Only the last process's own record counts: a crash after a clean stop leaves an older one.
+  const stopped = /^(\d{1,16}) (\d{1,16})$/.exec(await readIfThere(join(dataDir, stoppedFileName)) ?? '');
+  const previousStoppedAtMs = stopped !== null && previous !== null && Number(stopped[1]) === previous ? Number(stopped[2]) : null;
+  await writeDurably(dataDir, fileName, `${generation}\n`);
+  return { generation, previous, previousStoppedAtMs };
+}
+
+/** Called once a process has stopped handling anything (and its log is closed): from stoppedAtMs on, it handled nothing. */
+export async function recordCleanStop(dataDir: string, generation: number, stoppedAtMs: number): Promise<void> {
+  await writeDurably(dataDir, stoppedFileName, `${generation} ${Math.ceil(stoppedAtMs)}\n`);
+}
+
+async function readIfThere(path: string): Promise<string | null> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** tmp file, fsync, rename, fsync of the dir: the file holds the old text or the new, whole. */
+async function writeDurably(dataDir: string, name: string, text: string): Promise<void> {
+  const path = join(dataDir, name);
   const tmp = `${path}.tmp`;
   const fh = await open(tmp, 'w', 0o600);
   try {
-    await fh.writeFile(`${generation}\n`);
+    await fh.writeFile(text);
     await fh.sync();
   } finally {
     await fh.close();
@@ -38,5 +70,4 @@ export async function nextGeneration(dataDir: string, nowMs: number): Promise<{ 
   } finally {
     await dir.close();
   }
-  return { generation, previous };
 }

@@ -38,6 +38,8 @@ export interface MetricsSnapshot {
   peers: number;
   logBytes: number;
   keysStored: number;
+  /** A restarted replica's wait-out: ms until every write sent is served (pm2's 'ready'); 0 from then on (core/restart-wait.ts). */
+  writesServedInMs: number;
   /** Keys anti-entropy sent to peers or received from them since start, all peers together. */
   antiEntropyKeysRepaired: number;
   /** Durable log writes since start (each one write of a group of records, durable on return), and the records they held. */
@@ -163,6 +165,7 @@ export class ReplicaMetrics {
       peers: s === null ? 0 : s.peers.length,
       logBytes: s?.logBytes ?? 0,
       keysStored: s?.keysStored ?? 0,
+      writesServedInMs: s?.writesServedInMs ?? 0,
       antiEntropyKeysRepaired: others.reduce((n, p) => n + p.antiEntropy.keysSent + p.antiEntropy.keysReceived, 0),
       logWrites: this.logWrites,
       logRecordsWritten: this.logRecordsWritten,

@@ -23,6 +23,7 @@ export function reportToPm2(read: () => MetricsSnapshot, nowMs: () => number = D
   for (const kind of errorKinds) tx2.metric({ name: `${kind} answers`, value: () => sample().errors[kind] });
   tx2.metric({ name: 'hints pending', value: () => sample().hintsPending });
   tx2.metric({ name: 'peers up', value: () => sample().peersUp });
+  tx2.metric({ name: 'serves writes in', unit: 'ms', value: () => sample().writesServedInMs });
   tx2.metric({ name: 'log size', unit: 'bytes', value: () => sample().logBytes });
   tx2.metric({ name: 'log write p50', unit: 'ms', value: () => sample().logWriteP50Ms ?? 0 });
   tx2.metric({ name: 'log write p99', unit: 'ms', value: () => sample().logWriteP99Ms ?? 0 });

@@ -49,6 +49,7 @@ export function metricsRegistry(read: () => MetricsSnapshot, labels: { node: str
   gauge('ringkv_coordinator_latency_p99_seconds', 'p99 from receiving a get or put to answering it, over the last 10-20 s', (s) => (s.coordinatorP99Ms ?? 0) / 1000);
   gauge('ringkv_hints_pending', 'Hints held for other replicas', (s) => s.hintsPending);
   gauge('ringkv_peers_up', 'Replicas this one sees up, itself included', (s) => s.peersUp);
+  gauge('ringkv_serving_writes', '1 once this replica coordinates writes; 0 in a restarted replica\'s wait-out (reads are served)', (s) => (s.writesServedInMs === 0 ? 1 : 0));
   gauge('ringkv_log_bytes', 'Size of the write-ahead log and snapshot', (s) => s.logBytes);
   gauge('ringkv_keys_stored', 'Keys this replica holds', (s) => s.keysStored);
   gauge('ringkv_log_write_latency_p50_seconds', 'Median of one durable log write (a group of records, fsynced), over the last 10-20 s', (s) => (s.logWriteP50Ms ?? 0) / 1000);

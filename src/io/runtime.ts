@@ -17,7 +17,7 @@ import { Codec } from './codec.js';
 import { ConfigError, loadConfig, nodeIndexByName } from './config.js';
 import { cookieFromEnvironment, loadCookie } from './cookie.js';
 import { badCookieNotice, isBadCookieNotice, NoticeLimiter } from './cookie-notice.js';
-import { nextGeneration } from './generation.js';
+import { nextGeneration, recordCleanStop } from './generation.js';
 import { LogFullError, openLog, type LogFile } from './log-file.js';
 import { ReplicaMetrics, type MetricsSnapshot } from './metrics.js';
 import { resolveHosts } from './resolve.js';
@@ -58,6 +58,12 @@ export interface Replica {
   dataDir: string;
   /** This replica as nodes.toml describes it. */
   spec: NodeSpec;
+  /**
+   * Resolves once every write sent is served: at once for a fresh data dir, after the wait-out for
+   * a restarted one (core/restart-wait.ts). Reads are served from the start; kvd tells pm2
+   * 'ready' only when this resolves.
+   */
+  writesServed: Promise<void>;
   /** Requests, latency, errors and gauges now (for pm2's metrics and Prometheus). */
   metrics(): MetricsSnapshot;
   stop(): Promise<void>;
@@ -91,8 +97,11 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   }
   for (const problem of opened.problems) logger.warn({ event: 'log-damaged' }, `log ${dataDir}: ${problem}`);
   const nowMs = Date.now();
-  const { generation, previous } = await nextGeneration(dataDir, nowMs);
-  const node = new Node({ config, self, generation, restarted: previous !== null, random: Math.random, repairMode: opts.repairMode, nowMs });
+  const { generation, previous, previousStoppedAtMs } = await nextGeneration(dataDir, nowMs);
+  const node = new Node({
+    config, self, generation, restarted: previous !== null, ...(previousStoppedAtMs === null ? {} : { previousStoppedAtMs }),
+    random: Math.random, repairMode: opts.repairMode, nowMs,
+  });
   for (const record of opened.records) node.replay(record);
   node.replayTruncated(opened.truncatedBytes);
   logger.info({ event: 'log-replayed' },
@@ -100,14 +109,16 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
     `${opened.truncatedBytes > 0 ? `; dropped ${opened.truncatedBytes} damaged bytes` : ''}`);
 
   const metrics = new ReplicaMetrics(Date.now());
-  const started = new Runtime(node, codec, opened.log, logger, opts.onFatal ?? (() => {}), metrics);
+  let servingWrites = () => {};
+  const writesServed = new Promise<void>((resolve) => { servingWrites = resolve; });
+  const started = new Runtime(node, codec, opened.log, logger, opts.onFatal ?? (() => {}), metrics, () => servingWrites(), dataDir);
   runtime = started;
   started.start(udp);
   const snapshot = () => {
     metrics.fromStatus(node.status());
     return metrics.snapshot(Date.now());
   };
-  return { node, address: udp.address, dataDir, spec, metrics: snapshot, stop: () => started.stop() };
+  return { node, address: udp.address, dataDir, spec, writesServed, metrics: snapshot, stop: () => started.stop() };
 }
 
 /**
@@ -188,6 +199,10 @@ class Runtime {
     private readonly logger: Logger,
     private readonly onFatal: (error: Error) => void,
     private readonly metrics: ReplicaMetrics,
+    /** Every write sent from now on is served (the node's 'serving' effect). */
+    private readonly onServing: () => void,
+    /** Where a clean stop is recorded (io/generation.ts). */
+    private readonly dataDir: string,
   ) {}
 
   start(udp: UdpEndpoint): void {
@@ -241,6 +256,8 @@ class Runtime {
   }
 
   private async shutdown(): Promise<void> {
+    // Nothing is handled from here on: the next process's wait-out counts from this moment.
+    const stoppedAtMs = wallClockMs();
     this.udp?.stopReceiving();
     if (this.ticker !== null) clearInterval(this.ticker);
     // Finish the fsync in flight and flush what is buffered, so the acks waiting for them still leave.
@@ -252,6 +269,12 @@ class Runtime {
     await this.log.close();
     this.flush(); // the acks released by the last fsync
     await this.udp?.close();
+    try {
+      await recordCleanStop(this.dataDir, this.node.generation, stoppedAtMs);
+    } catch (e) {
+      // The next start then waits out the bound from its own start: longer, never unsafe.
+      this.logger.warn({ event: 'stop-unrecorded' }, `clean stop not recorded in ${this.dataDir}: ${errorText(e)}`);
+    }
     this.logger.info({ event: 'stopped' }, `${this.node.name} stopped`);
   }
 
@@ -269,6 +292,7 @@ class Runtime {
   private execute(effects: Effect[]): void {
     const routed = this.outbox.route(effects);
     for (const { event } of routed.logs) this.logEvent(event);
+    if (routed.serving) this.onServing();
     for (const { lsn, record } of routed.appends) {
       let bytes: Uint8Array;
       try {

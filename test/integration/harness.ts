@@ -3,9 +3,9 @@
 // ~/.pm2: every pm2 command gets this cluster's PM2_HOME. teardown() (`pm2 kill`, then rm -rf) runs
 // from the specs' after(), and again on process exit, so no daemon or replica outlives the run.
 // KV_IT_LOGS=1 prints the pm2 logs at teardown; KV_IT_VERBOSE=1 prints the kill -9 test's counts.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,8 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { KvClient } from '../../src/cli/client.js';
-import type { StatusReport } from '../../src/core/messages.js';
+import type { ClientReply, StatusReport } from '../../src/core/messages.js';
+import type { Codec } from '../../src/io/codec.js';
 import type { Key, RepairMode } from '../../src/core/types.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -63,11 +64,23 @@ export interface ClusterOptions {
   metricsPort?: boolean;
   /** Replicas in the ring (default 4), named replica-1 … replica-N, RF 3 always. */
   nodes?: number;
+  /** max_clock_skew_ms (default 500): a restarted replica serves writes 2 × this after its start. */
+  maxClockSkewMs?: number;
 }
 
 export interface RunResult { code: number | null; stdout: string; stderr: string }
 
 export interface Pm2Process { name: string; pid: number; status: string; restarts: number; args: string[] }
+
+/** One of pm2's process events ('online': pm2 counts the process as up, after kvd's 'ready'; 'exit'), with pm2's own time. */
+export interface Pm2Event { event: string; name: string; atMs: number }
+
+/** pm2's event bus, watched from a child process of the test's own (pm2's API reads PM2_HOME once, at load). */
+export interface Pm2Events {
+  /** Every event since the watch began, in order. */
+  readonly events: Pm2Event[];
+  close(): Promise<void>;
+}
 
 /** One interactive kvc shell on a pipe: one result line per command. */
 export interface Shell {
@@ -104,6 +117,18 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
+/** A UDP socket of the test's own that sends raw datagrams and keeps every reply it can decode; the caller closes it. */
+export async function rawSocket(codec: Codec): Promise<{ socket: Socket; replies: ClientReply[] }> {
+  const socket = createSocket('udp4');
+  const replies: ClientReply[] = [];
+  socket.on('message', (datagram) => {
+    const decoded = codec.decodeMany(datagram);
+    if (decoded.ok) replies.push(...(decoded.msgs as ClientReply[]));
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return { socket, replies };
+}
+
 /** The error a promise rejects with; fails if it resolves. */
 export async function rejection(p: Promise<unknown>): Promise<Error> {
   try {
@@ -132,6 +157,8 @@ function installExitGuard(): void {
 
 export class Cluster {
   private readonly clients = new Set<KvClient>();
+  /** pm2 event watchers (pm2Events), killed by teardown if the test does not close them. */
+  private readonly watchers = new Set<ChildProcess>();
   private admin: KvClient | null = null;
   /** Every pid seen (replicas, daemon), so teardown can make sure they are gone. */
   private readonly pidsSeen = new Set<number>();
@@ -163,7 +190,7 @@ export class Cluster {
       const ports = await pickFreePorts(names.length);
       const configPath = join(dir, 'nodes.toml');
       const metricsPort = opts.metricsPort === true ? await freeTcpPort() : undefined;
-      writeFileSync(configPath, clusterToml(ports, opts.repairMode ?? 'hinted-handoff', names, opts.antiEntropyIntervalMs ?? 0, metricsPort));
+      writeFileSync(configPath, clusterToml(ports, opts.repairMode ?? 'hinted-handoff', names, opts.antiEntropyIntervalMs ?? 0, metricsPort, opts.maxClockSkewMs ?? 500));
       const pm2Home = join(dir, 'pm2');
       mkdirSync(pm2Home);
       const env: NodeJS.ProcessEnv = { ...process.env, PM2_HOME: pm2Home, KV_CONFIG: configPath };
@@ -213,6 +240,38 @@ export class Cluster {
   /** `pm2 start <name>` of a stopped replica; resolves once pm2 has launched it (not once it serves). */
   async start(name: ReplicaName): Promise<void> {
     await this.pm2('start', name);
+  }
+
+  /** Watches pm2's event bus (what `pm2 reload` and `pm2 restart` wait for); resolves once it is subscribed. */
+  async pm2Events(): Promise<Pm2Events> {
+    const script = `const pm2 = require(${JSON.stringify(join(repoRoot, 'node_modules/pm2'))});
+      pm2.launchBus((err, bus) => {
+        if (err) { console.error(err.message); process.exit(1); }
+        bus.on('process:event', (e) => console.log(JSON.stringify({ event: e.event, name: e.process.name, atMs: e.at })));
+        console.log('{"subscribed":true}');
+      });`;
+    const child = spawn(process.execPath, ['-e', script], { cwd: repoRoot, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.watchers.add(child);
+    const events: Pm2Event[] = [];
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`pm2 event bus: not subscribed within ${pm2CommandMs} ms: ${stderr}`)), pm2CommandMs);
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const o = JSON.parse(line) as Pm2Event & { subscribed?: boolean };
+        if (o.subscribed === true) { clearTimeout(timer); resolve(); } else events.push(o);
+      });
+      void exited.then(() => { clearTimeout(timer); reject(new Error(`pm2 event bus: the watcher exited: ${stderr}`)); });
+    });
+    return {
+      events,
+      close: async () => {
+        child.kill('SIGTERM');
+        await exited;
+        this.watchers.delete(child);
+      },
+    };
   }
 
   /** Each replica's pm2 metrics (axm_monitor in `pm2 jlist`: what pm2 monit and pm2 show display), name -> value. */
@@ -276,12 +335,15 @@ export class Cluster {
     return p.up;
   }
 
-  /** Every replica answers status and sees every other replica UP. On timeout the error carries the replicas' stderr. */
+  /**
+   * Every replica answers status, sees every other replica UP and serves writes (a restarted one is
+   * past its wait-out). On timeout the error carries the replicas' stderr.
+   */
   async waitUntilServing(timeoutMs = clusterReadyMs): Promise<void> {
     try {
-      await waitFor('every replica to answer status and see all peers UP', async () => {
+      await waitFor('every replica to answer status, see all peers UP and serve writes', async () => {
         const all = await Promise.all(this.names.map((n) => this.status(n)));
-        return all.every((s) => s.peers.every((p) => p.up));
+        return all.every((s) => s.writesServedInMs === 0 && s.peers.every((p) => p.up));
       }, timeoutMs, 100);
     } catch (e) {
       const stderr = Object.entries(this.logs()).filter(([f, t]) => f.endsWith('-error.log') && t.length > 0)
@@ -366,6 +428,8 @@ export class Cluster {
     if (process.env.KV_IT_LOGS) for (const [file, text] of Object.entries(this.logs())) console.log(`---- ${file}\n${text}`);
     await Promise.all([...this.clients].map((c) => c.close().catch(() => {})));
     this.clients.clear();
+    for (const w of this.watchers) w.kill('SIGKILL');
+    this.watchers.clear();
     this.admin = null;
     try {
       await this.processes();
@@ -382,6 +446,7 @@ export class Cluster {
   /** The same, synchronously, for process exit and signals. */
   teardownSync(): void {
     if (this.tornDown) return;
+    for (const w of this.watchers) w.kill('SIGKILL');
     this.rememberDaemonPid();
     spawnSync(process.execPath, [pm2Bin, 'kill'], { env: this.env, timeout: pm2CommandMs, stdio: 'ignore' });
     this.finish();
@@ -416,7 +481,7 @@ export class Cluster {
 
 // ---- helpers ----------------------------------------------------------------------------------------
 
-function clusterToml(ports: readonly number[], repairMode: RepairMode, names: readonly string[], antiEntropyIntervalMs: number, metricsPort?: number): string {
+function clusterToml(ports: readonly number[], repairMode: RepairMode, names: readonly string[], antiEntropyIntervalMs: number, metricsPort: number | undefined, maxClockSkewMs: number): string {
   return [
     `replication_factor = ${replicationFactor}`,
     `repair_mode = "${repairMode}"`,
@@ -431,7 +496,7 @@ function clusterToml(ports: readonly number[], repairMode: RepairMode, names: re
     'hint_sweep_interval_ms = 1000',
     `anti_entropy_interval_ms = ${antiEntropyIntervalMs}`,
     'value_bytes_max = 60000',
-    'max_clock_skew_ms = 500',
+    `max_clock_skew_ms = ${maxClockSkewMs}`,
     '',
     ...names.map((name, i) => `[[nodes]]\nname = "${name}"\nhost = "127.0.0.1"\nport = ${ports[i]}\n${i === 0 && metricsPort !== undefined ? `metrics_port = ${metricsPort}\n` : ''}`),
   ].join('\n');

@@ -3,27 +3,15 @@
 // acknowledged after its client gave up. Key 10 lives on replica-1, -2 and -3; replica-4 only
 // coordinates it, so pausing replica-4 costs the key no replica.
 import { expect } from 'chai';
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { join } from 'node:path';
 import { NoResponseError } from '../../src/cli/client.js';
-import type { ClientReply, Message } from '../../src/core/messages.js';
+import type { Message } from '../../src/core/messages.js';
 import { Codec } from '../../src/io/codec.js';
 import { loadOrCreateCookie } from '../../src/io/cookie.js';
-import { Cluster, rejection, replicasOf, waitFor, type ReplicaName } from './harness.js';
+import { Cluster, rawSocket, rejection, replicasOf, waitFor, type ReplicaName } from './harness.js';
 
 const key = 10;
-
-/** A UDP socket of the test's own that sends raw datagrams and keeps every reply it can decode. */
-async function rawSocket(codec: Codec): Promise<{ socket: Socket; replies: ClientReply[] }> {
-  const socket = createSocket('udp4');
-  const replies: ClientReply[] = [];
-  socket.on('message', (datagram) => {
-    const decoded = codec.decodeMany(datagram);
-    if (decoded.ok) replies.push(...(decoded.msgs as ClientReply[]));
-  });
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  return { socket, replies };
-}
 
 describe('integration: stale requests (paused coordinator, replayed datagram)', function () {
   this.timeout(90_000);

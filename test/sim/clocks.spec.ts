@@ -114,6 +114,8 @@ describe('clocks', () => {
     expect(sim.node(r1).status().peers[r3]).to.deep.include({ up: false, clockRefused: true });
     expect(sim.node(r3).status().clockWarning).to.match(/probably ahead/);
     expect(sim.request(r3, { t: 'get', id: nextId++, key, level: 'ONE', ...age(sim, r3) })).to.deep.include({ t: 'fail', error: 'Unavailable' });
+    const refused = sim.request(r3, { t: 'put', id: nextId++, key, value: 'refused', level: 'ONE', ...age(sim, r3) });
+    expect(refused?.t === 'fail' && refused.message, 'a write refused for its clock says it was not applied').to.match(/^Unavailable: replica-3: .*\(this put was not applied\)$/);
     const later = sim.request(r1, { t: 'put', id: nextId++, key, value: 'the present', level: 'QUORUM', ...age(sim, r1) });
     expect(later?.t).to.equal('put.ok');
     for (const r of [r1, r2, r4]) {

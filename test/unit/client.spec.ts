@@ -92,7 +92,7 @@ function statusOf(name: string): StatusReport {
     ring: [{ first: 0, last: 127, replicas: ['fake-1', 'fake-2'] }, { first: 128, last: 255, replicas: ['fake-2', 'fake-1'] }],
     antiEntropyIntervalMs: 10_000,
     peers: [{ name: name === 'fake-1' ? 'fake-2' : 'fake-1', up: true, hintsPending: 3, hintsExpired: 0, antiEntropy: { rounds: 0, lastRoundMs: null, keysSent: 0, keysReceived: 0 }, clockOffsetMs: -3, clockRefused: false, configMismatch: false, forged: false, refusesOurCookie: false }],
-    keysStored: 2, tombstones: 1, logBytes: 512, logRecords: 4, droppedDatagrams: { forged: 1 }, clientRequestsInFlight: 0, logWritable: true, logAppendsFailed: 0, configDigest: '0a1b2c3d', clockWarning: null, quarantinedAtReplay: 0,
+    keysStored: 2, tombstones: 1, logBytes: 512, logRecords: 4, droppedDatagrams: { forged: 1 }, clientRequestsInFlight: 0, logWritable: true, logAppendsFailed: 0, configDigest: '0a1b2c3d', clockWarning: null, quarantinedAtReplay: 0, writesServedInMs: 0,
   };
 }
 

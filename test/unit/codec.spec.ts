@@ -31,7 +31,7 @@ const examples: Message[] = [
       ring: [{ first: 0, last: 63, replicas: ['replica-1', 'replica-2', 'replica-3'] }],
       antiEntropyIntervalMs: 0,
       peers: [{ name: 'replica-2', up: true, hintsPending: 4, hintsExpired: 0, antiEntropy: { rounds: 3, lastRoundMs: 1_700_000_000_000, keysSent: 1, keysReceived: 2 }, clockOffsetMs: -3, clockRefused: false, configMismatch: false, forged: false, refusesOurCookie: false }],
-      keysStored: 10, tombstones: 0, logBytes: 4096, logRecords: 12, droppedDatagrams: { forged: 2 }, clientRequestsInFlight: 0, logWritable: true, logAppendsFailed: 0, configDigest: '0a1b2c3d', clockWarning: null, quarantinedAtReplay: 0,
+      keysStored: 10, tombstones: 0, logBytes: 4096, logRecords: 12, droppedDatagrams: { forged: 2 }, clientRequestsInFlight: 0, logWritable: true, logAppendsFailed: 0, configDigest: '0a1b2c3d', clockWarning: null, quarantinedAtReplay: 0, writesServedInMs: 0,
     },
   },
   { t: 'fail', id: 10, error: 'Timeout', message: 'Timeout: 1 of 2 acks', acks: 1, required: 2 },

@@ -10,7 +10,7 @@ const status = {
   ring: [{ first: 0, last: 63, replicas: ['replica-1', 'replica-2', 'replica-3'] }],
   antiEntropyIntervalMs: 10_000,
   peers: [{ name: 'replica-2', up: true, hintsPending: 0, hintsExpired: 0, antiEntropy: { rounds: 2, lastRoundMs: null, keysSent: 0, keysReceived: 3 }, clockOffsetMs: -3, clockRefused: false, configMismatch: false, forged: false, refusesOurCookie: false }],
-  keysStored: 10, tombstones: 2, logBytes: 4096, logRecords: 12, droppedDatagrams: { auth: 1 }, clientRequestsInFlight: 0, logWritable: true, logAppendsFailed: 0, configDigest: '0a1b2c3d', clockWarning: null, quarantinedAtReplay: 0,
+  keysStored: 10, tombstones: 2, logBytes: 4096, logRecords: 12, droppedDatagrams: { auth: 1 }, clientRequestsInFlight: 0, logWritable: true, logAppendsFailed: 0, configDigest: '0a1b2c3d', clockWarning: null, quarantinedAtReplay: 0, writesServedInMs: 0,
 };
 
 /** One good example of every message type (two where a field may be null or absent). */

@@ -19,7 +19,7 @@ function status(): StatusReport {
       { name: 'replica-3', up: false, hintsPending: 5, hintsExpired: 0, antiEntropy: { rounds: 2, lastRoundMs: 1, keysSent: 0, keysReceived: 2 }, ...peerChecks },
     ],
     antiEntropyIntervalMs: 10_000, keysStored: 12, tombstones: 1, logBytes: 4096, logRecords: 30, droppedDatagrams: {}, clientRequestsInFlight: 0,
-    logWritable: true, logAppendsFailed: 0, configDigest: '0a1b2c3d', clockWarning: null, quarantinedAtReplay: 0,
+    logWritable: true, logAppendsFailed: 0, configDigest: '0a1b2c3d', clockWarning: null, quarantinedAtReplay: 0, writesServedInMs: 0,
   };
 }
 
@@ -111,5 +111,19 @@ describe('io/metrics: what a replica reports to pm2 and Prometheus', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('shows a restarted replica\'s wait-out: ms until it serves writes, and serving 0 then 1 in Prometheus', async () => {
+    const m = new ReplicaMetrics(0);
+    m.fromStatus({ ...status(), writesServedInMs: 312 });
+    expect(m.snapshot(10).writesServedInMs).to.equal(312);
+    let now = 0;
+    const registry = metricsRegistry(() => m.snapshot(now), { node: 'replica-2' });
+    expect(await registry.metrics()).to.include('ringkv_serving_writes{node="replica-2"} 0');
+    m.fromStatus(status());
+    now = 1_000;
+    await new Promise((r) => setTimeout(r, 250)); // past the snapshot reuse
+    expect(m.snapshot(now).writesServedInMs).to.equal(0);
+    expect(await registry.metrics()).to.include('ringkv_serving_writes{node="replica-2"} 1');
   });
 });

@@ -169,6 +169,33 @@ describe('io/runtime (real UDP on loopback, real log files)', function () {
     expect(readFileSync(cookieFile, 'utf8')).to.equal(cookie);
   });
 
+  it('a restarted replica serves reads and status at once, and resolves writesServed (kvd\'s pm2 ready) only 2 × max_clock_skew_ms after the previous stop', async () => {
+    const first = await startReplica({ configPath, name: 'replica-1', logger: pino({ level: 'silent' }) });
+    await first.writesServed; // a data dir it never had, or one of an earlier test: either way it is there now
+    const stopAskedMs = Date.now();
+    await first.stop(); // a clean stop: the next start counts its wait from here
+    const again = await startReplica({ configPath, name: 'replica-1', logger: logger('replica-1') });
+    replicas = [again];
+    let servedAtMs: number | null = null;
+    void again.writesServed.then(() => { servedAtMs = Date.now(); });
+    client = new RawClient(new Codec(loadOrCreateCookie(join(dir, 'cookie')), valueBytesMax));
+    const status = await client.request(ports[0]!, { t: 'status', id: 40 });
+    if (status.t !== 'status.ok') throw new Error(JSON.stringify(status));
+    expect(status.status.writesServedInMs).to.be.within(1, 1_000);
+    const get = await client.request(ports[0]!, { t: 'get', id: 41, key: 17, level: 'ONE', sentAtMs: Date.now(), deadlineMs: Date.now() + 5_000 });
+    expect(get.t, JSON.stringify(get)).to.equal('get.ok');
+    expect(servedAtMs).to.equal(null);
+    expect(again.metrics().writesServedInMs).to.be.greaterThan(0);
+
+    await again.writesServed;
+    expect(servedAtMs! - stopAskedMs).to.be.at.least(1_000);
+    const after = await client.request(ports[0]!, { t: 'status', id: 42 });
+    expect(after.t === 'status.ok' && after.status.writesServedInMs).to.equal(0);
+    const mine = lines.filter((l) => l.includes('replica-1 starting:') || l.includes('replica-1 serving:'));
+    expect(mine.at(-2)).to.match(/INFO  replica-1 starting: restarted: serves writes in \d+ ms \(2 × max_clock_skew_ms 500\): writes sent before \d+ \(its previous process's clean stop at \d+ \+ the clock bound\)/);
+    expect(mine.at(-1)).to.match(/INFO  replica-1 serving: serving writes, \d+ ms after the start of generation \d+/);
+  });
+
   it('refuses an unknown replica name with a ConfigError', async () => {
     expect((await startRefused('replica-9')).name).to.equal('ConfigError');
   });

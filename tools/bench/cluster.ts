@@ -111,7 +111,7 @@ export class Cluster {
     return KvClient.open({ configPath: this.configPath, coordinator, timeoutMs });
   }
 
-  /** Every replica answers status and sees every peer UP. */
+  /** Every replica answers status, sees every peer UP and serves writes (past a restart's wait-out). */
   async waitServing(timeoutMs: number, names = this.names): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let probe: KvClient | null = null;
@@ -131,7 +131,10 @@ export class Cluster {
         const problems: string[] = [];
         results.forEach((r, i) => {
           if (r.status === 'rejected') problems.push(`${names[i]}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`);
-          else for (const p of r.value.peers) if (!p.up) problems.push(`${names[i]} sees ${p.name} DOWN`);
+          else {
+            for (const p of r.value.peers) if (!p.up) problems.push(`${names[i]} sees ${p.name} DOWN`);
+            if (r.value.writesServedInMs > 0) problems.push(`${names[i]} serves writes in ${r.value.writesServedInMs} ms`);
+          }
         });
         if (problems.length === 0) return;
         last = problems.join('; ');

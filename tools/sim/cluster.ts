@@ -60,6 +60,10 @@ interface SimNode {
   generation: number;
   /** Records lost (unsynced) at crashes, for the checkers. */
   lostAtCrash: LogRecord[];
+  /** When (virtual time) this incarnation's 'serving' effect came: kvd's pm2 'ready'; null before. */
+  servingAtMs: number | null;
+  /** The last incarnation stopped cleanly at this time of its clock (io/generation.ts's record); null: it crashed. */
+  stoppedAtMs: number | null;
 }
 
 type Event =
@@ -126,7 +130,7 @@ export class SimCluster {
     this.addresses = this.config.nodes.map(addressOf);
     this.clocks = this.config.nodes.map(() => ({ offsetMs: 0, drift: 0, sinceMs: this.now }));
     this.nodes = this.config.nodes.map((_, index) => ({
-      index, node: null, outbox: new Outbox(), disk: new SimDisk(), incarnation: 0, generation: 0, lostAtCrash: [],
+      index, node: null, outbox: new Outbox(), disk: new SimDisk(), incarnation: 0, generation: 0, lostAtCrash: [], servingAtMs: null, stoppedAtMs: null,
     }));
     for (let i = 0; i < this.nodes.length; i++) this.boot(i);
     this.schedule(this.options.tickMs, { kind: 'tick' });
@@ -230,7 +234,11 @@ export class SimCluster {
     const n = this.nodes[i]!;
     n.incarnation++;
     n.generation = Math.max(n.generation + 1, Math.floor(this.localNow(i)));
-    const node = new Node({ config: this.config, self: i, generation: n.generation, restarted: n.incarnation > 1, random: seededRandom(this.random() * 2 ** 32), nowMs: this.localNow(i) });
+    const node = new Node({
+      config: this.config, self: i, generation: n.generation, restarted: n.incarnation > 1, ...(n.stoppedAtMs === null ? {} : { previousStoppedAtMs: n.stoppedAtMs }),
+      random: seededRandom(this.random() * 2 ** 32), nowMs: this.localNow(i),
+    });
+    n.stoppedAtMs = null;
     // Replay: the snapshot, then every durable record; a torn tail is cut off, as log-file does.
     if (n.disk.snapshot !== null) node.replay(n.disk.snapshot);
     const parts = n.disk.durable.map((r) => r.bytes);
@@ -244,6 +252,7 @@ export class SimCluster {
     if (scan.records.length !== n.disk.durable.length) throw new Error(`sim: replay of ${i} read ${scan.records.length} of ${n.disk.durable.length} durable records (${scan.stopReason})`);
     n.node = node;
     n.outbox = new Outbox();
+    n.servingAtMs = null;
     this.step(n, { kind: 'start' });
   }
 
@@ -262,6 +271,20 @@ export class SimCluster {
     n.node = null;
   }
 
+  /**
+   * `pm2 stop`: the node handles nothing more, its appends in flight become durable (the runtime's
+   * last fsyncs), and the stop is recorded, so its next start waits out the clock bound from here.
+   */
+  stopCleanly(i: NodeIndex): void {
+    const n = this.nodes[i]!;
+    if (n.node === null) return;
+    for (const r of [...(n.disk.syncing ?? []), ...n.disk.unsynced]) n.disk.durable.push({ lsn: r.lsn, incarnation: n.incarnation, bytes: r.bytes });
+    n.disk.syncing = null;
+    n.disk.unsynced = [];
+    n.node = null;
+    n.stoppedAtMs = Math.ceil(this.localNow(i));
+  }
+
   /** The node's disk refuses every write for the next `forMs` of virtual time, then has room again. */
   fillDisk(i: NodeIndex, forMs: number): void {
     this.nodes[i]!.disk.fullUntilMs = this.now + forMs;
@@ -270,6 +293,11 @@ export class SimCluster {
   /** Batches of records the node's disk refused while full. */
   refusedBatches(i: NodeIndex): number {
     return this.nodes[i]!.disk.refusedBatches;
+  }
+
+  /** When the node's current incarnation began to coordinate writes (its pm2 'ready'), or null: not yet. */
+  servingSince(i: NodeIndex): number | null {
+    return this.nodes[i]!.servingAtMs;
   }
 
   restart(i: NodeIndex): void {
@@ -297,6 +325,7 @@ export class SimCluster {
     }
     for (const l of routed.logs) this.logLines.push(`${this.now.toFixed(1)} ${this.config.nodes[n.index]!.name} ${l.event.name}: ${l.event.text}`);
     for (const out of routed.sendsNow) this.transmit(this.addresses[n.index]!, out);
+    if (routed.serving) n.servingAtMs = this.now;
     if (n.disk.syncing === null && n.disk.unsynced.length > 0) this.startFsync(n);
   }
 

@@ -42,6 +42,8 @@ export interface Op {
   error?: string;
   stamp?: Stamp | null;
   got?: string | null;
+  /** A write refused as one its coordinator's previous process may have stamped: when that coordinator had said it was ready (null: not yet). */
+  refusedAsBeforeRestartReadyMs?: number | null;
 }
 
 export interface SeedResult {
@@ -116,6 +118,7 @@ export function runSeed(opts: SeedOptions): SeedResult {
     sim.runFor(downAfterMs * 2 + Math.max(hintSweepIntervalMs * 3, antiEntropyIntervalMs * 2) + 1_000);
     check(sim, history, mode, rf, keys, result, badClocks);
     checkClientOrder(sim, history, badClocks, result);
+    checkReadyMeansServing(sim, history, badClocks, result);
   } catch (e) {
     if (e instanceof StepError) result.failures.push(`a step threw or broke an invariant: ${e.message}`);
     else result.failures.push(`simulation error: ${(e as Error).stack ?? e}`);
@@ -175,7 +178,11 @@ function startClients(sim: SimCluster, random: Random, count: number, keys: Key[
       const op = current.op;
       current = null;
       op.completeMs = sim.now;
-      if (reply.t === 'fail') { op.outcome = 'fail'; op.error = reply.error; }
+      if (reply.t === 'fail') {
+        op.outcome = 'fail';
+        op.error = reply.error;
+        if (reply.error === 'Timeout' && / restarted \(generation \d+\) after this /.test(reply.message)) op.refusedAsBeforeRestartReadyMs = sim.servingSince(op.coordinator);
+      }
       else if (reply.t === 'put.ok' || reply.t === 'del.ok') { op.outcome = 'ok'; op.stamp = reply.stamp; }
       else if (reply.t === 'get.ok') { op.outcome = 'ok'; op.stamp = reply.stamp; op.got = reply.value; }
       // Like KvClient: a stamp beyond the bound of the client's own (true) clock is not carried.
@@ -427,6 +434,22 @@ function checkClientOrder(sim: SimCluster, history: Op[], badClocks: BadClock[],
         }
       }
     }
+  }
+}
+
+/**
+ * A replica that said it was ready (pm2's 'ready') serves every write sent after that: none sent
+ * later is refused as one its previous process may have stamped (core/restart-wait.ts), whatever
+ * the clocks within the bound. The answer comes from the incarnation that is ready, or a later one
+ * (then its readiness is later still).
+ */
+function checkReadyMeansServing(sim: SimCluster, history: Op[], badClocks: BadClock[], result: SeedResult): void {
+  for (const o of history) {
+    const readyMs = o.refusedAsBeforeRestartReadyMs;
+    if (readyMs == null || readyMs > o.invokeMs || madeByBadClock(o, badClocks, sim.config.maxClockSkewMs)) continue;
+    result.failures.push(`client ${o.client}: ${o.kind} of key ${o.key} sent at ${o.invokeMs.toFixed(1)} via ${sim.config.nodes[o.coordinator]!.name}, ` +
+      `ready since ${readyMs.toFixed(1)}, was refused as sent before its restart`);
+    return;
   }
 }
 
