@@ -20,6 +20,7 @@ import { RttEstimator, type QuantileGuard } from '../core/rtt.js';
 import { requiredAcks } from '../core/quorum.js';
 import type { ClusterConfig, Key, Level, NodeSpec, Stamp } from '../core/types.js';
 import type { TraceReport } from '../core/trace.js';
+import type { StateReport } from '../core/state.js';
 import { findConfigPath } from './config-path.js';
 import { Links } from './links.js';
 import { isRefused, parseKey, parseLevel } from './shell-parse.js';
@@ -291,6 +292,14 @@ export class KvClient {
     const reply = await this.request({ t: 'status' }, to, 'status.ok', this.config.readTimeoutMs);
     if (reply.t !== 'status.ok') throw new Error(`client: expected status.ok, got ${reply.t}`);
     return reply.status;
+  }
+
+  /** Everything a replica knows (core/state.ts): its status, links to peers, slow requests, figures. Default: this client's coordinator. */
+  async state(node?: string): Promise<StateReport> {
+    const to = node === undefined ? this.coordinatorSpec : nodeByName(this.config, node, 'node');
+    const reply = await this.request({ t: 'state' }, to, 'state.ok', this.config.readTimeoutMs);
+    if (reply.t !== 'state.ok') throw new Error(`client: expected state.ok, got ${reply.t}`);
+    return reply.state;
   }
 
   /** Checks a level against the cluster's RF without sending anything (the shell's `level` command). */

@@ -16,6 +16,8 @@ import {
 } from './client.js';
 import { isRefused, parseShellLine, type ShellCommand } from './shell-parse.js';
 import { traceJson, traceTable } from './trace-table.js';
+import { mergeStates, type ClusterView, type ReplicaAnswer } from './cluster-state.js';
+import { renderTop } from './top.js';
 import type { TraceReport } from '../core/trace.js';
 import { defaultHistoryFile, runShell } from './shell.js';
 
@@ -157,6 +159,20 @@ function statusLine(s: StatusReport): string {
     + `log ${count(s.logBytes, 'byte')}/${count(s.logRecords, 'record')}${logFullText(s)}; dropped ${droppedText(s)}`
     + peerProblems(s).map((p) => `; PROBLEM ${p}`).join('')
     + (s.clockWarning !== null ? `; CLOCK PROBLEM: ${s.clockWarning}` : '');
+}
+
+// ---- the cluster's state ----------------------------------------------------------------------------
+
+/** Every replica's `state`, asked at once, merged; a replica that does not answer is part of the view. */
+async function clusterView(client: KvClient): Promise<ClusterView> {
+  const answers = await Promise.all(client.config.nodes.map(async (n): Promise<ReplicaAnswer> => {
+    try {
+      return { name: n.name, state: await client.state(n.name), error: null };
+    } catch (e) {
+      return { name: n.name, state: null, error: e instanceof Error ? e.message : String(e) };
+    }
+  }));
+  return mergeStates(answers, client.config.replicationFactor, Date.now());
 }
 
 // ---- traces -------------------------------------------------------------------------------------
@@ -475,6 +491,9 @@ async function main(): Promise<void> {
       .positional('key', { type: 'string', describe: 'integer 0..255' })
       .option('node', { type: 'string', demandOption: true, describe: 'the replica to ask' }),
     (a) => oneShot(a, (c) => c.local(word(a.key), a.node), localText, localJson))
+    .command('state', 'every replica\'s view, merged: ring ranges short of replicas, who sees whom DOWN, rates, p99, hints, anti-entropy, slow requests (exit 1 when no replica answers)', () => {},
+      (a) => oneShot(a, (c) => clusterView(c), (v) => renderTop(v, process.stdout.columns ?? 120), (v) => ({ ok: true, ...v }),
+        (v) => (v.unreachable.length === v.replicas.length ? exitClusterError : exitOk)))
     .command('status', 'a replica\'s view: ring ranges and replicas UP/DOWN, hints pending, keys, log, dropped datagrams', () => {},
       (a) => oneShot(a, (c) => c.status(), statusText, (s) => ({ ok: true, ...s })))
     .epilog('Exit status: 0 success (found or not); 1 the cluster answered with an error or did not answer; 2 input refused before sending (bad key, value, level, replica or config).')

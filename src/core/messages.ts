@@ -3,6 +3,7 @@
 import {
   antiEntropyBlockCount, configDigestCharsMax, hintEntryOverheadBytes, keyCount, keyMax, keyMin, messageIdMax, nodeNameBytesMax, nodesMax, valueBytesMaxCeiling,
 } from './limits.js';
+import { parseState, type StateReport } from './state.js';
 import { parseReplicaSteps, parseTraceReport, type TraceEvent, type TraceReport } from './trace.js';
 import { clientErrors, levels, type ClientError, type Key, type Level, type NodeIndex, type Stamp, type StoredValue } from './types.js';
 
@@ -28,7 +29,9 @@ export interface LocalRequest { t: 'local'; id: number; key: Key }
 export interface StatusRequest { t: 'status'; id: number }
 /** Run an anti-entropy round with every peer now; answered once every round has finished. */
 export interface RepairRequest { t: 'repair'; id: number; trace?: true }
-export type ClientRequest = GetRequest | PutRequest | DelRequest | LocalRequest | StatusRequest | RepairRequest;
+/** Everything the replica knows (state.ts): for kvc state, kvc top. */
+export interface StateRequest { t: 'state'; id: number }
+export type ClientRequest = GetRequest | PutRequest | DelRequest | LocalRequest | StatusRequest | RepairRequest | StateRequest;
 /** The client requests a coordinator fans out to the replicas of their key. */
 export type CoordinatedRequest = GetRequest | PutRequest | DelRequest;
 
@@ -46,7 +49,8 @@ export interface FailReply extends Traced {
   /** Timeout: acks received and acks required. */
   acks?: number; required?: number;
 }
-export type ClientReply = GetReply | PutReply | DelReply | LocalReply | StatusReply | RepairReply | FailReply;
+export interface StateReply { t: 'state.ok'; id: number; state: StateReport }
+export type ClientReply = GetReply | PutReply | DelReply | LocalReply | StatusReply | RepairReply | FailReply | StateReply;
 
 export interface RangeReport { first: Key; last: Key; replicas: string[] }
 /** hintsExpired: hints for this target dropped past max_hint_window_ms since this node started (repair those keys). */
@@ -341,6 +345,11 @@ function validateOrThrow(x: unknown, valueBytesMax: number): Message {
     case 'repair.ok': return { t: 'repair.ok', id: uint(o, 'id'), node: text(o, 'node', nodeNameBytesMax), peers: list(o.peers, 'peers', nodesMax).map(repairPeer) };
     case 'local.ok': return { t: 'local.ok', id: uint(o, 'id'), key: key(o), ...version(o, valueBytesMax), node: text(o, 'node', nodeNameBytesMax) };
     case 'status.ok': return { t: 'status.ok', id: uint(o, 'id'), status: validateStatus(o.status) };
+    case 'state': return { t: 'state', id: uint(o, 'id') };
+    case 'state.ok': {
+      const state = parseState(o.state, validateStatus);
+      return typeof state === 'string' ? fail(state) : { t: 'state.ok', id: uint(o, 'id'), state };
+    }
     case 'fail': {
       const error = o.error;
       if (typeof error !== 'string' || !(clientErrors as readonly string[]).includes(error)) fail(`error: expected one of ${clientErrors.join(', ')}, got ${describe(error)}`);
@@ -395,10 +404,10 @@ export function validate(x: unknown, valueBytesMax: number = valueBytesMaxCeilin
 }
 
 export function isClientRequest(m: Message): m is ClientRequest {
-  return m.t === 'get' || m.t === 'put' || m.t === 'del' || m.t === 'local' || m.t === 'status' || m.t === 'repair';
+  return m.t === 'get' || m.t === 'put' || m.t === 'del' || m.t === 'local' || m.t === 'status' || m.t === 'repair' || m.t === 'state';
 }
 export function isClientReply(m: Message): m is ClientReply {
-  return m.t === 'get.ok' || m.t === 'put.ok' || m.t === 'del.ok' || m.t === 'local.ok' || m.t === 'status.ok' || m.t === 'repair.ok' || m.t === 'fail';
+  return m.t === 'get.ok' || m.t === 'put.ok' || m.t === 'del.ok' || m.t === 'local.ok' || m.t === 'status.ok' || m.t === 'repair.ok' || m.t === 'fail' || m.t === 'state.ok';
 }
 export function isPeerMessage(m: Message): m is PeerMessage {
   return 'from' in m;

@@ -24,6 +24,7 @@ import type { NodePorts } from './ports.js';
 import type { Random } from './prng.js';
 import { RequestTracker } from './reliable.js';
 import { Store } from './store.js';
+import { slowSummaries, type StateReport } from './state.js';
 import { clip, ReplicaTrace, toUs, Tracing } from './trace.js';
 import { count } from './text.js';
 import { addressOf, type Address, type ClusterConfig, type Key, type NodeIndex, type RepairMode, type Stamp, type StoredValue } from './types.js';
@@ -583,6 +584,7 @@ export class Node {
       }
       case 'status': return this.reply(client, { t: 'status.ok', id: req.id, status: this.status() });
       case 'repair': return this.onRepair(client, req);
+      case 'state': return this.reply(client, { t: 'state.ok', id: req.id, state: this.state() });
       default: return this.coordinator.request(client, req);
     }
   }
@@ -647,6 +649,18 @@ export class Node {
       configDigest: this.checks.digest,
       clockWarning: this.checks.clockWarning(),
       quarantinedAtReplay: this.quarantinedCount,
+    };
+  }
+
+  /** Everything this replica knows, for `kvc state` (state.ts); the runtime adds its figures on the way out. */
+  state(): StateReport {
+    const links = this.config.nodes.map((n, i) => (i === this.self
+      ? { name: n.name, heartbeatAgeMs: null, rttMs: null }
+      : { name: n.name, heartbeatAgeMs: this.nowMs - this.detector.view(i).lastHeardMs, rttMs: this.requests.rttMs(i) }));
+    const sampled = this.tracing.recentSampled();
+    return {
+      status: this.status(), generation: this.generation, wallMs: this.nowMs, links,
+      ...slowSummaries(this.tracing.recentSlow()), sampledTrace: sampled.at(-1) ?? null, figures: null,
     };
   }
 

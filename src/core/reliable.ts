@@ -76,6 +76,11 @@ export class RequestTracker {
     est.sample(sampleMs);
   }
 
+  /** The peer's smoothed round trip in ms, once one was measured (the state view shows it). */
+  rttMs(peer: NodeIndex): number | null {
+    return this.rtt.get(peer)?.smoothedMs() ?? null;
+  }
+
   /** The peer's retransmission timeout before backoff. */
   rtoMs(peer: NodeIndex): number {
     return this.rtt.get(peer)?.timeoutMs() ?? retryFirstMs;
