@@ -17,7 +17,7 @@ import {
 import { isRefused, parseShellLine, type ShellCommand } from './shell-parse.js';
 import { traceJson, traceTable } from './trace-table.js';
 import { mergeStates, type ClusterView, type ReplicaAnswer } from './cluster-state.js';
-import { renderTop } from './top.js';
+import { renderTop, runTop } from './top.js';
 import type { TraceReport } from '../core/trace.js';
 import { defaultHistoryFile, runShell } from './shell.js';
 
@@ -173,6 +173,21 @@ async function clusterView(client: KvClient): Promise<ClusterView> {
     }
   }));
   return mergeStates(answers, client.config.replicationFactor, Date.now());
+}
+
+/** kvc top: the view redrawn every second; q quits. */
+async function top(args: CommonArgs): Promise<void> {
+  let client: KvClient | undefined;
+  try {
+    client = await KvClient.open(clientOptions(args));
+    const c = client;
+    await runTop({ input: process.stdin, output: process.stdout, fetch: () => clusterView(c) });
+  } catch (e) {
+    console.error(errorText(e));
+    process.exitCode = exitCodeOf(e);
+  } finally {
+    await client?.close();
+  }
 }
 
 // ---- traces -------------------------------------------------------------------------------------
@@ -494,6 +509,7 @@ async function main(): Promise<void> {
     .command('state', 'every replica\'s view, merged: ring ranges short of replicas, who sees whom DOWN, rates, p99, hints, anti-entropy, slow requests (exit 1 when no replica answers)', () => {},
       (a) => oneShot(a, (c) => clusterView(c), (v) => renderTop(v, process.stdout.columns ?? 120), (v) => ({ ok: true, ...v }),
         (v) => (v.unreachable.length === v.replicas.length ? exitClusterError : exitOk)))
+    .command('top', 'kvc state redrawn every second on the terminal (q quits)', () => {}, (a) => top(a))
     .command('status', 'a replica\'s view: ring ranges and replicas UP/DOWN, hints pending, keys, log, dropped datagrams', () => {},
       (a) => oneShot(a, (c) => c.status(), statusText, (s) => ({ ok: true, ...s })))
     .epilog('Exit status: 0 success (found or not); 1 the cluster answered with an error or did not answer; 2 input refused before sending (bad key, value, level, replica or config).')

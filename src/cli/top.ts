@@ -1,7 +1,11 @@
-// `kvc state`'s text: the merged cluster view drawn as text. renderTop is pure (the view and a
-// width in, lines out), so it is tested as text.
+// `kvc top` and `kvc state`'s text: the merged cluster view drawn as text. renderTop is pure (the
+// view and a width in, lines out), so it is tested as text; runTop is the thin loop around it:
+// the alternate screen, a redraw every second, `q` (or Ctrl-C) quits.
 import { count } from '../core/text.js';
 import type { ClusterView, View } from './cluster-state.js';
+
+/** Redraw period of kvc top. */
+export const topRedrawMs = 1_000;
 
 function clock(ms: number): string {
   return new Date(ms).toISOString().slice(11, 19);
@@ -71,4 +75,39 @@ export function renderTop(view: ClusterView, cols = 100): string {
     }
   }
   return lines.map((l) => l.trimEnd()).map((l) => (l.length > cols ? `${l.slice(0, cols - 1)}…` : l)).join('\n');
+}
+
+export interface TopIo {
+  input: NodeJS.ReadStream;
+  output: NodeJS.WriteStream;
+  /** One merged view, fetched fresh. */
+  fetch(): Promise<ClusterView>;
+}
+
+/** Draws the view every topRedrawMs on the alternate screen until `q`, Ctrl-C or the input ends. */
+export async function runTop(io: TopIo): Promise<void> {
+  const { input, output } = io;
+  output.write('\x1b[?1049h\x1b[?25l'); // alternate screen, cursor hidden
+  if (input.isTTY) input.setRawMode(true);
+  input.resume();
+  let quit: () => void = () => {};
+  const quitting = new Promise<void>((resolve) => { quit = resolve; });
+  const onKey = (d: Buffer) => { if (d.includes(0x71) || d.includes(0x03)) quit(); }; // q, Ctrl-C
+  input.on('data', onKey);
+  input.on('end', () => quit());
+  let done = false;
+  void quitting.then(() => { done = true; });
+  try {
+    while (!done) {
+      const view = await io.fetch();
+      if (done) break;
+      output.write(`\x1b[H\x1b[2J${renderTop(view, output.columns ?? 100)}\n\n(q quits; redrawn every ${topRedrawMs / 1000} s)`);
+      await Promise.race([quitting, new Promise((r) => setTimeout(r, topRedrawMs))]);
+    }
+  } finally {
+    input.off('data', onKey);
+    if (input.isTTY) input.setRawMode(false);
+    input.pause();
+    output.write('\x1b[?25h\x1b[?1049l');
+  }
 }
