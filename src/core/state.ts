@@ -3,10 +3,11 @@
 // log and disk), plus per peer the age of its last heartbeat and the round trip to it, the recent
 // slow requests and traces, and the runtime's figures (request rates, latency quantiles), which
 // the runtime adds on the way out since the core measures no time of its own.
+import { bad, checked, list, num, obj, oneOf, text } from './field-checks.js';
 import { nodesMax, slowRequestsKeptMax, traceNoteBytesMax } from './limits.js';
 import type { StatusReport } from './messages.js';
 import { parseTraceReport, tracedOps, type SlowRequest, type TraceReport } from './trace.js';
-import { levels, type Key, type Level } from './types.js';
+import { levels, type Key } from './types.js';
 
 /** Per peer (this replica too, with nulls), in nodes.toml order. */
 export interface PeerLink {
@@ -49,25 +50,7 @@ export function slowSummaries(slow: readonly SlowRequest[]): { slow: SlowSummary
 
 // ---- validation -----------------------------------------------------------------------------------
 
-class BadState extends Error {}
-function bad(reason: string): never { throw new BadState(reason); }
-function obj(x: unknown, what: string): Record<string, unknown> {
-  if (typeof x !== 'object' || x === null || Array.isArray(x) || x instanceof Uint8Array) bad(`${what}: expected a map`);
-  return x as Record<string, unknown>;
-}
-function num(x: unknown, what: string, signed = false): number {
-  if (typeof x !== 'number' || !Number.isFinite(x) || (!signed && x < 0) || Math.abs(x) > Number.MAX_SAFE_INTEGER) bad(`${what}: expected a number`);
-  return x;
-}
 function numOrNull(x: unknown, what: string): number | null { return x === null ? null : num(x, what); }
-function text(x: unknown, what: string, charsMax: number): string {
-  if (typeof x !== 'string' || x.length > charsMax || !x.isWellFormed()) bad(`${what}: expected text of at most ${charsMax} characters`);
-  return x;
-}
-function list(x: unknown, what: string, max: number): unknown[] {
-  if (!Array.isArray(x) || x.length > max) bad(`${what}: expected at most ${max} entries`);
-  return x;
-}
 function counts(x: unknown, what: string): Record<string, number> {
   const o = obj(x, what);
   const out: Record<string, number> = {};
@@ -82,7 +65,7 @@ function trace(x: unknown): TraceReport | null {
 
 /** Checks a state answer; `status` is messages.ts's own check of a StatusReport. A reason on failure. */
 export function parseState(x: unknown, status: (x: unknown) => StatusReport): StateReport | string {
-  try {
+  return checked(() => {
     const o = obj(x, 'state');
     const f = o.figures === null ? null : obj(o.figures, 'state.figures');
     return {
@@ -95,10 +78,9 @@ export function parseState(x: unknown, status: (x: unknown) => StatusReport): St
       }),
       slow: list(o.slow, 'state.slow', slowRequestsKeptMax).map((s) => {
         const r = obj(s, 'state.slow');
-        if (!(tracedOps as readonly unknown[]).includes(r.op)) bad('state.slow.op: unknown');
-        if (r.level !== null && !(levels as readonly unknown[]).includes(r.level)) bad('state.slow.level: unknown');
         return {
-          op: r.op as SlowSummary['op'], key: r.key === null ? null : num(r.key, 'state.slow.key') as Key, level: r.level as Level | null,
+          op: oneOf(r.op, tracedOps, 'state.slow.op'), key: r.key === null ? null : num(r.key, 'state.slow.key') as Key,
+          level: r.level === null ? null : oneOf(r.level, levels, 'state.slow.level'),
           atMs: num(r.atMs, 'state.slow.atMs'), durationMs: num(r.durationMs, 'state.slow.durationMs'),
           outcome: text(r.outcome, 'state.slow.outcome', 4 * traceNoteBytesMax), session: r.session === null ? null : text(r.session, 'state.slow.session', 64),
         };
@@ -111,8 +93,5 @@ export function parseState(x: unknown, status: (x: unknown) => StatusReport): St
         logWriteP99Ms: numOrNull(f.logWriteP99Ms, 'logWriteP99Ms'),
       },
     };
-  } catch (e) {
-    if (e instanceof BadState) return e.message;
-    throw e;
-  }
+  });
 }

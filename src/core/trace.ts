@@ -7,6 +7,7 @@
 import {
   keyMax, nodeNameBytesMax, nodesMax, sampledTracesKeptMax, slowRequestLinesPerSecondMax, slowRequestsKeptMax, traceBytesMax, traceEventBytesMax, traceEventsMax, traceNoteBytesMax, traceReplicaEventsMax,
 } from './limits.js';
+import { bad, checked, obj, oneOf, text, uint } from './field-checks.js';
 // Only inside functions: messages.ts validates traces with this file's parsers.
 import { utf8Bytes } from './messages.js';
 import type { Random } from './prng.js';
@@ -301,22 +302,7 @@ export function activityText(e: TraceEvent, nameOf: (n: NodeIndex) => string): s
 
 // ---- validation (what a reply carries is checked like every field of a message) ------------------
 
-class BadTrace extends Error {}
-function bad(reason: string): never { throw new BadTrace(reason); }
-
-function obj(x: unknown, what: string): Record<string, unknown> {
-  if (typeof x !== 'object' || x === null || Array.isArray(x) || x instanceof Uint8Array) bad(`${what}: expected a map`);
-  return x as Record<string, unknown>;
-}
-function uint(x: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > max) bad(`${what}: expected an integer in 0..${max}`);
-  return x;
-}
 function node(x: unknown, what: string): NodeIndex { return uint(x, what, nodesMax - 1); }
-function oneOf<T extends string>(x: unknown, options: readonly T[], what: string): T {
-  if (typeof x !== 'string' || !(options as readonly string[]).includes(x)) bad(`${what}: expected one of ${options.join(', ')}`);
-  return x as T;
-}
 function stampOrNull(x: unknown, what: string): Stamp | null {
   if (x === null) return null;
   if (!Array.isArray(x) || x.length !== 3) bad(`${what}: expected a stamp or null`);
@@ -326,11 +312,6 @@ function nodes(x: unknown, what: string): NodeIndex[] {
   if (!Array.isArray(x) || x.length > nodesMax) bad(`${what}: expected at most ${nodesMax} nodes`);
   return x.map((n) => node(n, what));
 }
-function short(x: unknown, what: string, bytesMax: number): string {
-  if (typeof x !== 'string' || !x.isWellFormed() || utf8Bytes(x) > bytesMax) bad(`${what}: expected text of at most ${bytesMax} bytes`);
-  return x;
-}
-
 function event(x: unknown): TraceEvent {
   const o = obj(x, 'trace event');
   const e: TraceEvent = { kind: oneOf(o.kind, traceKinds, 'trace.kind'), src: node(o.src, 'trace.src'), atUs: uint(o.atUs, 'trace.atUs'), elapsedUs: uint(o.elapsedUs, 'trace.elapsedUs') };
@@ -342,7 +323,7 @@ function event(x: unknown): TraceEvent {
   if (o.old !== undefined) e.old = stampOrNull(o.old, 'trace.old');
   if (o.nodes !== undefined) e.nodes = nodes(o.nodes, 'trace.nodes');
   if (o.down !== undefined) e.down = nodes(o.down, 'trace.down');
-  if (o.note !== undefined) e.note = short(o.note, 'trace.note', traceNoteBytesMax);
+  if (o.note !== undefined) e.note = text(o.note, 'trace.note', traceNoteBytesMax);
   return e;
 }
 
@@ -353,23 +334,20 @@ function events(x: unknown, max: number): TraceEvent[] {
 
 /** A replica's steps on its reply, checked; a reason on failure. */
 export function parseReplicaSteps(x: unknown): TraceEvent[] | string {
-  try { return events(x, traceReplicaEventsMax); } catch (e) { if (e instanceof BadTrace) return e.message; throw e; }
+  return checked(() => events(x, traceReplicaEventsMax));
 }
 
 /** The trace on an answer, checked; a reason on failure. */
 export function parseTraceReport(x: unknown): TraceReport | string {
-  try {
+  return checked(() => {
     const o = obj(x, 'trace');
     return {
-      session: short(o.session, 'trace.session', 64), coordinator: node(o.coordinator, 'trace.coordinator'), op: oneOf(o.op, tracedOps, 'trace.op'),
+      session: text(o.session, 'trace.session', 64), coordinator: node(o.coordinator, 'trace.coordinator'), op: oneOf(o.op, tracedOps, 'trace.op'),
       key: o.key === null ? null : uint(o.key, 'trace.key', keyMax),
       level: o.level === null ? null : oneOf(o.level, ['ONE', 'TWO', 'THREE', 'QUORUM', 'ALL'] as const, 'trace.level'),
-      client: short(o.client, 'trace.client', nodeNameBytesMax), startedAtUs: uint(o.startedAtUs, 'trace.startedAtUs'),
+      client: text(o.client, 'trace.client', nodeNameBytesMax), startedAtUs: uint(o.startedAtUs, 'trace.startedAtUs'),
       durationUs: uint(o.durationUs, 'trace.durationUs'), events: events(o.events, traceEventsMax), dropped: uint(o.dropped, 'trace.dropped'),
       sampled: o.sampled === true,
     };
-  } catch (e) {
-    if (e instanceof BadTrace) return e.message;
-    throw e;
-  }
+  });
 }
