@@ -6,6 +6,8 @@ import type { StateReport } from '../../src/core/state.js';
 import { mergeStates, type ReplicaAnswer } from '../../src/cli/cluster-state.js';
 import { renderTop } from '../../src/cli/top.js';
 import { SimCluster } from '../../tools/sim/cluster.js';
+import { datagramBytesMax, nodesMax, slowRequestsKeptMax } from '../../src/core/limits.js';
+import { Codec } from '../../src/io/codec.js';
 
 const [r1, r2, r3] = [0, 1, 2];
 let nextId = 1;
@@ -56,6 +58,20 @@ describe('state', () => {
     expect(text.find((l) => l.startsWith('  replica-1  ') && l.includes('replica-3 1'))).to.not.equal(undefined);
     expect(text.some((l) => /slow requests/.test(l))).to.equal(true);
     expect(renderTop(view, 40).split('\n').every((l) => l.length <= 40), 'no line wider than asked').to.equal(true);
+  });
+
+  it(`the state answer of a ${nodesMax}-replica cluster, every slow request and trace kept, fits one datagram`, () => {
+    const sim = new SimCluster({ seed: 1, nodes: nodesMax, replicationFactor: 3, configOverrides: { slowRequestMs: 1, traceProbability: 1 } });
+    sim.runFor(300);
+    for (let key = 0; key < 2 * slowRequestsKeptMax; key++) {
+      sim.request(0, { t: 'put', id: nextId++, key, value: 'v', level: 'ALL', sentAtMs: Math.floor(sim.now), deadlineMs: Math.floor(sim.now) + 3_000 });
+    }
+    const state = sim.node(0).state();
+    expect(state.slow).to.have.length(slowRequestsKeptMax);
+    expect(state.slowTrace).to.not.equal(null);
+    expect(state.sampledTrace).to.not.equal(null);
+    const bytes = new Codec(Buffer.from('0123456789abcdef0123456789abcdef'), 60_000).encode({ t: 'state.ok', id: 1, state }).length;
+    expect(bytes).to.be.below(datagramBytesMax);
   });
 
   it('a range with two of its three replicas down has lost its quorum', () => {
