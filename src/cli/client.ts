@@ -19,6 +19,8 @@ import { isClientReply, utf8Bytes } from '../core/messages.js';
 import { RttEstimator, type QuantileGuard } from '../core/rtt.js';
 import { requiredAcks } from '../core/quorum.js';
 import type { ClusterConfig, Key, Level, NodeSpec, Stamp } from '../core/types.js';
+import type { TraceReport } from '../core/trace.js';
+import type { StateReport } from '../core/state.js';
 import { findConfigPath } from './config-path.js';
 import { Links } from './links.js';
 import { isRefused, parseKey, parseLevel } from './shell-parse.js';
@@ -61,10 +63,13 @@ export abstract class KvError extends Error {
 export abstract class ClusterError extends KvError {
   readonly acks: number | undefined;
   readonly required: number | undefined;
-  constructor(reply: Pick<FailReply, 'message' | 'acks' | 'required'>) {
+  /** The coordinator's trace of the request, when it was traced (see TraceOption). */
+  readonly trace: TraceReport | undefined;
+  constructor(reply: Pick<FailReply, 'message' | 'acks' | 'required' | 'trace'>) {
     super(reply.message);
     this.acks = reply.acks;
     this.required = reply.required;
+    this.trace = reply.trace;
   }
 }
 export class UnavailableError extends ClusterError { override name = 'UnavailableError'; readonly kind = 'Unavailable'; }
@@ -90,14 +95,19 @@ function errorFromFail(reply: FailReply): ClusterError {
 
 // ---- results ----------------------------------------------------------------------------------
 
+/** `trace`: the coordinator's trace, when the request was traced (see TraceOption). */
+export interface Traced { trace?: TraceReport }
+/** `{ trace: true }` per request (or ClientOptions.trace for all): the answer carries every step the request took (see core/trace.ts). */
+export interface TraceOption { trace?: boolean }
+
 /** found is false for a key never written and for a deleted one (the newest version is a tombstone; stamp is its stamp). */
-export interface GetResult { key: Key; found: boolean; value: string | null; stamp: Stamp | null; coordinator: string }
-export interface PutResult { key: Key; stamp: Stamp; coordinator: string }
-export interface DelResult { key: Key; deleted: true; stamp: Stamp; coordinator: string }
+export interface GetResult extends Traced { key: Key; found: boolean; value: string | null; stamp: Stamp | null; coordinator: string }
+export interface PutResult extends Traced { key: Key; stamp: Stamp; coordinator: string }
+export interface DelResult extends Traced { key: Key; deleted: true; stamp: Stamp; coordinator: string }
 /** deleted: this replica holds a tombstone for the key (stamp is the delete's). */
 export interface LocalResult { key: Key; found: boolean; deleted: boolean; value: string | null; stamp: Stamp | null; node: string }
 /** One anti-entropy round with every peer of `node`; ok when every peer was reached and every round finished. */
-export interface RepairResult { node: string; ok: boolean; peers: RepairPeerResult[] }
+export interface RepairResult extends Traced { node: string; ok: boolean; peers: RepairPeerResult[] }
 
 /** `coordinator: 'any'`: each get/put goes to the last replica that answered, and on to the next one in nodes.toml order when that one does not. */
 export const anyCoordinator = 'any';
@@ -114,6 +124,8 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** The newest stamp seen before (say by an earlier kvc run): later requests are ordered after it. */
   seen?: Stamp;
+  /** Trace every get, put, del and repair (the shell's `tracing on`); per request: TraceOption. */
+  trace?: boolean;
 }
 
 /** What the socket saw; for tests, the benchmark and debugging. */
@@ -166,6 +178,8 @@ export class KvClient {
    */
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
+  /** Every get, put, del and repair asks for a trace (the shell's `tracing on|off`). */
+  tracing = false;
 
   private constructor(
     readonly config: ClusterConfig,
@@ -210,7 +224,9 @@ export class KvClient {
       throw new ConfigError(e instanceof Error ? e.message : String(e));
     }
     const codec = new Codec(cookie, config.valueBytesMax);
-    return new KvClient(config, coordinator, failover, opts.timeoutMs, codec, opts.seen ?? null);
+    const client = new KvClient(config, coordinator, failover, opts.timeoutMs, codec, opts.seen ?? null);
+    client.tracing = opts.trace === true;
+    return client;
   }
 
   /** The replica the next get or put goes to (with failover: the one that answered last). */
@@ -227,38 +243,38 @@ export class KvClient {
     return this.pending.size;
   }
 
-  async get(key: Key | string, level: Level | string = 'QUORUM'): Promise<GetResult> {
+  async get(key: Key | string, level: Level | string = 'QUORUM', opts: TraceOption = {}): Promise<GetResult> {
     const k = this.checkKey(key);
     const l = this.checkLevel(level);
-    const reply = await this.coordinated({ t: 'get', key: k, level: l, ...this.seenField() }, 'get.ok', this.config.readTimeoutMs);
+    const reply = await this.coordinated({ t: 'get', key: k, level: l, ...this.seenField(), ...this.traceField(opts) }, 'get.ok', this.config.readTimeoutMs);
     if (reply.t !== 'get.ok') throw new Error(`client: expected get.ok, got ${reply.t}`);
-    return { key: reply.key, found: reply.value !== null, value: reply.value, stamp: reply.stamp, coordinator: reply.coordinator };
+    return { key: reply.key, found: reply.value !== null, value: reply.value, stamp: reply.stamp, coordinator: reply.coordinator, ...traceOf(reply) };
   }
 
-  async put(key: Key | string, value: string, level: Level | string = 'QUORUM'): Promise<PutResult> {
+  async put(key: Key | string, value: string, level: Level | string = 'QUORUM', opts: TraceOption = {}): Promise<PutResult> {
     const k = this.checkKey(key);
     const v = this.checkValue(value);
     const l = this.checkLevel(level);
-    const reply = await this.coordinated({ t: 'put', key: k, value: v, level: l, ...this.seenField() }, 'put.ok', this.config.writeTimeoutMs);
+    const reply = await this.coordinated({ t: 'put', key: k, value: v, level: l, ...this.seenField(), ...this.traceField(opts) }, 'put.ok', this.config.writeTimeoutMs);
     if (reply.t !== 'put.ok') throw new Error(`client: expected put.ok, got ${reply.t}`);
-    return { key: reply.key, stamp: reply.stamp, coordinator: reply.coordinator };
+    return { key: reply.key, stamp: reply.stamp, coordinator: reply.coordinator, ...traceOf(reply) };
   }
 
   /** Deletes a key: a write of a tombstone at a level, like a put. */
-  async del(key: Key | string, level: Level | string = 'QUORUM'): Promise<DelResult> {
+  async del(key: Key | string, level: Level | string = 'QUORUM', opts: TraceOption = {}): Promise<DelResult> {
     const k = this.checkKey(key);
     const l = this.checkLevel(level);
-    const reply = await this.coordinated({ t: 'del', key: k, level: l, ...this.seenField() }, 'del.ok', this.config.writeTimeoutMs);
+    const reply = await this.coordinated({ t: 'del', key: k, level: l, ...this.seenField(), ...this.traceField(opts) }, 'del.ok', this.config.writeTimeoutMs);
     if (reply.t !== 'del.ok') throw new Error(`client: expected del.ok, got ${reply.t}`);
-    return { key: reply.key, deleted: true, stamp: reply.stamp, coordinator: reply.coordinator };
+    return { key: reply.key, deleted: true, stamp: reply.stamp, coordinator: reply.coordinator, ...traceOf(reply) };
   }
 
   /** Has a replica (default: this client's coordinator) run an anti-entropy round with every peer now; resolves when all are done. */
-  async repair(node?: string): Promise<RepairResult> {
+  async repair(node?: string, opts: TraceOption = {}): Promise<RepairResult> {
     const to = node === undefined ? this.coordinatorSpec : nodeByName(this.config, node, 'node');
-    const reply = await this.request({ t: 'repair' }, to, 'repair.ok', repairDeadlineMs(this.config));
+    const reply = await this.request({ t: 'repair', ...this.traceField(opts) }, to, 'repair.ok', repairDeadlineMs(this.config));
     if (reply.t !== 'repair.ok') throw new Error(`client: expected repair.ok, got ${reply.t}`);
-    return { node: reply.node, ok: reply.peers.every((p) => p.reached && p.error === null), peers: reply.peers };
+    return { node: reply.node, ok: reply.peers.every((p) => p.reached && p.error === null), peers: reply.peers, ...traceOf(reply) };
   }
 
   /** One replica's own stored version, without coordination. Default: this client's coordinator. */
@@ -276,6 +292,14 @@ export class KvClient {
     const reply = await this.request({ t: 'status' }, to, 'status.ok', this.config.readTimeoutMs);
     if (reply.t !== 'status.ok') throw new Error(`client: expected status.ok, got ${reply.t}`);
     return reply.status;
+  }
+
+  /** Everything a replica knows (core/state.ts): its status, links to peers, slow requests, figures. Default: this client's coordinator. */
+  async state(node?: string): Promise<StateReport> {
+    const to = node === undefined ? this.coordinatorSpec : nodeByName(this.config, node, 'node');
+    const reply = await this.request({ t: 'state' }, to, 'state.ok', this.config.readTimeoutMs);
+    if (reply.t !== 'state.ok') throw new Error(`client: expected state.ok, got ${reply.t}`);
+    return reply.state;
   }
 
   /** Checks a level against the cluster's RF without sending anything (the shell's `level` command). */
@@ -337,6 +361,10 @@ export class KvClient {
       p.reject(error(p));
     }
     if (this.pending.size === 0) this.disarm();
+  }
+
+  private traceField(opts: TraceOption): { trace?: true } {
+    return opts.trace ?? this.tracing ? { trace: true } : {};
   }
 
   private seenField(): { seen?: Stamp } {
@@ -519,6 +547,10 @@ export class KvClient {
   }
 }
 
+
+function traceOf(reply: { trace?: TraceReport }): Traced {
+  return reply.trace === undefined ? {} : { trace: reply.trace };
+}
 
 /** A wait jittered by ±25%, so clients that lost the same datagrams do not retransmit in step. */
 function jittered(waitMs: number): number {

@@ -18,6 +18,10 @@ import {
 } from './client.js';
 import { changeFromArgs, liveRing, planJson, planOf, planText, ringJson, ringText, type LiveRing } from './ring-view.js';
 import { isRefused, parseShellLine, type ShellCommand } from './shell-parse.js';
+import { traceJson, traceTable } from './trace-table.js';
+import { mergeStates, type ClusterView, type ReplicaAnswer } from './cluster-state.js';
+import { renderTop, runTop } from './top.js';
+import type { TraceReport } from '../core/trace.js';
 import { defaultHistoryFile, runShell } from './shell.js';
 
 const exitOk = 0;
@@ -168,6 +172,63 @@ function statusLine(s: StatusReport): string {
     + (s.clockWarning !== null ? `; CLOCK PROBLEM: ${s.clockWarning}` : '');
 }
 
+// ---- the cluster's state ----------------------------------------------------------------------------
+
+/** Every replica's `state`, asked at once, merged; a replica that does not answer is part of the view. */
+async function clusterView(client: KvClient): Promise<ClusterView> {
+  const answers = await Promise.all(client.config.nodes.map(async (n): Promise<ReplicaAnswer> => {
+    try {
+      return { name: n.name, state: await client.state(n.name), error: null };
+    } catch (e) {
+      return { name: n.name, state: null, error: e instanceof Error ? e.message : String(e) };
+    }
+  }));
+  return mergeStates(answers, client.config.replicationFactor, Date.now());
+}
+
+/** kvc top: the view redrawn every second; q quits. */
+async function top(args: CommonArgs): Promise<void> {
+  let client: KvClient | undefined;
+  try {
+    client = await KvClient.open(clientOptions(args));
+    const c = client;
+    await runTop({ input: process.stdin, output: process.stdout, fetch: () => clusterView(c) });
+  } catch (e) {
+    console.error(errorText(e));
+    process.exitCode = exitCodeOf(e);
+  } finally {
+    await client?.close();
+  }
+}
+
+// ---- traces -------------------------------------------------------------------------------------
+
+/** The trace a result or an error carries (the request was traced), else undefined. */
+function traceIn(x: unknown): TraceReport | undefined {
+  if (x instanceof ClusterError) return x.trace;
+  return typeof x === 'object' && x !== null && 'trace' in x ? (x as { trace?: TraceReport }).trace : undefined;
+}
+function names(client: KvClient | undefined): string[] {
+  return client?.config.nodes.map((n) => n.name) ?? [];
+}
+/** The table below the result, as cqlsh prints it with TRACING ON. */
+function withTraceText(text: string, x: unknown, client: KvClient | undefined): string {
+  const t = traceIn(x);
+  return t === undefined ? text : `${text}
+
+${traceTable(t, names(client))}`;
+}
+function withTraceJson(json: Json, x: unknown, client: KvClient | undefined): Json {
+  const t = traceIn(x);
+  return t === undefined ? json : { ...json, trace: traceJson(t, names(client)) };
+}
+
+/** Piped without --json: one line per command, so the trace is its session and decision only. */
+function traceLine(x: unknown): string {
+  const t = traceIn(x);
+  return t === undefined ? '' : ` [trace ${t.session}: ${t.events.length} events, ${t.durationUs} µs]`;
+}
+
 function exitCodeOf(e: unknown): number {
   if (e instanceof KvError) return e.kind === 'BadInput' ? exitBadInput : exitClusterError;
   if (e instanceof ConfigError) return exitBadInput;
@@ -203,7 +264,7 @@ function errorJson(e: unknown): Json {
 
 interface CommonArgs {
   config?: string | undefined; coordinator?: string | undefined; json: boolean; timeoutMs?: number | undefined;
-  seen?: string | undefined; seenFile?: string | undefined;
+  seen?: string | undefined; seenFile?: string | undefined; trace?: boolean | undefined;
 }
 
 /** `--seen`: a stamp as kvc prints it (1763700000123.0@2) or as --json does ([1763700000123,0,2]). */
@@ -252,6 +313,7 @@ function clientOptions(args: CommonArgs): ClientOptions {
   if (seen !== null) opts.seen = seen;
   if (args.coordinator !== undefined) opts.coordinator = args.coordinator;
   if (args.timeoutMs !== undefined) opts.timeoutMs = args.timeoutMs;
+  if (args.trace === true) opts.trace = true;
   return opts;
 }
 
@@ -264,18 +326,18 @@ async function oneShot<R>(
     client = await KvClient.open(clientOptions(args));
     const result = await run(client);
     if (args.seenFile !== undefined && client.seen !== null) writeSeenFile(args.seenFile, client.seen);
-    console.log(args.json ? JSON.stringify(json(result)) : text(result));
+    console.log(args.json ? JSON.stringify(withTraceJson(json(result), result, client)) : withTraceText(text(result), result, client));
     process.exitCode = exitOf(result);
   } catch (e) {
-    reportError(args, e);
+    reportError(args, e, client);
   } finally {
     await client?.close();
   }
 }
 
-function reportError(args: CommonArgs, e: unknown): void {
-  if (args.json) console.log(JSON.stringify(errorJson(e)));
-  else console.error(errorText(e));
+function reportError(args: CommonArgs, e: unknown, client?: KvClient): void {
+  if (args.json) console.log(JSON.stringify(withTraceJson(errorJson(e), e, client)));
+  else console.error(withTraceText(errorText(e), e, client));
   process.exitCode = exitCodeOf(e);
 }
 
@@ -305,6 +367,7 @@ function shellHelp(coordinator: string): string {
     '  get,17,QUORUM  put,17,hello,ONE  del,17,ALL   the original comma syntax (a put\'s last field is its level)',
     '  level [L]                   show or set the default level: ONE TWO THREE QUORUM ALL (any case; QUORUM at start)',
     '  status                      the coordinator\'s view: ring, replicas UP/DOWN, hints, anti-entropy, keys, log, drops',
+    '  tracing [on|off]            print every later get, put, del and repair with its trace: each message, replica step and ack',
     `  repair                      an anti-entropy round of ${coordinator} with every peer, now`,
     '  help                        this text',
     '  quit | exit                 leave (also Ctrl-D); Ctrl-C cancels the request in flight or clears the line',
@@ -320,7 +383,10 @@ interface ShellState { client: KvClient; level: Level; json: boolean; interactiv
 
 /** Runs one parsed command; returns its exit code, or 'quit'. */
 async function execute(c: ShellCommand, st: ShellState): Promise<number | 'quit'> {
-  const say = (text: string, json: Json) => console.log(st.json ? JSON.stringify(json) : text);
+  // Piped without --json, one line per command: a trace is named on it, not drawn.
+  const say = (text: string, json: Json, result?: unknown) => console.log(st.json
+    ? JSON.stringify(withTraceJson(json, result, st.client))
+    : st.interactive ? withTraceText(text, result, st.client) : text + traceLine(result));
   switch (c.cmd) {
     case 'none': return exitOk;
     case 'quit': return 'quit';
@@ -331,24 +397,28 @@ async function execute(c: ShellCommand, st: ShellState): Promise<number | 'quit'
       return exitOk;
     case 'get': {
       const r = await st.client.get(c.key, c.level ?? st.level);
-      say(getText(r), getJson(r));
+      say(getText(r), getJson(r), r);
       return exitOk;
     }
     case 'put': {
       const r = await st.client.put(c.key, c.value, c.level ?? st.level);
-      say(putText(r), putJson(r));
+      say(putText(r), putJson(r), r);
       return exitOk;
     }
     case 'del': {
       const r = await st.client.del(c.key, c.level ?? st.level);
-      say(delText(r), delJson(r));
+      say(delText(r), delJson(r), r);
       return exitOk;
     }
     case 'repair': {
       const r = await st.client.repair();
-      say(st.interactive ? repairText(r) : repairText(r).replaceAll('\n', ';'), repairJson(r));
+      say(st.interactive ? repairText(r) : repairText(r).replaceAll('\n', ';'), repairJson(r), r);
       return r.ok ? exitOk : exitClusterError;
     }
+    case 'tracing':
+      if (c.on !== undefined) st.client.tracing = c.on;
+      say(`tracing ${st.client.tracing ? 'on' : 'off'}`, { ok: true, tracing: st.client.tracing });
+      return exitOk;
     case 'status': {
       const s = await st.client.status();
       say(st.interactive ? statusText(s) : statusLine(s), { ok: true, ...s });
@@ -380,9 +450,9 @@ async function shell(args: CommonArgs): Promise<void> {
       code = await execute(c, st);
     } catch (e) {
       // Piped, errors go to stdout too, so the output keeps one line per command.
-      if (st.json) console.log(JSON.stringify(errorJson(e)));
-      else if (interactive) console.error(errorText(e));
-      else console.log(errorText(e));
+      if (st.json) console.log(JSON.stringify(withTraceJson(errorJson(e), e, client)));
+      else if (interactive) console.error(withTraceText(errorText(e), e, client));
+      else console.log(errorText(e) + traceLine(e));
       code = exitCodeOf(e);
     }
     if (code === 'quit') return 'quit';
@@ -441,6 +511,7 @@ async function main(): Promise<void> {
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per result' })
     .option('timeout-ms', { type: 'number', describe: 'overall deadline per request (default: the config\'s write/read timeout + 1 s)' })
     .option('seen', { type: 'string', describe: 'the newest stamp an earlier run printed: this request is ordered after it (env KV_SEEN)', default: process.env.KV_SEEN })
+    .option('trace', { type: 'boolean', default: false, describe: 'trace each get, put, del and repair: every message, replica step and ack, printed below the result (in the shell: tracing on)' })
     .option('seen-file', { type: 'string', describe: 'read the newest stamp seen from this file before the request and keep it there after (env KV_SEEN_FILE)', default: process.env.KV_SEEN_FILE })
     .command('$0', 'open the interactive shell (reads commands line by line when stdin is not a terminal)', () => {}, (a) => shell(a))
     .command('get <key>', 'read a key (0..255)', (y) => y
@@ -484,6 +555,10 @@ async function main(): Promise<void> {
         .demandCommand(1, 'ring plan: say which change: join, leave, replace or remove'),
       () => {}),
     (a) => oneShot(a, (c) => liveRing(c, a.node), ringText, ringJson))
+    .command('state', 'every replica\'s view, merged: ring ranges short of replicas, who sees whom DOWN, rates, p99, hints, anti-entropy, slow requests (exit 1 when no replica answers)', () => {},
+      (a) => oneShot(a, (c) => clusterView(c), (v) => renderTop(v, process.stdout.columns ?? 120), (v) => ({ ok: true, ...v }),
+        (v) => (v.unreachable.length === v.replicas.length ? exitClusterError : exitOk)))
+    .command('top', 'kvc state redrawn every second on the terminal (q quits)', () => {}, (a) => top(a))
     .command('status', 'a replica\'s view: ring ranges and replicas UP/DOWN, hints pending, keys, log, dropped datagrams', () => {},
       (a) => oneShot(a, (c) => c.status(), statusText, (s) => ({ ok: true, ...s })))
     .epilog('Exit status: 0 success (found or not); 1 the cluster answered with an error or did not answer; 2 input refused before sending (bad key, value, level, replica or config).')

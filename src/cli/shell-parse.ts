@@ -12,6 +12,8 @@ export type ShellCommand =
   /** Without a level: show the default level. */
   | { cmd: 'level'; level?: Level }
   | { cmd: 'status' }
+  /** Without on/off: show whether requests are traced. */
+  | { cmd: 'tracing'; on?: boolean }
   | { cmd: 'help' }
   | { cmd: 'quit' }
   /** A blank line or a `#` comment: nothing to do. */
@@ -70,10 +72,19 @@ export function parseShellLine(line: string): Parsed<ShellCommand> {
     case 'repair': return noArgs('repair', args);
     case 'level': return parseLevelCommand(args);
     case 'status': return noArgs('status', args);
+    case 'tracing': return parseTracing(args);
     case 'help': case '?': return noArgs('help', args);
     case 'quit': case 'exit': return noArgs('quit', args);
-    default: return { error: `unknown command ${JSON.stringify(shorten(name))} (commands: get, put, del, level, status, repair, help, quit; try help)` };
+    default: return { error: `unknown command ${JSON.stringify(shorten(name))} (commands: get, put, del, level, status, repair, tracing, help, quit; try help)` };
   }
+}
+
+/** `tracing on|off` (Cassandra's TRACING ON): every later get, put, del and repair prints its trace. */
+function parseTracing(args: string[]): Parsed<ShellCommand> {
+  if (args.length === 0) return { cmd: 'tracing' };
+  const word = args.length === 1 ? args[0]!.toLowerCase() : '';
+  if (word === 'on' || word === 'off') return { cmd: 'tracing', on: word === 'on' };
+  return { error: `tracing: expected on or off, got ${JSON.stringify(shorten(args.join(' ')))} (usage: tracing [on|off])` };
 }
 
 function parseGet(args: string[]): Parsed<ShellCommand> {

@@ -107,7 +107,8 @@ export class AntiEntropy {
    * finished. A peer the failure detector holds DOWN is not waited for. Returns false (and calls
    * nothing) when too many repairs are already running.
    */
-  repairAll(done: (results: RepairPeerResult[]) => void): boolean {
+  /** `onPeer`: each peer's result as its round ends (a traced repair records them). */
+  repairAll(done: (results: RepairPeerResult[]) => void, onPeer?: (result: RepairPeerResult) => void): boolean {
     const peers = this.peers();
     if (this.repairsInFlight >= repairRequestsInFlightMax || this.roundsInFlight + peers.length > antiEntropyRoundsInFlightMax) return false;
     const results: RepairPeerResult[] = [];
@@ -119,7 +120,7 @@ export class AntiEntropy {
     };
     if (waiting === 0) { finish(); return true; }
     for (const peer of peers) {
-      const collect = (r: RepairPeerResult) => { results.push(r); if (--waiting === 0) finish(); };
+      const collect = (r: RepairPeerResult) => { results.push(r); onPeer?.(r); if (--waiting === 0) finish(); };
       if (!this.ports.isUp(peer)) {
         collect({ name: this.ports.nameOf(peer), reached: false, sent: 0, received: 0, error: `DOWN (silent for over ${this.ports.config.downAfterMs} ms, or its config or clock refused)` });
       } else {

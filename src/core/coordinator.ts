@@ -6,15 +6,18 @@ import type { HintedHandoff } from './handoff.js';
 import { aheadOf, compareStamps, formatStamp, type Hlc } from './hlc.js';
 import { ClientAnswers } from './dedup.js';
 import { clientDeadlineMsMax, clientRequestsInFlightMax, dedupEntriesMax } from './limits.js';
-import { utf8Bytes, type ClientReply, type CoordinatedRequest, type DelRequest, type GetRequest, type PutRequest } from './messages.js';
+import { utf8Bytes, type ClientReply, type CoordinatedRequest, type DelRequest, type GetRequest, type PeerReply, type PeerRequest, type PutRequest } from './messages.js';
 import type { NodePorts } from './ports.js';
 import { requiredAcks } from './quorum.js';
+import { activityText, clip, toUs, type Trace, type TraceKind, type Tracing } from './trace.js';
 import type { Address, ClientError, Key, Level, NodeIndex, Stamp, StoredValue, Versioned } from './types.js';
 
 interface WriteOp {
   kind: 'write';
   client: Address; clientId: number; opKey: string; clientDeadlineMs: number; key: Key; level: Level; value: StoredValue; stamp: Stamp;
   required: number; replicas: readonly NodeIndex[]; sentTo: Set<NodeIndex>; acked: Set<NodeIndex>; answered: boolean; deadlineMs: number;
+  /** When it arrived (slow_request_ms), and its trace until it is answered (null: untraced). */
+  startedMs: number; trace: Trace | null;
 }
 interface ReadOp {
   kind: 'read';
@@ -25,6 +28,7 @@ interface ReadOp {
   blockingRepair: Set<NodeIndex> | null; answer: Versioned | null; repaired: Set<NodeIndex>;
   /** Every reply is in, or the deadline passed: background repair has been sent. */
   finished: boolean;
+  startedMs: number; trace: Trace | null;
 }
 type ClientOp = WriteOp | ReadOp;
 
@@ -41,6 +45,7 @@ export class Coordinator {
     private readonly hlc: Hlc,
     private readonly handoff: HintedHandoff,
     private readonly readRepairing: boolean,
+    private readonly tracing: Tracing,
   ) {}
 
   get inFlight(): number {
@@ -68,7 +73,18 @@ export class Coordinator {
     // Every refusal from here on is for a request this process has not started: a copy of one it
     // ran is answered above, never refused as if nothing had been written. One its previous process
     // may have run is answered Timeout before anything else (see writesServedFromMs below).
-    const fail = (error: ClientError, message: string) => this.answer(client, req.id, { t: 'fail', id: req.id, error, message }, opKey, req.deadlineMs);
+    // Traced when the client asks or trace_probability samples it; untraced, this is the only cost.
+    const trace = req.trace === true || this.tracing.probability > 0
+      ? this.tracing.start(req.trace === true, this.ports.clockMs(), { op: req.t, key: req.key, level: req.level, client }) : null;
+    const fail = (error: ClientError, message: string) => {
+      const reply: ClientReply = { t: 'fail', id: req.id, error, message };
+      const report = trace?.report(error === 'Unavailable' ? 'unavailable' : 'refused', this.nowUs(), { note: clip(message) }) ?? null;
+      if (report !== null) {
+        if (!report.sampled) reply.trace = report;
+        this.tracing.finished({ op: req.t, key: req.key, level: req.level, atMs: this.ports.nowMs(), durationMs: 0, outcome: message, trace: report });
+      }
+      this.answer(client, req.id, reply, opKey, req.deadlineMs);
+    };
     if (req.t !== 'get' && req.sentAtMs < this.ports.writesServedFromMs) {
       // The previous incarnation may have stamped this very write and died before answering; its
       // answer died with it, so a second stamp (later, newer) could overwrite writes acknowledged
@@ -121,12 +137,13 @@ export class Coordinator {
     const replicas = ring.replicasFor(req.key);
     const down = replicas.filter((r) => !this.ports.isUp(r));
     const alive = replicas.length - down.length;
+    trace?.add('replicas', this.nowUs(), { nodes: [...replicas], down });
     if (alive < need.acks) {
       return fail('Unavailable', `Unavailable: ${req.level} needs ${need.acks} of ${replicas.length} replicas of key ${req.key}, ` +
         `${alive} alive (${down.map((r) => this.ports.nameOf(r)).join(', ')} down)`);
     }
-    if (req.t === 'get') this.startRead(client, opKey, req, need.acks, replicas);
-    else this.startWrite(client, opKey, req, need.acks, replicas);
+    if (req.t === 'get') this.startRead(client, opKey, req, need.acks, replicas, trace);
+    else this.startWrite(client, opKey, req, need.acks, replicas, trace);
   }
 
   /**
@@ -187,52 +204,62 @@ export class Coordinator {
 
   // ---- put and del -------------------------------------------------------------------------------
 
-  private startWrite(client: Address, opKey: string, req: PutRequest | DelRequest, required: number, replicas: readonly NodeIndex[]): void {
+  private startWrite(client: Address, opKey: string, req: PutRequest | DelRequest, required: number, replicas: readonly NodeIndex[], trace: Trace | null): void {
     const { ports } = this;
     const now = ports.nowMs();
     const stamp = this.hlc.now(ports.clockMs());
     const value = req.t === 'put' ? req.value : null;
     const op: WriteOp = {
       kind: 'write', client, clientId: req.id, opKey, clientDeadlineMs: req.deadlineMs, key: req.key, level: req.level, value, stamp,
-      required, replicas, sentTo: new Set(), acked: new Set(), answered: false, deadlineMs: now + ports.config.writeTimeoutMs,
+      required, replicas, sentTo: new Set(), acked: new Set(), answered: false, deadlineMs: now + ports.config.writeTimeoutMs, startedMs: now, trace,
     };
     this.ops.set(opKey, op);
+    trace?.add('stamped', this.nowUs(), { stamp });
     for (const r of this.peersFirst(replicas)) {
-      if (!ports.isUp(r)) { this.handoff.store(r, req.key, value, stamp); continue; }
+      if (!ports.isUp(r)) {
+        if (this.handoff.store(r, req.key, value, stamp)) trace?.add('hint', this.nowUs(), { peer: r, why: 'down' });
+        continue;
+      }
       const msg = ports.requests.register(r, (id) => ({ t: 'rw', from: ports.self, gen: ports.generation, id, key: req.key, value, stamp }),
-        now, op.deadlineMs, r !== ports.self, () => this.onWriteAck(opKey, op, r));
+        now, op.deadlineMs, r !== ports.self, (reply) => this.onWriteAck(opKey, op, r, reply), undefined, this.onResend(op, r));
       op.sentTo.add(r);
+      this.traceSent(op.trace, msg, r, 'write');
       ports.sendPeer(r, msg);
     }
   }
 
-  private onWriteAck(opKey: string, op: WriteOp, replica: NodeIndex): void {
+  private onWriteAck(opKey: string, op: WriteOp, replica: NodeIndex, reply: PeerReply): void {
     op.acked.add(replica);
+    if (op.trace !== null) this.traceReply(op.trace, 'ack', replica, reply, { m: op.acked.size });
     if (!op.answered && op.acked.size >= op.required) {
       op.answered = true;
       const t = op.value === null ? 'del.ok' : 'put.ok';
-      this.answer(op.client, op.clientId, { t, id: op.clientId, key: op.key, stamp: op.stamp, coordinator: this.ports.name }, opKey, op.clientDeadlineMs);
+      this.conclude(op, { t, id: op.clientId, key: op.key, stamp: op.stamp, coordinator: this.ports.name }, 'answered',
+        { n: op.acked.size, m: op.required, why: 'write' });
     }
     if (op.acked.size === op.sentTo.size) this.ops.delete(opKey); // every replica written; none needs a hint
   }
 
   // ---- get and read repair -----------------------------------------------------------------------
 
-  private startRead(client: Address, opKey: string, req: GetRequest, required: number, replicas: readonly NodeIndex[]): void {
+  private startRead(client: Address, opKey: string, req: GetRequest, required: number, replicas: readonly NodeIndex[], trace: Trace | null): void {
     const { ports } = this;
     const now = ports.nowMs();
     const asked = replicas.filter((r) => ports.isUp(r));
     const op: ReadOp = {
       kind: 'read', client, clientId: req.id, opKey, clientDeadlineMs: req.deadlineMs, key: req.key, level: req.level, required, asked, replies: new Map(),
       answered: false, deadlineMs: now + ports.config.readTimeoutMs, blockingRepair: null, answer: null, repaired: new Set(), finished: false,
+      startedMs: now, trace,
     };
     this.ops.set(opKey, op);
     for (const r of this.peersFirst(asked)) {
       const msg = ports.requests.register(r, (id) => ({ t: 'rr', from: ports.self, gen: ports.generation, id, key: req.key }),
         now, op.deadlineMs, r !== ports.self, (reply) => {
           if (reply.t !== 'rr.ok') return;
+          if (op.trace !== null) this.traceReply(op.trace, 'read-reply', r, reply, { stamp: reply.stamp });
           this.onReadReply(opKey, op, r, reply.stamp === null ? null : { value: reply.value, stamp: reply.stamp });
-        });
+        }, undefined, this.onResend(op, r));
+      this.traceSent(op.trace, msg, r, 'read');
       ports.sendPeer(r, msg);
     }
   }
@@ -243,6 +270,7 @@ export class Coordinator {
       const newest = newestOf(op.replies.values());
       op.answer = newest;
       const stale = newest === null ? [] : [...op.replies].filter(([, v]) => isOlder(v, newest)).map(([r]) => r);
+      if (op.trace !== null && newest !== null) for (const r of stale) op.trace.add('stale', this.nowUs(), { peer: r, old: op.replies.get(r)?.stamp ?? null, stamp: newest.stamp });
       if (this.readRepairing && this.ports.config.readRepairBlocking && op.required > 1 && stale.length > 0 && newest !== null) {
         // Cassandra 4's blocking read repair: the replicas read get the newest version before the
         // answer leaves, so a later read at this level never sees an older one.
@@ -265,7 +293,8 @@ export class Coordinator {
   private answerRead(opKey: string, op: ReadOp): void {
     op.answered = true;
     const v = op.answer;
-    this.answer(op.client, op.clientId, { t: 'get.ok', id: op.clientId, key: op.key, value: v?.value ?? null, stamp: v?.stamp ?? null, coordinator: this.ports.name }, opKey, op.clientDeadlineMs);
+    this.conclude(op, { t: 'get.ok', id: op.clientId, key: op.key, value: v?.value ?? null, stamp: v?.stamp ?? null, coordinator: this.ports.name },
+      'answered', { n: op.replies.size, m: op.required, why: 'read' });
   }
 
   /** Every reply is in (or the deadline passed): background read repair of the rest. */
@@ -289,7 +318,11 @@ export class Coordinator {
     if (!ports.requests.hasRoom()) return;
     const now = ports.nowMs();
     const msg = ports.requests.register(replica, (id) => ({ t: 'rw', from: ports.self, gen: ports.generation, id, key: op.key, value: newest.value, stamp: newest.stamp }),
-      now, now + ports.config.writeTimeoutMs, replica !== ports.self, () => then?.());
+      now, now + ports.config.writeTimeoutMs, replica !== ports.self, (reply) => {
+        if (op.trace !== null) this.traceReply(op.trace, 'repair-ack', replica, reply, {});
+        then?.();
+      }, undefined, this.onResend(op, replica));
+    this.traceSent(op.trace, msg, replica, 'read-repair');
     ports.sendPeer(replica, msg);
   }
 
@@ -300,25 +333,74 @@ export class Coordinator {
     const opKey = op.opKey;
     this.ops.delete(opKey);
     if (op.kind === 'write') {
-      for (const r of op.replicas) if (!op.acked.has(r) && r !== self) this.handoff.store(r, op.key, op.value, op.stamp);
+      for (const r of op.replicas) {
+        if (!op.acked.has(r) && r !== self && this.handoff.store(r, op.key, op.value, op.stamp) && op.sentTo.has(r)) op.trace?.add('hint', this.nowUs(), { peer: r, why: 'no-ack' });
+      }
       if (!op.answered) {
-        this.answer(op.client, op.clientId, {
+        this.conclude(op, {
           t: 'fail', id: op.clientId, error: 'Timeout', acks: op.acked.size, required: op.required,
           message: `Timeout: ${op.acked.size} of ${op.required} acks for ${op.value === null ? 'del' : 'put'} of key ${op.key} at ${op.level} ` +
             `within ${config.writeTimeoutMs} ms (the ${op.value === null ? 'delete' : 'write'} may still land)`,
-        }, opKey, op.clientDeadlineMs);
+        }, 'timeout', { n: op.acked.size, m: op.required, why: 'write', nodes: [...op.acked] });
       }
     } else {
       if (!op.answered) {
-        this.answer(op.client, op.clientId, {
+        this.conclude(op, {
           t: 'fail', id: op.clientId, error: 'Timeout', acks: Math.min(op.replies.size, op.required), required: op.required,
           message: `Timeout: ${op.replies.size} of ${op.required} replies for get of key ${op.key} at ${op.level} within ${config.readTimeoutMs} ms` +
             `${op.blockingRepair !== null ? ` (blocking read repair of ${op.blockingRepair.size} replicas unfinished)` : ''}`,
-        }, opKey, op.clientDeadlineMs);
+        }, 'timeout', { n: op.replies.size, m: op.required, why: 'read', nodes: [...op.replies.keys()] });
       }
       op.answered = true;
       if (!op.finished) this.finishRead(opKey, op);
     }
+  }
+
+  /**
+   * Answers an op: with its trace when traced (ending with the decision, after the replicas it did
+   * not wait for), and into the slow-request log when it took slow_request_ms or more.
+   */
+  private conclude(op: ClientOp, reply: ClientReply, decision: TraceKind, fields: Parameters<Trace['add']>[2]): void {
+    const trace = op.trace;
+    const durationMs = this.ports.nowMs() - op.startedMs;
+    if (trace !== null || (this.tracing.slowRequestMs > 0 && durationMs >= this.tracing.slowRequestMs)) {
+      const nowUs = this.nowUs();
+      const outstanding = trace === null || decision !== 'answered' ? []
+        : op.kind === 'write' ? [...op.sentTo].filter((r) => !op.acked.has(r)) : op.asked.filter((r) => !op.replies.has(r));
+      if (outstanding.length > 0) trace?.add('waiting', nowUs, { nodes: outstanding });
+      const report = trace?.report(decision, nowUs, fields) ?? null;
+      // A sampled trace stays here (state shows it); only a client that asked gets one.
+      if (report !== null && !report.sampled && (reply.t === 'get.ok' || reply.t === 'put.ok' || reply.t === 'del.ok' || reply.t === 'fail')) reply.trace = report;
+      op.trace = null; // what happens after the answer is not part of it
+      const outcome = activityText({ kind: decision, src: this.ports.self, atUs: nowUs, elapsedUs: 0, ...fields }, this.ports.nameOf);
+      const opName = op.kind === 'read' ? 'get' : op.value === null ? 'del' : 'put';
+      this.tracing.finished({ op: opName, key: op.key, level: op.level, atMs: this.ports.nowMs(), durationMs, outcome, trace: report });
+    }
+    this.answer(op.client, op.clientId, reply, op.opKey, op.clientDeadlineMs);
+  }
+
+  private nowUs(): number {
+    return toUs(this.ports.clockMs());
+  }
+
+  /** A traced op's message carries the flag (the replica sends its steps back) and is recorded with why it was sent. */
+  private traceSent(trace: Trace | null, msg: PeerRequest, to: NodeIndex, why: 'write' | 'read' | 'read-repair'): void {
+    if (trace === null) return;
+    if (msg.t === 'rw' || msg.t === 'rr') msg.trace = true;
+    trace.sent(to, why, this.nowUs());
+  }
+
+  /** A reply to a traced op: the replica's own steps, then its arrival here with its latency on this clock. */
+  private traceReply(trace: Trace, kind: 'ack' | 'read-reply' | 'repair-ack', from: NodeIndex, reply: PeerReply, fields: Parameters<Trace['add']>[2]): void {
+    const nowUs = this.nowUs();
+    trace.replicaSteps(reply.t === 'rw.ok' || reply.t === 'rr.ok' ? reply.trace : undefined);
+    trace.add(kind, nowUs, { peer: from, n: trace.latencyUs(from, nowUs), ...fields });
+  }
+
+  /** Retransmissions of a traced op's messages are steps too; untraced, none is watched. */
+  private onResend(op: ClientOp, to: NodeIndex): ((attempt: number) => void) | undefined {
+    if (op.trace === null) return undefined;
+    return (attempt) => op.trace?.add('resent', this.nowUs(), { peer: to, n: attempt });
   }
 
   /**

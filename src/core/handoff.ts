@@ -28,9 +28,9 @@ export class HintedHandoff {
     return this.expired.get(target) ?? 0;
   }
 
-  /** Holds a write for a replica that missed it (kept only if newer than its hint for the key). */
-  store(target: NodeIndex, key: Key, value: StoredValue, stamp: Stamp): void {
-    if (!this.enabled || !this.hints.isNewer(target, key, stamp)) return;
+  /** Holds a write for a replica that missed it (kept only if newer than its hint for the key); true when stored. */
+  store(target: NodeIndex, key: Key, value: StoredValue, stamp: Stamp): boolean {
+    if (!this.enabled || !this.hints.isNewer(target, key, stamp)) return false;
     const now = this.ports.nowMs();
     this.ports.append({ t: 'h', target, key, value, stamp, atMs: now }, null);
     const unlogged = this.unlogged.get(target) ?? { count: 0, keys: new Set<Key>(), lastLogMs: -Infinity };
@@ -42,6 +42,7 @@ export class HintedHandoff {
       unlogged.count++;
       unlogged.keys.add(key);
     }
+    return true;
   }
 
   /** Sweeps (expiry, retries) when due, and logs the summaries of hints stored meanwhile. */

@@ -99,3 +99,20 @@ export const peerProblemLogIntervalMs = 60_000;
 export const cookieProblemShownMs = 10_000;
 /** Versions the replay keeps out of the store (beyond the clock bound) that status and the start line name. */
 export const quarantinedKeysListedMax = 16;
+
+/**
+ * Tracing: events one trace keeps and their encoded bytes (the coordinator's and every replica's;
+ * past either one `truncated` event counts the rest, and the decision is always kept), the bytes of
+ * the largest event, events one replica's reply carries, and the bytes of an event's text. So a
+ * get's answer with the largest value and its trace still fits one datagram (test/unit/trace.spec.ts).
+ */
+export const traceEventsMax = 40;
+export const traceBytesMax = 4_000;
+export const traceEventBytesMax = 400;
+export const traceReplicaEventsMax = 6;
+export const traceNoteBytesMax = 160;
+/** Slow requests (slow_request_ms) a node keeps for `state`, newest last, and the log lines about them per second. */
+export const slowRequestsKeptMax = 16;
+export const slowRequestLinesPerSecondMax = 10;
+/** Traces trace_probability sampled that a node keeps for `state`, newest last. */
+export const sampledTracesKeptMax = 16;

@@ -3,6 +3,8 @@
 import {
   antiEntropyBlockCount, configDigestCharsMax, hintEntryOverheadBytes, keyCount, keyMax, keyMin, messageIdMax, nodeNameBytesMax, nodesMax, valueBytesMaxCeiling,
 } from './limits.js';
+import { parseState, type StateReport } from './state.js';
+import { parseReplicaSteps, parseTraceReport, type TraceEvent, type TraceReport } from './trace.js';
 import { clientErrors, levels, type ClientError, type Key, type Level, type NodeIndex, type Stamp, type StoredValue } from './types.js';
 
 // ---- client <-> coordinator ----------------------------------------------------------------
@@ -15,7 +17,9 @@ import { clientErrors, levels, type ClientError, type Key, type Level, type Node
  * `seen`: the newest stamp this client has been answered with. The coordinator's clock moves past it
  * before stamping, so a client's later write beats its earlier one whichever coordinator serves it.
  */
-export interface RequestAge { sentAtMs: number; deadlineMs: number; seen?: Stamp }
+export interface RequestAge { sentAtMs: number; deadlineMs: number; seen?: Stamp; trace?: true }
+/** `trace`: the client asks for a trace of this request (see trace.ts); its answer carries it. */
+export interface Traced { trace?: TraceReport }
 export interface GetRequest extends RequestAge { t: 'get'; id: number; key: Key; level: Level }
 export interface PutRequest extends RequestAge { t: 'put'; id: number; key: Key; value: string; level: Level }
 /** A write of a tombstone: every path a put takes, with no value. */
@@ -24,26 +28,29 @@ export interface DelRequest extends RequestAge { t: 'del'; id: number; key: Key;
 export interface LocalRequest { t: 'local'; id: number; key: Key }
 export interface StatusRequest { t: 'status'; id: number }
 /** Run an anti-entropy round with every peer now; answered once every round has finished. */
-export interface RepairRequest { t: 'repair'; id: number }
-export type ClientRequest = GetRequest | PutRequest | DelRequest | LocalRequest | StatusRequest | RepairRequest;
+export interface RepairRequest { t: 'repair'; id: number; trace?: true }
+/** Everything the replica knows (state.ts): for kvc state, kvc top. */
+export interface StateRequest { t: 'state'; id: number }
+export type ClientRequest = GetRequest | PutRequest | DelRequest | LocalRequest | StatusRequest | RepairRequest | StateRequest;
 /** The client requests a coordinator fans out to the replicas of their key. */
 export type CoordinatedRequest = GetRequest | PutRequest | DelRequest;
 
 /** value null: not found; with a stamp, the newest version is a tombstone (deleted at that stamp). */
-export interface GetReply { t: 'get.ok'; id: number; key: Key; value: string | null; stamp: Stamp | null; coordinator: string }
-export interface PutReply { t: 'put.ok'; id: number; key: Key; stamp: Stamp; coordinator: string }
-export interface DelReply { t: 'del.ok'; id: number; key: Key; stamp: Stamp; coordinator: string }
+export interface GetReply extends Traced { t: 'get.ok'; id: number; key: Key; value: string | null; stamp: Stamp | null; coordinator: string }
+export interface PutReply extends Traced { t: 'put.ok'; id: number; key: Key; stamp: Stamp; coordinator: string }
+export interface DelReply extends Traced { t: 'del.ok'; id: number; key: Key; stamp: Stamp; coordinator: string }
 export interface LocalReply { t: 'local.ok'; id: number; key: Key; value: string | null; stamp: Stamp | null; node: string }
 export interface StatusReply { t: 'status.ok'; id: number; status: StatusReport }
 /** One peer's part of a repair: keys this replica sent it and received from it, or why it was not reached. */
 export interface RepairPeerResult { name: string; reached: boolean; sent: number; received: number; error: string | null }
-export interface RepairReply { t: 'repair.ok'; id: number; node: string; peers: RepairPeerResult[] }
-export interface FailReply {
+export interface RepairReply extends Traced { t: 'repair.ok'; id: number; node: string; peers: RepairPeerResult[] }
+export interface FailReply extends Traced {
   t: 'fail'; id: number; error: ClientError; message: string;
   /** Timeout: acks received and acks required. */
   acks?: number; required?: number;
 }
-export type ClientReply = GetReply | PutReply | DelReply | LocalReply | StatusReply | RepairReply | FailReply;
+export interface StateReply { t: 'state.ok'; id: number; state: StateReport }
+export type ClientReply = GetReply | PutReply | DelReply | LocalReply | StatusReply | RepairReply | FailReply | StateReply;
 
 export interface RangeReport { first: Key; last: Key; replicas: string[] }
 /** hintsExpired: hints for this target dropped past max_hint_window_ms since this node started (repair those keys). */
@@ -96,10 +103,11 @@ export interface StatusReport {
 // Requests carry (from, gen, id): gen is the sender's generation, so ids reused after a restart
 // are never mistaken for old ones. The reply carries the same id and is the ack.
 
-export interface ReplicaWrite { t: 'rw'; from: NodeIndex; gen: number; id: number; key: Key; value: StoredValue; stamp: Stamp }
-export interface ReplicaWriteAck { t: 'rw.ok'; from: NodeIndex; id: number }
-export interface ReplicaRead { t: 'rr'; from: NodeIndex; gen: number; id: number; key: Key }
-export interface ReplicaReadAck { t: 'rr.ok'; from: NodeIndex; id: number; value: StoredValue; stamp: Stamp | null }
+/** `trace`: the coordinator traces this request; the replica sends its own steps back on its reply. */
+export interface ReplicaWrite { t: 'rw'; from: NodeIndex; gen: number; id: number; key: Key; value: StoredValue; stamp: Stamp; trace?: true }
+export interface ReplicaWriteAck { t: 'rw.ok'; from: NodeIndex; id: number; trace?: TraceEvent[] }
+export interface ReplicaRead { t: 'rr'; from: NodeIndex; gen: number; id: number; key: Key; trace?: true }
+export interface ReplicaReadAck { t: 'rr.ok'; from: NodeIndex; id: number; value: StoredValue; stamp: Stamp | null; trace?: TraceEvent[] }
 /**
  * A batch of versions the sender holds for the receiver, [key, value, stamp] each: hinted writes,
  * or what an anti-entropy round found the receiver missing. Kept where newer, like any write.
@@ -299,6 +307,32 @@ function repairPeer(x: unknown): RepairPeerResult {
   };
 }
 
+/**
+ * A trace flag on a request, a trace on an answer, a replica's steps on its reply (see trace.ts),
+ * checked and copied only when the field is there: untraced, one property check per message.
+ */
+function withTrace(msg: Message, o: Record<string, unknown>): Message {
+  switch (msg.t) {
+    case 'get': case 'put': case 'del': case 'repair': case 'rw': case 'rr':
+      if (o.trace !== true) fail(`trace: expected true, got ${describe(o.trace)}`);
+      msg.trace = true;
+      return msg;
+    case 'get.ok': case 'put.ok': case 'del.ok': case 'repair.ok': case 'fail': {
+      const t = parseTraceReport(o.trace);
+      if (typeof t === 'string') fail(t);
+      msg.trace = t;
+      return msg;
+    }
+    case 'rw.ok': case 'rr.ok': {
+      const t = parseReplicaSteps(o.trace);
+      if (typeof t === 'string') fail(t);
+      msg.trace = t;
+      return msg;
+    }
+    default: return fail(`trace: not carried by a '${msg.t}' message`);
+  }
+}
+
 function validateOrThrow(x: unknown, valueBytesMax: number): Message {
   if (!isRecord(x)) fail(`message: expected a map, got ${describe(x)}`);
   const o = x;
@@ -315,6 +349,11 @@ function validateOrThrow(x: unknown, valueBytesMax: number): Message {
     case 'repair.ok': return { t: 'repair.ok', id: uint(o, 'id'), node: text(o, 'node', nodeNameBytesMax), peers: list(o.peers, 'peers', nodesMax).map(repairPeer) };
     case 'local.ok': return { t: 'local.ok', id: uint(o, 'id'), key: key(o), ...version(o, valueBytesMax), node: text(o, 'node', nodeNameBytesMax) };
     case 'status.ok': return { t: 'status.ok', id: uint(o, 'id'), status: validateStatus(o.status) };
+    case 'state': return { t: 'state', id: uint(o, 'id') };
+    case 'state.ok': {
+      const state = parseState(o.state, validateStatus);
+      return typeof state === 'string' ? fail(state) : { t: 'state.ok', id: uint(o, 'id'), state };
+    }
     case 'fail': {
       const error = o.error;
       if (typeof error !== 'string' || !(clientErrors as readonly string[]).includes(error)) fail(`error: expected one of ${clientErrors.join(', ')}, got ${describe(error)}`);
@@ -360,7 +399,8 @@ function validateOrThrow(x: unknown, valueBytesMax: number): Message {
  */
 export function validate(x: unknown, valueBytesMax: number = valueBytesMaxCeiling): Validated {
   try {
-    return { ok: true, msg: validateOrThrow(x, valueBytesMax) };
+    const msg = validateOrThrow(x, valueBytesMax);
+    return { ok: true, msg: (x as Record<string, unknown>).trace === undefined ? msg : withTrace(msg, x as Record<string, unknown>) };
   } catch (e) {
     if (e instanceof Invalid) return { ok: false, reason: e.message };
     return { ok: false, reason: `malformed: ${String(e)}` };
@@ -368,10 +408,10 @@ export function validate(x: unknown, valueBytesMax: number = valueBytesMaxCeilin
 }
 
 export function isClientRequest(m: Message): m is ClientRequest {
-  return m.t === 'get' || m.t === 'put' || m.t === 'del' || m.t === 'local' || m.t === 'status' || m.t === 'repair';
+  return m.t === 'get' || m.t === 'put' || m.t === 'del' || m.t === 'local' || m.t === 'status' || m.t === 'repair' || m.t === 'state';
 }
 export function isClientReply(m: Message): m is ClientReply {
-  return m.t === 'get.ok' || m.t === 'put.ok' || m.t === 'del.ok' || m.t === 'local.ok' || m.t === 'status.ok' || m.t === 'repair.ok' || m.t === 'fail';
+  return m.t === 'get.ok' || m.t === 'put.ok' || m.t === 'del.ok' || m.t === 'local.ok' || m.t === 'status.ok' || m.t === 'repair.ok' || m.t === 'fail' || m.t === 'state.ok';
 }
 export function isPeerMessage(m: Message): m is PeerMessage {
   return 'from' in m;

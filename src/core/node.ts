@@ -16,7 +16,7 @@ import {
 import type { LogRecord } from './log-record.js';
 import { BoundedMap } from './lru.js';
 import {
-  isClientRequest, type ClientReply, type ClientRequest, type Heartbeat, type Message, type PeerReply, type PeerRequest, type RepairReply, type StatusReport,
+  isClientRequest, type ClientReply, type ClientRequest, type Heartbeat, type Message, type PeerReply, type PeerRequest, type RepairReply, type RepairRequest, type StatusReport,
 } from './messages.js';
 import { PeerChecks } from './peer-checks.js';
 import { Ring } from './partitioner.js';
@@ -25,6 +25,8 @@ import type { Random } from './prng.js';
 import { RequestTracker } from './reliable.js';
 import { RestartWait } from './restart-wait.js';
 import { Store } from './store.js';
+import { slowSummaries, type StateReport } from './state.js';
+import { clip, ReplicaTrace, toUs, Tracing } from './trace.js';
 import { count } from './text.js';
 import { addressOf, type Address, type ClusterConfig, type Key, type NodeIndex, type RepairMode, type Stamp, type StoredValue } from './types.js';
 
@@ -97,6 +99,8 @@ export class Node {
   private readonly antiEntropy: AntiEntropy;
   /** A restarted replica stamps no write its previous process may have stamped, and is ready only once it serves every write (restart-wait.ts). */
   private readonly restartWait: RestartWait;
+  /** Sampling, session ids, the slow-request log (trace.ts). */
+  readonly tracing: Tracing;
   /** `kvc repair` requests: running (null) or answered, so a retransmission never starts a second repair. */
   private readonly repairs = new BoundedMap<string, RepairReply | null>(repairRequestsInFlightMax * 4);
   // replica: the (from, gen, id) of writes and hint batches seen, pending until durable
@@ -158,7 +162,8 @@ export class Node {
       clockProblem: () => this.checks.clockWarning() ?? this.clockSteppedBack(),
     };
     this.handoff = new HintedHandoff(ports, this.repairMode !== 'read-repair');
-    this.coordinator = new Coordinator(ports, this.hlc, this.handoff, this.repairMode !== 'hinted-handoff');
+    this.tracing = new Tracing(opts.self, opts.config.traceProbability ?? 0, opts.config.slowRequestMs ?? 0, opts.random, (text) => this.log('warn', 'slow-request', text));
+    this.coordinator = new Coordinator(ports, this.hlc, this.handoff, this.repairMode !== 'hinted-handoff', this.tracing);
     this.antiEntropy = new AntiEntropy(ports, { read: (key) => this.store.read(key), writeLocal: (writes, done) => this.writeLocal(writes, done) }, opts.random);
   }
 
@@ -405,7 +410,9 @@ export class Node {
       if (!this.ring.holds(this.self, msg.key)) return this.countDrop('misrouted');
       if (this.quarantinedKeys.has(msg.key)) return this.countDrop('clock-skew'); // its copy may lack a real version
       const v = this.store.read(msg.key);
-      return this.sendPeer(peer, { t: 'rr.ok', from: this.self, id: msg.id, value: v?.value ?? null, stamp: v?.stamp ?? null });
+      const reply: PeerReply = { t: 'rr.ok', from: this.self, id: msg.id, value: v?.value ?? null, stamp: v?.stamp ?? null };
+      if (msg.trace === true) reply.trace = this.traceRead(peer, v?.stamp ?? null);
+      return this.sendPeer(peer, reply);
     }
     // Anti-entropy's questions read only, like rr: answered again when retransmitted.
     if (msg.t === 'ae') return this.sendPeer(peer, this.antiEntropy.onDigests(peer, msg));
@@ -418,10 +425,39 @@ export class Node {
     const writes = msg.t === 'rw' ? [[msg.key, msg.value, msg.stamp] as const] : msg.writes;
     if (writes.some(([key]) => !this.ring.holds(this.self, key))) return this.countDrop('misrouted');
     this.peerRequestsSeen.start(peer, msg.gen, msg.id);
-    this.writeLocal(writes, () => {
+    const traced = msg.t === 'rw' && msg.trace === true ? this.traceWrite(peer, msg.key) : null;
+    this.writeLocal(writes, (fresh) => {
       this.peerRequestsSeen.finish(peer, msg.gen, msg.id);
+      if (traced !== null && ack.t === 'rw.ok' && msg.t === 'rw') ack.trace = traced(fresh.length > 0, msg.stamp);
       this.sendPeer(peer, ack);
     });
+  }
+
+  /** A traced replica read: its steps, for the reply. */
+  private traceRead(peer: NodeIndex, stamp: Stamp | null): ReplicaTrace['events'] {
+    const nowUs = toUs(this.clockMs);
+    const t = new ReplicaTrace(this.self, nowUs, peer, 'read');
+    t.add('read-local', nowUs, { stamp });
+    t.add('replied', nowUs, { peer });
+    return t.events;
+  }
+
+  /** A traced replica write, from arrival: once it is durable (or found not newer), its steps for the ack. */
+  private traceWrite(peer: NodeIndex, key: Key): (fresh: boolean, stamp: Stamp) => ReplicaTrace['events'] {
+    const receivedUs = toUs(this.clockMs);
+    const t = new ReplicaTrace(this.self, receivedUs, peer, 'write');
+    const held = this.store.read(key)?.stamp ?? null;
+    return (fresh, stamp) => {
+      const nowUs = toUs(this.clockMs);
+      if (fresh) {
+        t.add('applied', receivedUs, { stamp, old: held });
+        t.add('durable', nowUs, { n: nowUs - receivedUs });
+      } else {
+        t.add('not-newer', receivedUs, { stamp, old: held });
+      }
+      t.add('replied', nowUs, { peer });
+      return t.events;
+    };
   }
 
   /**
@@ -538,7 +574,7 @@ export class Node {
     }
     if (this.nowMs >= this.nextHeartbeatMs) this.heartbeatAll();
     const { retransmit, expired } = this.requests.due(this.nowMs);
-    for (const out of retransmit) this.sendPeer(out.to, out.msg);
+    for (const out of retransmit) { this.sendPeer(out.to, out.msg); out.onResend?.(out.attempts); }
     for (const out of expired) out.onGiveUp();
     this.coordinator.tick();
     this.handoff.tick();
@@ -565,21 +601,32 @@ export class Node {
         return this.reply(client, { t: 'local.ok', id: req.id, key: req.key, value: v?.value ?? null, stamp: v?.stamp ?? null, node: this.name });
       }
       case 'status': return this.reply(client, { t: 'status.ok', id: req.id, status: this.status() });
-      case 'repair': return this.onRepair(client, req.id);
+      case 'repair': return this.onRepair(client, req);
+      case 'state': return this.reply(client, { t: 'state.ok', id: req.id, state: this.state() });
       default: return this.coordinator.request(client, req);
     }
   }
 
   /** `kvc repair`: a round with every peer now, answered once all are done. */
-  private onRepair(client: Address, id: number): void {
+  private onRepair(client: Address, req: RepairRequest): void {
+    const id = req.id;
     const opKey = `${client}|${id}`;
     const known = this.repairs.get(opKey);
     if (known === null) return; // a retransmission of a repair still running
     if (known !== undefined) return this.reply(client, known);
+    const trace = req.trace === true || this.tracing.probability > 0
+      ? this.tracing.start(req.trace === true, this.clockMs, { op: 'repair', key: null, level: null, client }) : null;
     const started = this.antiEntropy.repairAll((peers) => {
       const reply: RepairReply = { t: 'repair.ok', id, node: this.name, peers };
+      if (trace !== null) {
+        const failed = peers.filter((p) => !p.reached || p.error !== null).map((p) => p.name);
+        reply.trace = trace.report('repaired', toUs(this.clockMs), { note: failed.length === 0 ? 'every peer done' : `not repaired: ${failed.join(', ')}` });
+      }
       this.repairs.set(opKey, reply);
       this.reply(client, reply);
+    }, trace === null ? undefined : (r) => {
+      const peer = this.config.nodes.findIndex((n) => n.name === r.name);
+      trace.add('repair-round', toUs(this.clockMs), { peer, n: r.sent, m: r.received, ...(r.reached && r.error === null ? {} : { note: clip(`not repaired: ${r.error ?? 'not reached'}`) }) });
     });
     if (!started) {
       return this.reply(client, { t: 'fail', id, error: 'Overloaded', message: `Overloaded: ${this.name} is already running ${repairRequestsInFlightMax} repairs` });
@@ -621,6 +668,18 @@ export class Node {
       clockWarning: this.checks.clockWarning(),
       quarantinedAtReplay: this.quarantinedCount,
       writesServedInMs: this.restartWait.remainingMs(this.nowMs),
+    };
+  }
+
+  /** Everything this replica knows, for `kvc state` (state.ts); the runtime adds its figures on the way out. */
+  state(): StateReport {
+    const links = this.config.nodes.map((n, i) => (i === this.self
+      ? { name: n.name, heartbeatAgeMs: null, rttMs: null }
+      : { name: n.name, heartbeatAgeMs: this.nowMs - this.detector.view(i).lastHeardMs, rttMs: this.requests.rttMs(i) }));
+    const sampled = this.tracing.recentSampled();
+    return {
+      status: this.status(), generation: this.generation, wallMs: this.nowMs, links,
+      ...slowSummaries(this.tracing.recentSlow()), sampledTrace: sampled.at(-1) ?? null, figures: null,
     };
   }
 

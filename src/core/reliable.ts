@@ -17,6 +17,8 @@ export interface Outbound {
   nextSendMs: number;
   readonly onReply: (reply: PeerReply) => void;
   readonly onGiveUp: () => void;
+  /** Called with the attempt number on each retransmission (a traced request records it). */
+  readonly onResend: ((attempt: number) => void) | undefined;
 }
 
 export interface Due {
@@ -49,11 +51,12 @@ export class RequestTracker {
     retransmits: boolean,
     onReply: (reply: PeerReply) => void,
     onGiveUp: () => void = () => {},
+    onResend?: (attempt: number) => void,
   ): PeerRequest {
     const id = this.nextId++;
     const msg = build(id);
     const nextSendMs = retransmits ? nowMs + this.backoffMs(to, 0) : Infinity;
-    this.open.set(id, { id, to, msg, deadlineMs, sentAtMs: nowMs, attempts: 1, nextSendMs, onReply, onGiveUp });
+    this.open.set(id, { id, to, msg, deadlineMs, sentAtMs: nowMs, attempts: 1, nextSendMs, onReply, onGiveUp, onResend });
     return msg;
   }
 
@@ -71,6 +74,11 @@ export class RequestTracker {
     let est = this.rtt.get(peer);
     if (est === undefined) this.rtt.set(peer, (est = new RttEstimator(retryFirstMs, retryMinMs, retryCeilingMs)));
     est.sample(sampleMs);
+  }
+
+  /** The peer's smoothed round trip in ms, once one was measured (the state view shows it). */
+  rttMs(peer: NodeIndex): number | null {
+    return this.rtt.get(peer)?.smoothedMs() ?? null;
   }
 
   /** The peer's retransmission timeout before backoff. */

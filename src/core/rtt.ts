@@ -45,6 +45,11 @@ export class RttEstimator {
   }
 
   /** The timeout before backoff: firstMs until a round trip has been measured. */
+  /** The smoothed round trip (srtt), once sampled. */
+  smoothedMs(): number | undefined {
+    return this.srttMs;
+  }
+
   timeoutMs(): number {
     if (this.srttMs === undefined) return this.firstMs;
     const rto = Math.max(this.srttMs + 4 * this.rttVarMs, this.guardMs);

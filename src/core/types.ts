@@ -74,6 +74,10 @@ export interface ClusterConfig {
   readonly maxClockSkewMs: number;
   readonly dataDir: string;
   readonly cookieFile: string;
+  /** trace_probability: the share of client requests a coordinator traces unasked (0..1; absent: 0). */
+  readonly traceProbability?: number;
+  /** slow_request_ms: requests at least this slow are logged and kept for `state` (absent or 0: off). */
+  readonly slowRequestMs?: number;
 }
 
 export function addressOf(spec: NodeSpec): Address {

@@ -25,6 +25,7 @@ const topLevelKeys = [
   'replication_factor', 'repair_mode', 'read_repair_blocking', 'data_dir', 'cookie_file',
   'gossip_interval_ms', 'down_after_ms', 'write_timeout_ms', 'read_timeout_ms',
   'max_hint_window_ms', 'hint_sweep_interval_ms', 'anti_entropy_interval_ms', 'value_bytes_max', 'max_clock_skew_ms', 'nodes',
+  'trace_probability', 'slow_request_ms',
 ] as const;
 const nodeKeys = ['name', 'host', 'port', 'listen', 'metrics_port'] as const;
 const nodeNamePattern = /^[A-Za-z0-9_.-]+$/;
@@ -59,12 +60,15 @@ export function parseConfig(text: string, source = 'nodes.toml', baseDir = '.'):
   const antiEntropyIntervalMs = top.integer('anti_entropy_interval_ms', 0, antiEntropyIntervalMsMax, ' (0 turns anti-entropy off)');
   const valueBytesMax = top.integer('value_bytes_max', 1, valueBytesMaxCeiling);
   const maxClockSkewMs = top.integer('max_clock_skew_ms', 1, maxClockSkewMsMax);
+  // Optional (older files lack them): sampling of traces, and the slow-request log; both off by default.
+  const traceProbability = top.get('trace_probability') === undefined ? 0 : top.probability('trace_probability');
+  const slowRequestMs = top.get('slow_request_ms') === undefined ? 0 : top.integer('slow_request_ms', 0, requestTimeoutMsMax, ' (0 turns the slow-request log off)');
   const nodes = parseNodes(top);
   const replicationFactor = top.integer('replication_factor', 1, nodes.length, ' (at most the number of nodes)');
   return Object.freeze({
     nodes: Object.freeze(nodes), replicationFactor, repairMode, readRepairBlocking,
     gossipIntervalMs, downAfterMs, writeTimeoutMs, readTimeoutMs, maxHintWindowMs, hintSweepIntervalMs, antiEntropyIntervalMs,
-    valueBytesMax, maxClockSkewMs, dataDir, cookieFile,
+    valueBytesMax, maxClockSkewMs, dataDir, cookieFile, traceProbability, slowRequestMs,
   });
 }
 
@@ -162,6 +166,14 @@ class Fields {
     const v = this.get(key);
     if (typeof v !== 'bigint' || v < BigInt(min) || v > BigInt(max)) this.fail(key, `an integer in ${min}..${max}${why}`, v);
     return Number(v);
+  }
+
+  /** A number in 0..1 (a TOML float, or the integers 0 and 1). */
+  probability(key: string): number {
+    const v = this.get(key);
+    const n = typeof v === 'bigint' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > 1) this.fail(key, 'a number in 0..1 (0: no request is traced unasked)', v);
+    return n;
   }
 
   boolean(key: string): boolean {

@@ -7,9 +7,10 @@
 import * as hdr from 'hdr-histogram-js';
 import { clientRequestsInFlightMax } from '../core/limits.js';
 import type { ClientReply, ClientRequest, StatusReport } from '../core/messages.js';
+import type { Figures } from '../core/state.js';
 import type { Address } from '../core/types.js';
 
-export const requestKinds = ['get', 'put', 'del', 'local', 'status', 'repair'] as const;
+export const requestKinds = ['get', 'put', 'del', 'local', 'status', 'repair', 'state'] as const;
 export type RequestKind = (typeof requestKinds)[number];
 /** The coordinator's own error answers, counted by kind. */
 export const errorKinds = ['Unavailable', 'Timeout', 'Overloaded', 'InvalidRequest'] as const;
@@ -51,6 +52,14 @@ export interface MetricsSnapshot {
   /** Median and 99th percentile ms of handling one datagram (decode, the node's step, its effects queued), over the last one or two windows; null before any. */
   datagramP50Ms: number | null;
   datagramP99Ms: number | null;
+}
+
+/** The figures a `state` answer carries (core/state.ts): rates, errors, latency quantiles. */
+export function stateFigures(s: MetricsSnapshot): Figures {
+  return {
+    requestsPerSecond: { ...s.requestsPerSecond }, errors: { ...s.errors },
+    coordinatorP99Ms: s.coordinatorP99Ms, logWriteP50Ms: s.logWriteP50Ms, logWriteP99Ms: s.logWriteP99Ms,
+  };
 }
 
 function zeroes<K extends string>(keys: readonly K[]): Record<K, number> {

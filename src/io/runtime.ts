@@ -19,7 +19,7 @@ import { cookieFromEnvironment, loadCookie } from './cookie.js';
 import { badCookieNotice, isBadCookieNotice, NoticeLimiter } from './cookie-notice.js';
 import { nextGeneration, recordCleanStop } from './generation.js';
 import { LogFullError, openLog, type LogFile } from './log-file.js';
-import { ReplicaMetrics, type MetricsSnapshot } from './metrics.js';
+import { ReplicaMetrics, stateFigures, type MetricsSnapshot } from './metrics.js';
 import { resolveHosts } from './resolve.js';
 import { UdpEndpoint } from './udp.js';
 
@@ -428,6 +428,7 @@ class Runtime {
     const nowMs = Date.now();
     for (const out of outgoing) {
       if (isClientReply(out.msg)) this.metrics.replyOut(out.to, out.msg, nowMs);
+      if (out.msg.t === 'state.ok') out.msg.state.figures = stateFigures(this.metrics.snapshot(nowMs)); // the core measures no time
       const queued = this.outgoing.get(out.to);
       if (queued === undefined) this.outgoing.set(out.to, [out.msg]);
       else queued.push(out.msg);

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { KvClient } from '../../src/cli/client.js';
 import type { ClientReply, ClientRequest, Message, StatusReport } from '../../src/core/messages.js';
 import { Codec } from '../../src/io/codec.js';
+import type { TraceReport } from '../../src/core/trace.js';
 
 const cookie = Buffer.from('a-test-cookie-of-enough-length-0123456789', 'utf8');
 const valueBytesMax = 100;
@@ -82,6 +83,7 @@ function answer(name: string, store: Map<number, string> = new Map()): Script {
       case 'status': return { t: 'status.ok', id: req.id, status: statusOf(name) };
       case 'del': store.delete(req.key); return { t: 'del.ok', id: req.id, key: req.key, stamp, coordinator: name };
       case 'repair': return { t: 'repair.ok', id: req.id, node: name, peers: [] };
+      case 'state': return null;
     }
   };
 }
@@ -189,6 +191,33 @@ describe('cli/client (against fake coordinators on loopback)', () => {
     expect(r).to.deep.equal({ node: 'fake-2', ok: false, peers: [{ name: 'fake-1', reached: false, sent: 0, received: 0, error: 'DOWN' }] });
     fake2.reset((req) => (req.t === 'repair' ? { t: 'repair.ok', id: req.id, node: 'fake-2', peers: [{ name: 'fake-1', reached: true, sent: 2, received: 1, error: null }] } : null));
     expect((await client.repair('fake-2')).ok).to.equal(true);
+  });
+
+  it('asks for a trace only when told (per request, or tracing on for all), and hands back the trace the answer carries, on errors too', async () => {
+    const trace: TraceReport = {
+      session: 's-1', coordinator: 0, op: 'put', key: 3, level: 'ONE', client: '127.0.0.1:1', startedAtUs: 1_000, durationUs: 20, dropped: 0, sampled: false,
+      events: [{ kind: 'answered', src: 0, atUs: 1_020, elapsedUs: 20, n: 1, m: 1, why: 'write' }],
+    };
+    const plain = answer('fake-1');
+    fake1.reset((req, copy) => {
+      const asked = 'trace' in req && req.trace === true;
+      if (req.t === 'del') return { t: 'fail', id: req.id, error: 'Timeout', message: 'Timeout: 0 of 1 acks', acks: 0, required: 1, ...(asked ? { trace } : {}) };
+      const r = plain(req, copy);
+      return r !== null && !Array.isArray(r) && asked ? { ...r, trace } as ClientReply : r;
+    });
+    expect(await client.put(3, 'x', 'ONE')).to.not.have.property('trace');
+    expect((await client.put(3, 'x', 'ONE', { trace: true })).trace).to.deep.equal(trace);
+    client.tracing = true;
+    try {
+      expect((await client.get(3, 'ONE')).trace).to.deep.equal(trace);
+      expect((await client.get(3, 'ONE', { trace: false })).trace, 'per request wins').to.equal(undefined);
+      const e = await rejection(client.del(3, 'ONE'));
+      expect(e.name).to.equal('TimeoutError');
+      expect(e.trace).to.deep.equal(trace);
+    } finally {
+      client.tracing = false;
+    }
+    expect(fake1.received.map((r) => ('trace' in r ? r.trace : undefined))).to.deep.equal([undefined, true, true, undefined, true]);
   });
 
   it('accepts the reply to a retransmitted request once, and counts the second answer as a duplicate', async () => {

@@ -150,6 +150,18 @@ describe('io/config', () => {
     expect(parseConfig(edited('max_clock_skew_ms = 500', 'max_clock_skew_ms = 60000')).maxClockSkewMs).to.equal(60_000);
   });
 
+  it('takes optional trace_probability (0..1) and slow_request_ms, both off when absent', () => {
+    expect(parseConfig(committed)).to.deep.include({ traceProbability: 0, slowRequestMs: 0 });
+    expect(parseConfig(edited('max_clock_skew_ms = 500', 'max_clock_skew_ms = 500\ntrace_probability = 0.001\nslow_request_ms = 200'))).to.deep.include({
+      traceProbability: 0.001, slowRequestMs: 200,
+    });
+    expect(parseConfig(edited('max_clock_skew_ms = 500', 'max_clock_skew_ms = 500\ntrace_probability = 1')).traceProbability).to.equal(1);
+    expect(refusal(edited('max_clock_skew_ms = 500', 'max_clock_skew_ms = 500\ntrace_probability = 1.5')).message)
+      .to.equal('test.toml: trace_probability: expected a number in 0..1 (0: no request is traced unasked), got 1.5 (a float)');
+    expect(refusal(edited('max_clock_skew_ms = 500', 'max_clock_skew_ms = 500\nslow_request_ms = -1')).message)
+      .to.equal('test.toml: slow_request_ms: expected an integer in 0..600000 (0 turns the slow-request log off), got -1');
+  });
+
   it('refuses zero nodes or more than nodesMax', () => {
     const head = committed.slice(0, committed.indexOf('[[nodes]]'));
     expect(refusal(head + 'nodes = []\n').message).to.contain('nodes: expected 1..64 [[nodes]] tables, got 0');

@@ -143,12 +143,20 @@ describe('cli/shell-parse', () => {
       expect(parsed('EXIT')).to.deep.equal({ cmd: 'quit' });
     });
 
+    it('takes tracing on, off, or nothing (show), and refuses anything else', () => {
+      expect(parsed('tracing on')).to.deep.equal({ cmd: 'tracing', on: true });
+      expect(parsed('TRACING OFF')).to.deep.equal({ cmd: 'tracing', on: false });
+      expect(parsed('tracing')).to.deep.equal({ cmd: 'tracing' });
+      expect(refused('tracing maybe')).to.equal('tracing: expected on or off, got "maybe" (usage: tracing [on|off])');
+      expect(refused('tracing on off')).to.equal('tracing: expected on or off, got "on off" (usage: tracing [on|off])');
+    });
+
     it('does nothing for blank lines and comments', () => {
       for (const line of ['', '   ', '\t', '# a comment', '  #get 17']) expect(parsed(line)).to.deep.equal({ cmd: 'none' });
     });
 
     it('refuses unknown commands, extra arguments and unknown levels', () => {
-      expect(refused('remove 17')).to.equal('unknown command "remove" (commands: get, put, del, level, status, repair, help, quit; try help)');
+      expect(refused('remove 17')).to.equal('unknown command "remove" (commands: get, put, del, level, status, repair, tracing, help, quit; try help)');
       expect(refused('status now')).to.equal('status: takes no arguments');
       expect(refused('quit 1')).to.equal('quit: takes no arguments');
       expect(refused('level ONE TWO')).to.equal('level: too many arguments (usage: level [ONE|TWO|THREE|QUORUM|ALL])');
