@@ -345,7 +345,7 @@ async function shell(args: CommonArgs): Promise<void> {
       + `replication factor ${client.config.replicationFactor}, level ${st.level}; type help, Ctrl-C cancels, Ctrl-D leaves`);
   }
   const run = async (line: string): Promise<'quit' | undefined> => {
-    const c = parseShellLine(line);
+    const c = parseShellLine(line, client.keySpace);
     let code: number | 'quit';
     try {
       if (isRefused(c)) throw new BadInputError(c.error);

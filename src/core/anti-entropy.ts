@@ -20,6 +20,7 @@ import {
   type RepairPeerResult,
 } from './messages.js';
 import { summarizeKeys, type NodePorts } from './ports.js';
+import type { Slot } from './keyspace.js';
 import type { Random } from './prng.js';
 import type { ClusterConfig, Key, NodeIndex, Stamp, StoredValue, Versioned } from './types.js';
 
@@ -43,10 +44,10 @@ interface Round {
 }
 
 export class AntiEntropy {
-  /** Per peer: the keys both replicas hold, ascending; empty for this node and for peers it shares nothing with. */
-  private readonly shared: Key[][];
-  /** The same keys per peer by block of antiEntropyBlockKeys, only blocks holding some: fixed by the ring, so made once. */
-  private readonly sharedByBlock: Map<number, Key[]>[];
+  /** Per peer: the slots both replicas hold, ascending; empty for this node and for peers it shares nothing with. */
+  private readonly shared: Slot[][];
+  /** The same slots per peer by block of antiEntropyBlockKeys, only blocks holding some: fixed by the ring, so made once. */
+  private readonly sharedByBlock: Map<number, Slot[]>[];
   private readonly stats: AntiEntropyReport[];
   private readonly periodicRunning = new Set<NodeIndex>();
   private roundsInFlight = 0;
@@ -57,12 +58,12 @@ export class AntiEntropy {
     const { ring, self } = ports;
     this.shared = Array.from({ length: ring.nodeCount }, (_, peer) => {
       if (peer === self) return [];
-      const keys: Key[] = [];
-      for (let key = keyMin; key <= keyMax; key++) if (ring.holds(self, key) && ring.holds(peer, key)) keys.push(key);
-      return keys;
+      const slots: Slot[] = [];
+      for (let slot = keyMin; slot <= keyMax; slot++) if (ring.holdsSlot(self, slot) && ring.holdsSlot(peer, slot)) slots.push(slot);
+      return slots;
     });
     this.sharedByBlock = this.shared.map((keys) => {
-      const byBlock = new Map<number, Key[]>();
+      const byBlock = new Map<number, Slot[]>();
       for (const key of keys) {
         const block = Math.floor((key - keyMin) / antiEntropyBlockKeys);
         byBlock.set(block, [...(byBlock.get(block) ?? []), key]);
@@ -249,7 +250,7 @@ export class AntiEntropy {
   onPull(peer: NodeIndex, msg: PullRequest): PullReply {
     const shared = new Set(this.shared[peer] ?? []);
     const held = msg.keys.flatMap((key): [Key, StoredValue, Stamp][] => {
-      const v = shared.has(key) ? this.data.read(key) : undefined;
+      const v = shared.has(this.ports.ring.slotOf(key)) ? this.data.read(key) : undefined;
       return v === undefined ? [] : [[key, v.value, v.stamp]];
     });
     // A value may have grown since the digest reply sized this pull: what does not fit waits for the next round.
@@ -273,7 +274,7 @@ export class AntiEntropy {
       const v = this.data.read(key);
       if (v === undefined) continue;
       const [wallMs, counter, node] = v.stamp;
-      view.setUint8(at, key - keyMin);
+      view.setUint8(at, (key as number) - keyMin);
       view.setUint32(at + 1, Math.floor(wallMs / 2 ** 32));
       view.setUint32(at + 5, wallMs % 2 ** 32);
       view.setUint32(at + 9, counter % 2 ** 32);
@@ -311,7 +312,7 @@ function batches<T>(entries: readonly T[], size: (e: T) => number): T[][] {
 }
 
 /** Ascending keys as ranges: "0..63, 192..255". */
-export function describeRanges(keys: readonly Key[]): string {
+export function describeRanges(keys: readonly Slot[]): string {
   const parts: string[] = [];
   for (let i = 0; i < keys.length;) {
     let j = i;

@@ -19,6 +19,7 @@ import {
   isClientRequest, type ClientReply, type ClientRequest, type Heartbeat, type Message, type PeerReply, type PeerRequest, type RepairReply, type StatusReport,
 } from './messages.js';
 import { PeerChecks } from './peer-checks.js';
+import { keySpaceOf } from './keyspace.js';
 import { Ring } from './partitioner.js';
 import type { NodePorts } from './ports.js';
 import type { Random } from './prng.js';
@@ -127,7 +128,7 @@ export class Node {
     const self = opts.config.nodes[opts.self];
     if (self === undefined) throw new RangeError(`node: no node ${opts.self} in a cluster of ${opts.config.nodes.length}`);
     this.name = self.name;
-    this.ring = new Ring(opts.config.nodes.length, opts.config.replicationFactor);
+    this.ring = new Ring(opts.config.nodes.length, opts.config.replicationFactor, keySpaceOf(opts.config));
     this.hlc = new Hlc(opts.self);
     this.detector = new FailureDetector(opts.config.nodes.length, opts.self, opts.config.downAfterMs, opts.nowMs);
     this.requests = new RequestTracker(opts.random);

@@ -79,7 +79,7 @@ export interface Shell {
 
 /** The replicas of a key by the design's ring: 4 equal ranges of 64 keys, owner then the next RF-1. */
 export function replicasOf(key: Key): ReplicaName[] {
-  const owner = Math.floor(key / 64);
+  const owner = Math.floor((key as number) / 64);
   return Array.from({ length: replicationFactor }, (_, j) => replicaNames[(owner + j) % replicaNames.length]!);
 }
 
