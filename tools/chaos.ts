@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { KvClient } from '../src/cli/client.js';
+import type { KvClient } from '../src/client/client.js';
 import type { Level } from '../src/core/types.js';
 import { installCleanupHandlers, runMain, shutdownSignal } from './bench/cleanup.js';
 import { Cluster, removeAtCleanup, repoRoot } from './bench/cluster.js';

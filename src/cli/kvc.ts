@@ -13,7 +13,7 @@ import { ConfigError } from '../io/config.js';
 import {
   BadInputError, CancelledError, ClusterError, KvClient, KvError, type ClientOptions, type DelResult, type GetResult, type LocalResult, type PutResult,
   type RepairResult,
-} from './client.js';
+} from '../client/client.js';
 import { isRefused, parseShellLine, type ShellCommand } from './shell-parse.js';
 import { defaultHistoryFile, runShell } from './shell.js';
 

@@ -47,7 +47,7 @@ export const dedupEntriesMax = 65_536;
 export const clientDeadlineMsMax = 60_000;
 /**
  * A client's default deadline is the coordinator's timeout plus this (deadlineSlackMs in
- * src/cli/client.ts, the same value), so its Timeout answer can still arrive; nodes.toml's
+ * src/client/client.ts, the same value), so its Timeout answer can still arrive; nodes.toml's
  * timeouts are checked to fit clientDeadlineMsMax with it.
  */
 export const clientDeadlineSlackMs = 1_000;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Encoder } from 'cbor-x';
 import { expect } from 'chai';
-import { KvError, UnavailableError } from '../../src/cli/client.js';
+import { KvError, UnavailableError } from '../../src/client/client.js';
 import type { Message } from '../../src/core/messages.js';
 import type { Key, Level } from '../../src/core/types.js';
 import { Codec } from '../../src/io/codec.js';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { KvClient } from '../../src/cli/client.js';
+import { KvClient } from '../../src/client/client.js';
 import type { StatusReport } from '../../src/core/messages.js';
 import type { Key, RepairMode } from '../../src/core/types.js';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
-import { KvClient } from '../../src/cli/client.js';
+import { KvClient } from '../../src/client/client.js';
 import type { ClientReply, ClientRequest, Message, StatusReport } from '../../src/core/messages.js';
 import { Codec } from '../../src/io/codec.js';
 import type { Key } from '../../src/core/types.js';

@@ -5,7 +5,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KvClient } from '../../src/cli/client.js';
+import { KvClient } from '../../src/client/client.js';
 import { loadConfig } from '../../src/io/config.js';
 import type { ClusterConfig, Key, Level } from '../../src/core/types.js';
 import { onCleanup } from './cleanup.js';

@@ -5,7 +5,7 @@
 //     shows, for every key it missed, the newest write acked while it was down (hinted handoff).
 import { Ring } from '../../src/core/partitioner.js';
 import { compareStamps } from '../../src/core/hlc.js';
-import type { PutResult } from '../../src/cli/client.js';
+import type { PutResult } from '../../src/client/client.js';
 import type { Key, Stamp } from '../../src/core/types.js';
 import { probeTimeoutMs, sleep, type Cluster } from './cluster.js';
 import { RingkvTarget } from './cluster.js';

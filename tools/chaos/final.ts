@@ -3,7 +3,7 @@
 // Hinted handoff needs time: wait until no replica holds hints. Then each replica's own copy of
 // each key is polled until all agree or the convergence wait ends, and each key is read at ALL.
 // A background anti-entropy would need only the wait (convergenceWaitMs).
-import type { KvClient } from '../../src/cli/client.js';
+import type { KvClient } from '../../src/client/client.js';
 import { Ring } from '../../src/core/partitioner.js';
 import type { ClusterConfig, RepairMode } from '../../src/core/types.js';
 import type { Op } from './history.js';

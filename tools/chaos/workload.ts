@@ -2,7 +2,7 @@
 // (so its operations never overlap each other), half reads and half writes of values unique to the
 // run, on a small key set so operations on one key overlap often. Every operation is recorded.
 import { performance } from 'node:perf_hooks';
-import { KvError, type KvClient } from '../../src/cli/client.js';
+import { KvError, type KvClient } from '../../src/client/client.js';
 import { seededRandom } from '../../src/core/prng.js';
 import type { Level } from '../../src/core/types.js';
 import { outcomeOf, type Op, type OpKind } from './history.js';

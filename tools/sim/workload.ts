@@ -137,7 +137,7 @@ function startClients(sim: SimCluster, random: Random, count: number, keys: Key[
     const address = `127.0.0.2:${5000 + c}`;
     const state: SimClient = { idle: false };
     out.push(state);
-    // Ids start at a random point, as the real client's do (src/cli/client.ts).
+    // Ids start at a random point, as the real client's do (src/client/client.ts).
     let nextId = 1 + Math.floor(random() * 2 ** 40);
     let current: { op: Op; id: number } | null = null;
     let seq = 0;
