@@ -212,7 +212,7 @@ export class KvClient {
       if (e instanceof ConfigError) throw e;
       throw new ConfigError(e instanceof Error ? e.message : String(e));
     }
-    const codec = new Codec(cookie, config.valueBytesMax);
+    const codec = new Codec(cookie, config.valueBytesMax, keySpaceOf(config));
     return new KvClient(config, coordinator, failover, opts.timeoutMs, codec, opts.seen ?? null);
   }
 

@@ -139,9 +139,10 @@ export function compareKeys(a: Key, b: Key): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** How a key is named in log lines and errors: 17, or "user:42". */
+/** How a key is named in output, log lines and errors: 17, user:42, or quoted when it has spaces, quotes or commas ("user 42"). */
 export function formatKey(key: Key): string {
-  return typeof key === 'number' ? String(key) : JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
+  if (typeof key === 'number') return String(key);
+  return key.length <= 40 && /^[^\s"'\\,]+$/.test(key) ? key : JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
 }
 
 // ---- the hash ---------------------------------------------------------------------------------

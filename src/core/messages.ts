@@ -1,7 +1,7 @@
 // Every message a socket can carry, as one discriminated union on `t`, and `validate`, which turns
 // anything a decoder produced into a typed message or a reason. Nothing here throws on bad input.
 import {
-  antiEntropyBlockCount, configDigestCharsMax, hintEntryOverheadBytes, messageIdMax, nodeNameBytesMax, nodesMax, slotCount, valueBytesMaxCeiling,
+  antiEntropyBlockCount, configDigestCharsMax, hintEntryOverheadBytes, keyBytesMaxCeiling, messageIdMax, nodeNameBytesMax, nodesMax, slotCount, valueBytesMaxCeiling,
 } from './limits.js';
 import { byteOrdered, type KeyCheck } from './keyspace.js';
 import { utf8Bytes } from './text.js';
@@ -67,6 +67,9 @@ export interface PeerReport {
 export interface AntiEntropyReport { rounds: number; lastRoundMs: number | null; keysSent: number; keysReceived: number }
 export interface StatusReport {
   node: string;
+  /** Only under the hashed partitioner (absent: byte-ordered, keys 0..255); ring ranges are in slots either way. */
+  partitioner?: 'hashed';
+  keyBytesMax?: number;
   replicationFactor: number;
   repairMode: string;
   /** 0: anti-entropy off. */
@@ -260,6 +263,7 @@ function validateStatus(x: unknown): StatusReport {
   for (const reason of Object.keys(dropped).slice(0, 32)) droppedDatagrams[text({ reason }, 'reason', 64)] = uint(dropped, reason);
   return {
     node: text(s, 'node', nodeNameBytesMax),
+    ...(s.partitioner === 'hashed' ? { partitioner: 'hashed' as const, keyBytesMax: uint(s, 'keyBytesMax', keyBytesMaxCeiling) } : {}),
     replicationFactor: uint(s, 'replicationFactor', nodesMax),
     repairMode: text(s, 'repairMode', 32),
     ring: list('ring').map((r) => ({
