@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { KvClient } from '../../src/client/client.js';
 import type { StatusReport } from '../../src/core/messages.js';
 import type { Key, RepairMode } from '../../src/core/types.js';
+import { slotOfText } from '../../src/core/keyspace.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const pm2Bin = join(repoRoot, 'node_modules/pm2/bin/pm2');
@@ -63,6 +64,8 @@ export interface ClusterOptions {
   metricsPort?: boolean;
   /** Replicas in the ring (default 4), named replica-1 … replica-N, RF 3 always. */
   nodes?: number;
+  /** partitioner in the temp nodes.toml; absent: no line (byte-ordered, as every file before it). */
+  partitioner?: 'byte-ordered' | 'hashed';
 }
 
 export interface RunResult { code: number | null; stdout: string; stderr: string }
@@ -77,9 +80,9 @@ export interface Shell {
   end(): Promise<RunResult>;
 }
 
-/** The replicas of a key by the design's ring: 4 equal ranges of 64 keys, owner then the next RF-1. */
+/** The replicas of a key by the design's ring: 4 equal ranges of 64 slots, owner then the next RF-1 (a text key's slot by murmur3). */
 export function replicasOf(key: Key): ReplicaName[] {
-  const owner = Math.floor((key as number) / 64);
+  const owner = Math.floor((typeof key === 'string' ? slotOfText(key) : key) / 64);
   return Array.from({ length: replicationFactor }, (_, j) => replicaNames[(owner + j) % replicaNames.length]!);
 }
 
@@ -163,7 +166,8 @@ export class Cluster {
       const ports = await pickFreePorts(names.length);
       const configPath = join(dir, 'nodes.toml');
       const metricsPort = opts.metricsPort === true ? await freeTcpPort() : undefined;
-      writeFileSync(configPath, clusterToml(ports, opts.repairMode ?? 'hinted-handoff', names, opts.antiEntropyIntervalMs ?? 0, metricsPort));
+      const toml = clusterToml(ports, opts.repairMode ?? 'hinted-handoff', names, opts.antiEntropyIntervalMs ?? 0, metricsPort);
+      writeFileSync(configPath, opts.partitioner === undefined ? toml : `partitioner = "${opts.partitioner}"\n${toml}`);
       const pm2Home = join(dir, 'pm2');
       mkdirSync(pm2Home);
       const env: NodeJS.ProcessEnv = { ...process.env, PM2_HOME: pm2Home, KV_CONFIG: configPath };

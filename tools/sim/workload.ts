@@ -7,6 +7,7 @@ import { requiredAcks } from '../../src/core/quorum.js';
 import { count } from '../../src/core/text.js';
 import type { PartitionerName } from '../../src/core/keyspace.js';
 import { levels, type Key, type Level, type RepairMode, type Stamp } from '../../src/core/types.js';
+import { textKeys } from '../workload-keys.js';
 import { SimCluster, StepError } from './cluster.js';
 
 export interface SeedOptions {
@@ -74,10 +75,7 @@ export function replayCommand(seed: number, shape?: Pick<SeedResult, 'nodes' | '
   return `npm run sim -- --seed ${seed} --nodes ${shape.nodes} --rf ${shape.replicationFactor} --mode ${shape.mode} --clocks ${shape.clocks} --fault-ms ${shape.faultMs}${keys}`;
 }
 
-/** Text keys for the hashed partitioner: plain, with spaces, accents and CJK, all different. */
-export function textKeys(count: number): string[] {
-  return Array.from({ length: count }, (_, i) => (i % 7 === 3 ? `naïve key ${i}` : i % 11 === 5 ? `键-${i}` : `user:${i}`));
-}
+export { textKeys };
 
 export function runSeed(opts: SeedOptions): SeedResult {
   // All three are always drawn, in this order, so fixing one (--nodes, --rf, --mode) leaves what the seed draws for the others.
