@@ -79,6 +79,7 @@ export async function hintsScenario(cluster: Cluster, o: BenchOptions, log: (lin
   const name = o.hintReplica;
   const self = cluster.names.indexOf(name);
   if (self < 0) throw new Error(`--hint-replica: no replica ${name} in ${cluster.configPath}`);
+  if (cluster.config.partitioner === 'hashed') throw new Error('the hints scenario writes the keys 0..255 a replica holds: run it on a byte-ordered cluster');
   const ring = new Ring(cluster.config.nodes.length, cluster.config.replicationFactor);
   const keys: Key[] = [];
   for (let k = 0; k < 256; k++) if (ring.holds(self, k)) keys.push(k);

@@ -3,6 +3,7 @@
 // Hinted handoff needs time: wait until no replica holds hints. Then each replica's own copy of
 // each key is polled until all agree or the convergence wait ends, and each key is read at ALL.
 // A background anti-entropy would need only the wait (convergenceWaitMs).
+import { keySpaceOf } from '../../src/core/keyspace.js';
 import type { Key } from '../../src/core/types.js';
 import type { KvClient } from '../../src/client/client.js';
 import { Ring } from '../../src/core/partitioner.js';
@@ -13,7 +14,7 @@ import type { HistoryRecorder } from './workload.js';
 const pollMs = 200;
 
 export function replicaSets(config: ClusterConfig): (key: Key) => string[] {
-  const ring = new Ring(config.nodes.length, config.replicationFactor);
+  const ring = new Ring(config.nodes.length, config.replicationFactor, keySpaceOf(config));
   return (key) => ring.replicasFor(key).map((i) => config.nodes[i]!.name);
 }
 
