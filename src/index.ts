@@ -5,7 +5,7 @@ export {
   KvError, ClusterError, UnavailableError, TimeoutError, OverloadedError, InvalidRequestError,
   NoResponseError, CancelledError, BadInputError,
   type ErrorKind, type ClientOptions, type GetResult, type PutResult, type DelResult, type LocalResult, type RepairResult, type ClientCounters,
-} from './cli/client.js';
+} from './client/client.js';
 export type { StatusReport, PeerReport, RangeReport, AntiEntropyReport, RepairPeerResult } from './core/messages.js';
 export type { Key, Level, Stamp, ClusterConfig, NodeSpec } from './core/types.js';
 export { ConfigError } from './io/config.js';

@@ -23,7 +23,9 @@ import { shellScenario } from './bench/shell-scenario.js';
 import { hintsScenario, restartScenario, type HintsResult, type RestartResult } from './bench/scenarios.js';
 import { timelineSvg } from './bench/svg.js';
 import { machineCpuSeconds } from './bench/proc.js';
-import { workloadText } from './bench/workload.js';
+import { allKeys, workloadText } from './bench/workload.js';
+import { textKeys } from './workload-keys.js';
+import type { Key } from '../src/core/types.js';
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
@@ -59,7 +61,7 @@ async function main(): Promise<number> {
   const configPath = resolve(o.config ?? process.env.KV_CONFIG ?? join(repoRoot, 'nodes.toml'));
 
   const cluster = o.start
-    ? await Cluster.startTemporary(configPath, tempDir, o.portBase, log)
+    ? await Cluster.startTemporary(configPath, tempDir, o.portBase, log, o.partitioner === undefined ? {} : { partitioner: o.partitioner })
     : await Cluster.existing(configPath);
   if (o.coordinator !== undefined && !cluster.names.includes(o.coordinator)) {
     throw new Error(`--coordinator: no replica ${o.coordinator} in ${cluster.configPath} (replicas: ${cluster.names.join(', ')})`);
@@ -116,11 +118,17 @@ async function replicaWork(cluster: Cluster): Promise<{ replica: string; logWrit
 
 /** ringkv first (a broken cluster shows before the baselines spend their time), then each baseline alone on the machine. */
 async function runWorkload(o: BenchOptions, cluster: Cluster, coordinators: string[], tempDir: string, etcdBin: string | null, report: Record<string, unknown>): Promise<void> {
+  const hashedKeys = cluster.config.partitioner === 'hashed';
+  if (hashedKeys && o.baselines.length > 0) throw new Error('--baseline: the baselines speak the byte-ordered protocol; run them without --partitioner hashed');
+  if (!hashedKeys && (o.keys ?? 256) > 256) throw new Error(`--keys: at most 256 on the byte-ordered ring (${cluster.configPath}); --start --partitioner hashed for more`);
+  const keys: Key[] = hashedKeys ? textKeys(o.keys ?? 256) : allKeys().slice(0, o.keys ?? 256);
   const plan: RunPlan = {
+    keys,
     workload: { name: o.workload, distribution: o.distribution, valueBytes: o.valueBytes, seed: o.seed },
     concurrency: o.concurrency, warmupS: o.warmupS, durationS: o.durationS, ops: o.ops, opsTimeCapS, progress: o.progress,
   };
-  const header = `workload ${o.workload} (${workloadText[o.workload]}), ${o.distribution} keys 0..255, ${o.valueBytes}-byte values, ` +
+  const keysText = hashedKeys ? `over ${keys.length.toLocaleString('en-US')} hashed text keys` : `keys 0..${keys.length - 1}`;
+  const header = `workload ${o.workload} (${workloadText[o.workload]}), ${o.distribution} ${keysText}, ${o.valueBytes}-byte values, ` +
     `read ${o.readLevel} / write ${o.writeLevel}, ${o.concurrency} in flight over ${coordinators.length === 1 ? coordinators[0] : `${coordinators.length} coordinators`}` +
     `${o.clientsPerCoordinator > 1 ? ` (${o.clientsPerCoordinator} clients each)` : ''}, ` +
     `${o.warmupS} s warm-up + ${o.ops === null ? `${o.durationS} s` : `${o.ops.toLocaleString('en-US')} ops`}`;

@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { KvClient } from '../src/cli/client.js';
+import type { KvClient } from '../src/client/client.js';
 import type { Level } from '../src/core/types.js';
 import { installCleanupHandlers, runMain, shutdownSignal } from './bench/cleanup.js';
 import { Cluster, removeAtCleanup, repoRoot } from './bench/cluster.js';
@@ -29,18 +29,22 @@ import { planFaults, type Band } from './chaos/schedule.js';
 import { chaosSvg } from './chaos/svg.js';
 import { perSecond, throughputByFault } from './chaos/timeline.js';
 import { HistoryRecorder, runClient, spreadKeys } from './chaos/workload.js';
+import { textKeys } from './workload-keys.js';
+import { withPartitioner } from './bench/cluster.js';
+import type { Key } from '../src/core/types.js';
 
 const log = (line: string) => process.stderr.write(`chaos: ${line}\n`);
 /** After healing, how long the replicas get to be UP again in every replica's view. */
 const healedWithinMs = 30_000;
 
-/** The repair mode is the cluster file's, so every replica starts in it. */
+/** The repair mode and the partitioner are the cluster file's, so every replica starts in them. */
 function sourceConfig(o: ChaosOptions, tempDir: string): string {
   const from = resolve(o.config ?? join(repoRoot, 'nodes.toml'));
   const text = readFileSync(from, 'utf8');
   if (!/^\s*repair_mode\s*=/m.test(text)) throw new Error(`${from}: no repair_mode line to set`);
   const path = join(tempDir, 'source.toml');
-  writeFileSync(path, text.replace(/^(\s*repair_mode\s*=\s*).*$/m, (_, head: string) => `${head}${JSON.stringify(o.repairMode)}`));
+  const edited = text.replace(/^(\s*repair_mode\s*=\s*).*$/m, (_, head: string) => `${head}${JSON.stringify(o.repairMode)}`);
+  writeFileSync(path, withPartitioner(edited, o.partitioner));
   return path;
 }
 
@@ -60,10 +64,10 @@ async function main(): Promise<number> {
   const nft = packetFaults.length > 0 ? await NftTable.create() : null;
   const coordinators = o.coordinators ?? cluster.names;
   for (const c of coordinators) if (!cluster.names.includes(c)) throw new Error(`--coordinators: no replica ${c} (replicas: ${cluster.names.join(', ')})`);
-  const keys = spreadKeys(o.keys);
+  const keys: Key[] = o.partitioner === 'hashed' ? textKeys(o.keys) : spreadKeys(o.keys);
   const bands = planFaults({ seed: o.seed, seconds: o.seconds, kinds: o.faults, replicas: cluster.names, leadS: o.leadS, bandS: o.bandS, quietS: o.quietS, lossPercent: o.lossPercent });
   const header = `seed ${o.seed}, ${o.seconds} s, ${o.clients} clients at read ${o.readLevel} / write ${o.writeLevel} through ${coordinators.join(', ')}, ` +
-    `${keys.length} keys, repair ${o.repairMode}, faults ${o.faults.join(',') || 'none'} (${bands.length} bands)`;
+    `${keys.length} ${o.partitioner === 'hashed' ? 'hashed text ' : ''}keys, repair ${o.repairMode}, faults ${o.faults.join(',') || 'none'} (${bands.length} bands)`;
   log(header);
 
   const clients: KvClient[] = await Promise.all(Array.from({ length: o.clients }, (_, i) => cluster.client(coordinators[i % coordinators.length]!)));
@@ -90,13 +94,15 @@ async function main(): Promise<number> {
   } catch (e) {
     log(`after healing: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const settled = await settleAndRead(clients[0]!, rec, { keys, repairMode: o.repairMode, convergenceWaitMs: o.convergenceWaitMs }, log);
+  // Hashed: the keys some operation touched are checked (the others were never written anywhere).
+  const checked = o.partitioner === 'hashed' ? [...new Set(rec.ops.map((op) => op.key))] : keys;
+  const settled = await settleAndRead(clients[0]!, rec, { keys: checked, repairMode: o.repairMode, convergenceWaitMs: o.convergenceWaitMs }, log);
   await Promise.all(clients.map((c) => c.close()));
 
   const ops = rec.ops;
   const timing = { boundedIndeterminate: o.boundedIndeterminate };
   const rf = cluster.config.replicationFactor;
-  const final = finalState(ops, keys, replicaSets(cluster.config));
+  const final = finalState(ops, checked, replicaSets(cluster.config));
   log('checking the history');
   const checkStartedMs = performance.now();
   const checks: CheckResult[] = [

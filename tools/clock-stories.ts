@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { KvClient } from '../src/cli/client.js';
+import { KvClient } from '../src/client/client.js';
 
 const argv = await yargs(hideBin(process.argv)).scriptName('npm run clock-stories --')
   .option('trials', { type: 'number', default: 20 }).option('base-port', { type: 'number', default: 31_000 + (process.pid % 2_000) * 4 }).strict().parse();

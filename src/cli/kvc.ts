@@ -6,6 +6,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { compareStamps, formatStamp } from '../core/hlc.js';
+import { formatKey, type KeySpace } from '../core/keyspace.js';
 import { count } from '../core/text.js';
 import { validate, type StatusReport } from '../core/messages.js';
 import type { Plan } from '../core/ring/plan.js';
@@ -15,7 +16,7 @@ import { ConfigError } from '../io/config.js';
 import {
   BadInputError, CancelledError, ClusterError, KvClient, KvError, type ClientOptions, type DelResult, type GetResult, type LocalResult, type PutResult,
   type RepairResult,
-} from './client.js';
+} from '../client/client.js';
 import { changeFromArgs, liveRing, planJson, planOf, planText, ringJson, ringText, type LiveRing } from './ring-view.js';
 import { isRefused, parseShellLine, type ShellCommand } from './shell-parse.js';
 import { traceJson, traceTable } from './trace-table.js';
@@ -39,28 +40,28 @@ function stampJson(stamp: Stamp | null): Json {
 
 function getText(r: GetResult): string {
   return r.found && r.stamp !== null
-    ? `${r.key} = ${JSON.stringify(r.value)} (stamp ${formatStamp(r.stamp)}, coordinator ${r.coordinator})`
-    : `${r.key} not found (coordinator ${r.coordinator})`;
+    ? `${formatKey(r.key)} = ${JSON.stringify(r.value)} (stamp ${formatStamp(r.stamp)}, coordinator ${r.coordinator})`
+    : `${formatKey(r.key)} not found (coordinator ${r.coordinator})`;
 }
 function getJson(r: GetResult): Json {
   return { ok: true, key: r.key, found: r.found, value: r.value, ...stampJson(r.stamp), coordinator: r.coordinator };
 }
 function putText(r: PutResult): string {
-  return `OK ${r.key} (stamp ${formatStamp(r.stamp)}, coordinator ${r.coordinator})`;
+  return `OK ${formatKey(r.key)} (stamp ${formatStamp(r.stamp)}, coordinator ${r.coordinator})`;
 }
 function putJson(r: PutResult): Json {
   return { ok: true, key: r.key, ...stampJson(r.stamp), coordinator: r.coordinator };
 }
 function delText(r: DelResult): string {
-  return `DELETED ${r.key} (stamp ${formatStamp(r.stamp)}, coordinator ${r.coordinator})`;
+  return `DELETED ${formatKey(r.key)} (stamp ${formatStamp(r.stamp)}, coordinator ${r.coordinator})`;
 }
 function delJson(r: DelResult): Json {
   return { ok: true, key: r.key, deleted: true, stamp: r.stamp, coordinator: r.coordinator };
 }
 function localText(r: LocalResult): string {
-  if (r.found && r.stamp !== null) return `${r.key} = ${JSON.stringify(r.value)} (stamp ${formatStamp(r.stamp)}, node ${r.node})`;
-  if (r.deleted && r.stamp !== null) return `${r.key} not found: deleted (tombstone stamp ${formatStamp(r.stamp)}, node ${r.node})`;
-  return `${r.key} not found (node ${r.node})`;
+  if (r.found && r.stamp !== null) return `${formatKey(r.key)} = ${JSON.stringify(r.value)} (stamp ${formatStamp(r.stamp)}, node ${r.node})`;
+  if (r.deleted && r.stamp !== null) return `${formatKey(r.key)} not found: deleted (tombstone stamp ${formatStamp(r.stamp)}, node ${r.node})`;
+  return `${formatKey(r.key)} not found (node ${r.node})`;
 }
 function localJson(r: LocalResult): Json {
   return { ok: true, key: r.key, found: r.found, ...(r.deleted ? { deleted: true } : {}), value: r.value, ...stampJson(r.stamp), node: r.node };
@@ -123,6 +124,7 @@ function statusText(s: StatusReport): string {
   const lines = [
     `${s.node}: replication factor ${s.replicationFactor}, repair ${s.repairMode}, client requests in flight ${s.clientRequestsInFlight}`,
     ...(starting !== null ? [`${starting} (restarted: it waits out 2 × max_clock_skew_ms so that no write its previous process may have stamped is stamped again; reads are served)`] : []),
+    ...(s.partitioner === 'hashed' ? [`keys: hashed onto 256 slots (murmur3), text of 1..${s.keyBytesMax} UTF-8 bytes; ranges below are slots`] : []),
     `ring (as ${s.node} sees it):`,
     ...s.ring.map((r) => `  ${`${r.first}..${r.last}`.padStart(8)}  ${r.replicas.map((n) => `${n.padEnd(width)} ${upOrDown(s, n).padEnd(4)}`).join('  ').trimEnd()}`),
     // A coordinator holds hints for its peers only: it is not listed under its own.
@@ -164,7 +166,7 @@ function statusLine(s: StatusReport): string {
   const down = names.filter((n) => upOrDown(s, n) !== 'UP');
   const hints = s.peers.filter((p) => p.name !== s.node && p.hintsPending > 0).map((p) => `${p.name} ${p.hintsPending}`);
   const starting = startingText(s);
-  return `${s.node}: ${starting !== null ? `${starting}; ` : ''}RF ${s.replicationFactor}, ${s.repairMode}; up ${up.join(' ') || 'none'}; down ${down.join(' ') || 'none'}; `
+  return `${s.node}: ${starting !== null ? `${starting}; ` : ''}RF ${s.replicationFactor}, ${s.repairMode}${s.partitioner === 'hashed' ? ', hashed keys' : ''}; up ${up.join(' ') || 'none'}; down ${down.join(' ') || 'none'}; `
     + `hints ${hints.join(', ') || 'none'}; keys ${s.keysStored}, tombstones ${s.tombstones}; `
     + `anti-entropy ${s.antiEntropyIntervalMs === 0 ? 'off' : `repaired ${count(s.peers.reduce((n, p) => n + p.antiEntropy.keysSent + p.antiEntropy.keysReceived, 0), 'key')}`}; `
     + `log ${count(s.logBytes, 'byte')}/${count(s.logRecords, 'record')}${logFullText(s)}; dropped ${droppedText(s)}`
@@ -358,10 +360,12 @@ async function ringPlan(args: CommonArgs & { node?: string | undefined }, words:
 
 // ---- the shell ----------------------------------------------------------------------------------
 
-function shellHelp(coordinator: string): string {
+function shellHelp(coordinator: string, keys: KeySpace): string {
   return [
     `commands (every request goes to ${coordinator}):`,
-    '  get <key> [level]           read key 0..255 at a level (default: the shell\'s level)',
+    keys.partitioner === 'hashed'
+      ? `  get <key> [level]           read a key (text of 1..${keys.keyBytesMax} UTF-8 bytes; quote one with spaces) at a level (default: the shell's level)`
+      : '  get <key> [level]           read key 0..255 at a level (default: the shell\'s level)',
     '  put <key> <value> [level]   write; quote a value with spaces: put 17 "hello world" QUORUM (or \'...\')',
     '  del <key> [level]           delete (a tombstone written like a put; a get then finds nothing)',
     '  get,17,QUORUM  put,17,hello,ONE  del,17,ALL   the original comma syntax (a put\'s last field is its level)',
@@ -390,7 +394,7 @@ async function execute(c: ShellCommand, st: ShellState): Promise<number | 'quit'
   switch (c.cmd) {
     case 'none': return exitOk;
     case 'quit': return 'quit';
-    case 'help': console.log(shellHelp(st.client.failover ? 'the first replica that answers (--coordinator any)' : st.client.coordinator)); return exitOk;
+    case 'help': console.log(shellHelp(st.client.failover ? 'the first replica that answers (--coordinator any)' : st.client.coordinator, st.client.keySpace)); return exitOk;
     case 'level':
       if (c.level !== undefined) st.level = st.client.checkLevel(c.level);
       say(`level ${st.level}`, { ok: true, level: st.level });
@@ -443,7 +447,7 @@ async function shell(args: CommonArgs): Promise<void> {
       + `replication factor ${client.config.replicationFactor}, level ${st.level}; type help, Ctrl-C cancels, Ctrl-D leaves`);
   }
   const run = async (line: string): Promise<'quit' | undefined> => {
-    const c = parseShellLine(line);
+    const c = parseShellLine(line, client.keySpace);
     let code: number | 'quit';
     try {
       if (isRefused(c)) throw new BadInputError(c.error);
@@ -514,24 +518,24 @@ async function main(): Promise<void> {
     .option('trace', { type: 'boolean', default: false, describe: 'trace each get, put, del and repair: every message, replica step and ack, printed below the result (in the shell: tracing on)' })
     .option('seen-file', { type: 'string', describe: 'read the newest stamp seen from this file before the request and keep it there after (env KV_SEEN_FILE)', default: process.env.KV_SEEN_FILE })
     .command('$0', 'open the interactive shell (reads commands line by line when stdin is not a terminal)', () => {}, (a) => shell(a))
-    .command('get <key>', 'read a key (0..255)', (y) => y
-      .positional('key', { type: 'string', describe: 'integer 0..255' })
+    .command('get <key>', 'read a key', (y) => y
+      .positional('key', { type: 'string', describe: 'integer 0..255; text under partitioner = "hashed"' })
       .option('cl', { alias: 'level', type: 'string', default: defaultLevel, describe: 'ONE, TWO, THREE, QUORUM or ALL' }),
     (a) => oneShot(a, (c) => c.get(word(a.key), a.cl), getText, getJson))
     .command('put <key> <value>', 'write a key (a value starting with - goes after --)', (y) => y
-      .positional('key', { type: 'string', describe: 'integer 0..255' })
+      .positional('key', { type: 'string', describe: 'integer 0..255; text under partitioner = "hashed"' })
       .positional('value', { type: 'string', describe: 'UTF-8 text' })
       .option('cl', { alias: 'level', type: 'string', default: defaultLevel, describe: 'ONE, TWO, THREE, QUORUM or ALL' }),
     (a) => oneShot(a, (c) => c.put(word(a.key), word(a.value), a.cl), putText, putJson))
     .command('del <key>', 'delete a key: a tombstone written at a level, like a put', (y) => y
-      .positional('key', { type: 'string', describe: 'integer 0..255' })
+      .positional('key', { type: 'string', describe: 'integer 0..255; text under partitioner = "hashed"' })
       .option('cl', { alias: 'level', type: 'string', default: defaultLevel, describe: 'ONE, TWO, THREE, QUORUM or ALL' }),
     (a) => oneShot(a, (c) => c.del(word(a.key), a.cl), delText, delJson))
     .command('repair', 'an anti-entropy round of one replica with every peer, now: keys sent and received per peer (exit 1 if a peer could not be reached)', (y) => y
       .option('node', { type: 'string', describe: 'the replica that runs it (default: the coordinator)' }),
     (a) => oneShot(a, (c) => c.repair(a.node), repairText, repairJson, (r) => (r.ok ? exitOk : exitClusterError)))
     .command('local <key>', 'one replica\'s own stored version of a key, without coordination', (y) => y
-      .positional('key', { type: 'string', describe: 'integer 0..255' })
+      .positional('key', { type: 'string', describe: 'integer 0..255; text under partitioner = "hashed"' })
       .option('node', { type: 'string', demandOption: true, describe: 'the replica to ask' }),
     (a) => oneShot(a, (c) => c.local(word(a.key), a.node), localText, localJson))
     .command('ring', 'the ring as a replica reports it: epoch, members with address, state, UP/DOWN and the slots each owns and holds', (y) => y

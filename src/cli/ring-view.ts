@@ -12,7 +12,7 @@ import { firstRing, formatRanges, holdings, membersProblem, type RingChange, typ
 import { describeChange, slotReplicas } from '../core/ring/steps.js';
 import type { ClusterConfig } from '../core/types.js';
 import { isHostname } from '../io/config.js';
-import { BadInputError, InvalidRequestError, NoResponseError, type KvClient } from './client.js';
+import { BadInputError, InvalidRequestError, NoResponseError, type KvClient } from '../client/client.js';
 
 export interface LiveRing { ring: RingState; reportedBy: string; down: Set<string> }
 

@@ -1,7 +1,8 @@
 // What a person types, as data: kvc shell lines and the key and level arguments of every command.
 // Pure: no IO, nothing thrown; a line is either a command or the reason it was refused.
-import { keyMax, keyMin } from '../core/limits.js';
-import { levels, type Key, type Level } from '../core/types.js';
+import { byteOrdered, parseKey as parseKeyIn, type KeySpace } from '../core/keyspace.js';
+import { parseLevel } from '../core/quorum.js';
+import type { Key, Level } from '../core/types.js';
 
 export type ShellCommand =
   | { cmd: 'get'; key: Key; level?: Level }
@@ -36,39 +37,26 @@ export function isRefused(x: unknown): x is Refused {
   return typeof x === 'object' && x !== null && 'error' in x;
 }
 
-/** A key typed as text (digits only) or given as a number; 0..255. */
-export function parseKey(x: unknown): Parsed<Key> {
-  const expected = `key: expected an integer in ${keyMin}..${keyMax}, got`;
-  if (typeof x === 'number') {
-    return Number.isInteger(x) && x >= keyMin && x <= keyMax ? x : { error: `${expected} ${x}` };
-  }
-  if (typeof x !== 'string') return { error: `${expected} ${x === undefined ? 'nothing' : typeof x}` };
-  const text = x.trim();
-  if (!/^[0-9]{1,10}$/.test(text)) return { error: `${expected} ${JSON.stringify(shorten(x))}` };
-  const key = Number(text);
-  return key >= keyMin && key <= keyMax ? key : { error: `${expected} ${text}` };
+/** A key as typed, checked by the key space (keyspace.ts): byte-ordered 0..255 by default. */
+export function parseKey(x: unknown, keys: KeySpace = byteOrdered): Parsed<Key> {
+  return parseKeyIn(x, keys);
 }
 
-/** A consistency level, any case. Whether the cluster's RF allows it is the client's check. */
-export function parseLevel(x: unknown): Parsed<Level> {
-  const text = typeof x === 'string' ? x.trim().toUpperCase() : undefined;
-  if (text !== undefined && (levels as readonly string[]).includes(text)) return text as Level;
-  const got = typeof x === 'string' ? JSON.stringify(shorten(x)) : x === undefined ? 'nothing' : typeof x;
-  return { error: `level: expected one of ${levels.join(', ')}, got ${got}` };
-}
+export { parseLevel };
 
-export function parseShellLine(line: string): Parsed<ShellCommand> {
+/** `keys`: the cluster's key space, which says what a key is (byte-ordered 0..255 by default). */
+export function parseShellLine(line: string, keys: KeySpace = byteOrdered): Parsed<ShellCommand> {
   if (line.length > shellLineCharsMax) return { error: `line: ${line.length} characters, over the limit of ${shellLineCharsMax}` };
   const trimmed = line.trim();
   if (trimmed === '' || trimmed.startsWith('#')) return { cmd: 'none' };
-  if (/^(get|put|del)\s*,/i.test(trimmed)) return parseCommaLine(trimmed);
+  if (/^(get|put|del)\s*,/i.test(trimmed)) return parseCommaLine(trimmed, keys);
   const tokens = tokenize(trimmed);
   if (isRefused(tokens)) return tokens;
   const [name = '', ...args] = tokens;
   switch (name.toLowerCase()) {
-    case 'get': return parseGet(args);
-    case 'put': return parsePut(args);
-    case 'del': case 'delete': return parseDel(args);
+    case 'get': return parseGet(args, keys);
+    case 'put': return parsePut(args, keys);
+    case 'del': case 'delete': return parseDel(args, keys);
     case 'repair': return noArgs('repair', args);
     case 'level': return parseLevelCommand(args);
     case 'status': return noArgs('status', args);
@@ -87,19 +75,19 @@ function parseTracing(args: string[]): Parsed<ShellCommand> {
   return { error: `tracing: expected on or off, got ${JSON.stringify(shorten(args.join(' ')))} (usage: tracing [on|off])` };
 }
 
-function parseGet(args: string[]): Parsed<ShellCommand> {
+function parseGet(args: string[], keys: KeySpace): Parsed<ShellCommand> {
   if (args.length < 1) return { error: `get: missing key (usage: ${usage.get})` };
   if (args.length > 2) return { error: `get: too many arguments (usage: ${usage.get})` };
-  return withLevel({ cmd: 'get', key: args[0] }, args[1]);
+  return withLevel({ cmd: 'get', key: args[0] }, args[1], keys);
 }
 
-function parseDel(args: string[]): Parsed<ShellCommand> {
+function parseDel(args: string[], keys: KeySpace): Parsed<ShellCommand> {
   if (args.length < 1) return { error: `del: missing key (usage: ${usage.del})` };
   if (args.length > 2) return { error: `del: too many arguments (usage: ${usage.del})` };
-  return withLevel({ cmd: 'del', key: args[0] }, args[1]);
+  return withLevel({ cmd: 'del', key: args[0] }, args[1], keys);
 }
 
-function parsePut(args: string[]): Parsed<ShellCommand> {
+function parsePut(args: string[], keys: KeySpace): Parsed<ShellCommand> {
   if (args.length < 1) return { error: `put: missing key and value (usage: ${usage.put})` };
   if (args.length < 2) return { error: `put: missing value (usage: ${usage.put})` };
   const last = args[args.length - 1] ?? '';
@@ -109,10 +97,11 @@ function parsePut(args: string[]): Parsed<ShellCommand> {
   const meantAsLevel = args.length === 3 && /^[A-Z]+$/.test(last);
   if (args.length > 3 || (args.length === 3 && !endsWithLevel && !meantAsLevel)) {
     const words = endsWithLevel ? args.slice(1, -1) : args.slice(1);
-    const quoted = `put ${args[0]} ${quoteDouble(words.join(' '))}${endsWithLevel ? ` ${last}` : ''}`;
+    const keyText = keys.partitioner === 'hashed' && /[\s"'\\]/.test(args[0] ?? '') ? quoteDouble(args[0] ?? '') : args[0];
+    const quoted = `put ${keyText} ${quoteDouble(words.join(' '))}${endsWithLevel ? ` ${last}` : ''}`;
     return { error: `put: a value with spaces needs quotes: ${quoted} (usage: ${usage.put})` };
   }
-  return withLevel({ cmd: 'put', key: args[0], value: args[1] ?? '' }, args[2]);
+  return withLevel({ cmd: 'put', key: args[0], value: args[1] ?? '' }, args[2], keys);
 }
 
 /** The double-quoted form tokenize reads back as `s`. */
@@ -135,8 +124,9 @@ function noArgs(cmd: 'status' | 'repair' | 'help' | 'quit', args: string[]): Par
 function withLevel(
   c: { cmd: 'get' | 'del'; key: string | undefined } | { cmd: 'put'; key: string | undefined; value: string },
   levelText: string | undefined,
+  keys: KeySpace,
 ): Parsed<ShellCommand> {
-  const key = parseKey(c.key);
+  const key = parseKeyIn(c.key, keys);
   if (isRefused(key)) return key;
   const base: Extract<ShellCommand, { level?: Level }> = c.cmd === 'put' ? { cmd: 'put', key, value: c.value } : { cmd: c.cmd, key };
   if (levelText === undefined) return base;
@@ -149,18 +139,18 @@ function withLevel(
  * fields takes the last as its level and the fields between as the value, so a value may hold
  * commas; a level that is not one is refused rather than stored as part of the value.
  */
-function parseCommaLine(line: string): Parsed<ShellCommand> {
+function parseCommaLine(line: string, keys: KeySpace): Parsed<ShellCommand> {
   const fields = line.split(',');
   const name = (fields[0] ?? '').trim().toLowerCase();
   const keyText = fields[1]?.trim();
   if (name === 'get' || name === 'del') {
     if (fields.length > 3) return { error: `${name}: too many fields (usage: ${name},<key>[,level])` };
-    return withLevel({ cmd: name, key: keyText === '' ? undefined : keyText }, fields[2]?.trim());
+    return withLevel({ cmd: name, key: keyText === '' ? undefined : keyText }, fields[2]?.trim(), keys);
   }
   if (fields.length < 3) return { error: 'put: missing value (usage: put,<key>,<value>[,level])' };
-  if (fields.length === 3) return withLevel({ cmd: 'put', key: keyText, value: fields[2] ?? '' }, undefined);
+  if (fields.length === 3) return withLevel({ cmd: 'put', key: keyText, value: fields[2] ?? '' }, undefined, keys);
   const value = fields.slice(2, -1).join(',');
-  return withLevel({ cmd: 'put', key: keyText, value }, (fields[fields.length - 1] ?? '').trim());
+  return withLevel({ cmd: 'put', key: keyText, value }, (fields[fields.length - 1] ?? '').trim(), keys);
 }
 
 /**

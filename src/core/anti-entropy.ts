@@ -15,17 +15,21 @@ import { crc32 } from './crc32.js';
 import {
   antiEntropyBlockKeys, antiEntropyRoundsInFlightMax, hintBatchBytesMax, hintEntryOverheadBytes, keyMax, keyMin, repairRequestsInFlightMax,
 } from './limits.js';
+import { compareKeys } from './keyspace.js';
 import {
-  utf8Bytes, versionBytes, type AntiEntropyReport, type DigestReply, type DigestRequest, type PeerReply, type PeerRequest, type PullReply, type PullRequest,
+  keyBytes, utf8Bytes, versionBytes, type AntiEntropyReport, type DigestReply, type DigestRequest, type PeerReply, type PeerRequest, type PullReply, type PullRequest,
   type RepairPeerResult,
 } from './messages.js';
 import { summarizeKeys, type NodePorts } from './ports.js';
+import type { Slot } from './keyspace.js';
 import type { Random } from './prng.js';
 import type { ClusterConfig, Key, NodeIndex, Stamp, StoredValue, Versioned } from './types.js';
 
 /** The replica's own data, as anti-entropy needs it. */
 export interface ReplicaData {
   read(key: Key): Versioned | undefined;
+  /** The keys held on a slot, tombstones included. */
+  keysIn(slot: Slot): Iterable<Key>;
   /** Makes the versions durable where newer than what is held; `done` gets the keys that were newer, once they are durable. */
   writeLocal(writes: readonly (readonly [Key, StoredValue, Stamp])[], done: (fresh: Key[]) => void): void;
 }
@@ -43,10 +47,10 @@ interface Round {
 }
 
 export class AntiEntropy {
-  /** Per peer: the keys both replicas hold, ascending; empty for this node and for peers it shares nothing with. */
-  private readonly shared: Key[][];
-  /** The same keys per peer by block of antiEntropyBlockKeys, only blocks holding some: fixed by the ring, so made once. */
-  private readonly sharedByBlock: Map<number, Key[]>[];
+  /** Per peer: the slots both replicas hold, ascending; empty for this node and for peers it shares nothing with. */
+  private readonly shared: Slot[][];
+  /** The same slots per peer by block of antiEntropyBlockKeys, only blocks holding some: fixed by the ring, so made once. */
+  private readonly sharedByBlock: Map<number, Slot[]>[];
   private readonly stats: AntiEntropyReport[];
   private readonly periodicRunning = new Set<NodeIndex>();
   private roundsInFlight = 0;
@@ -57,12 +61,12 @@ export class AntiEntropy {
     const { ring, self } = ports;
     this.shared = Array.from({ length: ring.nodeCount }, (_, peer) => {
       if (peer === self) return [];
-      const keys: Key[] = [];
-      for (let key = keyMin; key <= keyMax; key++) if (ring.holds(self, key) && ring.holds(peer, key)) keys.push(key);
-      return keys;
+      const slots: Slot[] = [];
+      for (let slot = keyMin; slot <= keyMax; slot++) if (ring.holdsSlot(self, slot) && ring.holdsSlot(peer, slot)) slots.push(slot);
+      return slots;
     });
     this.sharedByBlock = this.shared.map((keys) => {
-      const byBlock = new Map<number, Key[]>();
+      const byBlock = new Map<number, Slot[]>();
       for (const key of keys) {
         const block = Math.floor((key - keyMin) / antiEntropyBlockKeys);
         byBlock.set(block, [...(byBlock.get(block) ?? []), key]);
@@ -135,32 +139,51 @@ export class AntiEntropy {
   private startRound(peer: NodeIndex, periodic: boolean, onDone: ((r: RepairPeerResult) => void) | null): void {
     const round: Round = { peer, outstanding: 1, reached: false, sentKeys: [], receivedKeys: [], error: null, periodic, onDone };
     this.roundsInFlight++;
-    const { ports } = this;
-    const digests: [number, number][] = [...this.sharedByBlock[peer]!.keys()].map((b) => [b, this.digest(peer, b)]);
-    this.send(round, (id): DigestRequest => ({ t: 'ae', from: ports.self, gen: ports.generation, id, digests }), ports.config.readTimeoutMs, (reply) => {
-      if (reply.t !== 'ae.ok') return;
-      round.reached = true;
-      this.compare(round, reply);
-    });
+    this.askDigests(round, [...this.sharedByBlock[peer]!.keys()], undefined);
     this.settle(round); // the opening step: from here on, the round ends when its last request does
   }
 
-  /** The peer's stamps for the differing blocks against this replica's: push what is newer here, pull what is newer there. */
-  private compare(round: Round, reply: DigestReply): void {
+  /** Step 1 (and each further page of it): the digests of these blocks; versions after `after` only, when given. */
+  private askDigests(round: Round, blocks: readonly number[], after: Key | undefined): void {
+    const { ports } = this;
+    const digests: [number, number][] = blocks.map((b) => [b, this.digest(round.peer, b)]);
+    const build = (id: number): DigestRequest => ({ t: 'ae', from: ports.self, gen: ports.generation, id, digests, ...(after === undefined ? {} : { after }) });
+    this.send(round, build, ports.config.readTimeoutMs, (reply) => {
+      if (reply.t !== 'ae.ok') return;
+      round.reached = true;
+      this.compare(round, reply, after);
+    });
+  }
+
+  /**
+   * The peer's stamps for the differing blocks against this replica's: push what is newer here,
+   * pull what is newer there. A reply with `more` covers the keys up to its last version; the
+   * next page is asked for at once, so a round goes through every differing block whatever the
+   * number of keys, one datagram of stamps at a time.
+   */
+  private compare(round: Round, reply: DigestReply, after: Key | undefined): void {
     const { peer } = round;
     const theirs = new Map<Key, { stamp: Stamp; bytes: number }>();
-    for (const [key, stamp, bytes] of reply.versions) theirs.set(key, { stamp, bytes });
+    const blocks = reply.blocks.filter((b) => this.sharedByBlock[peer]!.has(b));
+    const last = reply.more === true ? reply.versions[reply.versions.length - 1]![0] : undefined;
+    const covered = (key: Key) => blocks.includes(this.blockOf(key)) && this.sharedSlot(peer, key) &&
+      (after === undefined || this.comparePositions(key, after) > 0) && (last === undefined || this.comparePositions(key, last) <= 0);
+    for (const [key, stamp, bytes] of reply.versions) if (covered(key)) theirs.set(key, { stamp, bytes });
     const push: Key[] = [];
     const pull: { key: Key; bytes: number }[] = [];
-    for (const key of this.keysIn(peer, reply.blocks)) {
-      const mine = this.data.read(key);
+    const mineListed = this.keysIn(peer, blocks).filter(covered);
+    for (const key of mineListed) {
+      const mine = this.data.read(key)!;
       const their = theirs.get(key);
-      const order = mine === undefined ? -1 : their === undefined ? 1 : compareStamps(mine.stamp, their.stamp);
+      const order = their === undefined ? 1 : compareStamps(mine.stamp, their.stamp);
       if (order > 0) push.push(key);
-      else if (order < 0 && their !== undefined) pull.push({ key, bytes: their.bytes + hintEntryOverheadBytes });
+      else if (order < 0) pull.push({ key, bytes: their!.bytes + hintEntryOverheadBytes + keyBytes(key) });
+      theirs.delete(key);
     }
+    for (const [key, their] of theirs) pull.push({ key, bytes: their.bytes + hintEntryOverheadBytes + keyBytes(key) }); // held there only
     this.push(round, push);
     this.pull(round, pull);
+    if (last !== undefined) this.askDigests(round, blocks.filter((b) => b >= this.blockOf(last)), last);
   }
 
   private push(round: Round, keys: Key[]): void {
@@ -169,7 +192,7 @@ export class AntiEntropy {
       const v = this.data.read(key)!;
       return [key, v.value, v.stamp];
     });
-    for (const batch of batches(entries, (e) => versionBytes(e[1]))) {
+    for (const batch of batches(entries, (e) => versionBytes(e[1], e[0]))) {
       this.send(round, (id) => ({ t: 'hints', from: ports.self, gen: ports.generation, id, writes: batch }), 2 * ports.config.writeTimeoutMs, (reply) => {
         if (reply.t === 'hints.ok') round.sentKeys.push(...batch.map((w) => w[0]));
       });
@@ -227,7 +250,8 @@ export class AntiEntropy {
       stats.lastRoundMs = ports.nowMs();
     }
     if (sent + received > 0) {
-      ports.log('info', 'anti-entropy', `anti-entropy with ${ports.nameOf(round.peer)} (keys ${describeRanges(this.shared[round.peer]!)}): ` +
+      const what = ports.ring.keySpace.partitioner === 'byte-ordered' ? 'keys' : 'slots';
+      ports.log('info', 'anti-entropy', `anti-entropy with ${ports.nameOf(round.peer)} (${what} ${describeRanges(this.shared[round.peer]!)}): ` +
         `sent ${sent}${sent > 0 ? ` (keys ${summarizeKeys(round.sentKeys)})` : ''}, received ${received}` +
         `${received > 0 ? ` (keys ${summarizeKeys(round.receivedKeys)})` : ''}${round.error !== null ? `; unfinished: ${round.error}` : ''}`);
     }
@@ -236,54 +260,107 @@ export class AntiEntropy {
 
   // ---- responder (read-only: a retransmitted request is simply answered again) -------------------
 
+  /**
+   * The blocks whose digests differ and this replica's versions in them, in slot then key order,
+   * as many as fit one datagram (`more` when some are left for a request `after` the last). A
+   * further page (`after` given) looks at the blocks it names only.
+   */
   onDigests(peer: NodeIndex, msg: DigestRequest): DigestReply {
     const theirs = new Map(msg.digests);
-    const blocks = [...(this.sharedByBlock[peer]?.keys() ?? [])].filter((b) => theirs.get(b) !== this.digest(peer, b));
+    const candidates = msg.after === undefined ? [...(this.sharedByBlock[peer]?.keys() ?? [])] : msg.digests.map(([b]) => b).filter((b) => this.sharedByBlock[peer]?.has(b));
+    const blocks = candidates.filter((b) => theirs.get(b) !== this.digest(peer, b));
     const versions: [Key, Stamp, number][] = [];
+    const reply: DigestReply = { t: 'ae.ok', from: this.ports.self, id: msg.id, blocks, versions };
+    const { after } = msg;
+    let bytes = 0;
     for (const key of this.keysIn(peer, blocks)) {
-      const v = this.data.read(key);
-      if (v !== undefined) versions.push([key, v.stamp, v.value === null ? 0 : utf8Bytes(v.value)]);
+      if (after !== undefined && this.comparePositions(key, after) <= 0) continue;
+      const entryBytes = versionListingBytes + keyBytes(key);
+      if (versions.length > 0 && (bytes + entryBytes > hintBatchBytesMax || versions.length >= this.ports.ring.keySpace.versionsPerMessageMax)) {
+        reply.more = true;
+        break;
+      }
+      const v = this.data.read(key)!;
+      versions.push([key, v.stamp, v.value === null ? 0 : utf8Bytes(v.value)]);
+      bytes += entryBytes;
     }
-    return { t: 'ae.ok', from: this.ports.self, id: msg.id, blocks, versions };
+    return reply;
   }
 
   onPull(peer: NodeIndex, msg: PullRequest): PullReply {
-    const shared = new Set(this.shared[peer] ?? []);
     const held = msg.keys.flatMap((key): [Key, StoredValue, Stamp][] => {
-      const v = shared.has(key) ? this.data.read(key) : undefined;
+      const v = this.sharedSlot(peer, key) ? this.data.read(key) : undefined;
       return v === undefined ? [] : [[key, v.value, v.stamp]];
     });
     // A value may have grown since the digest reply sized this pull: what does not fit waits for the next round.
-    const writes = batches(held, (e) => versionBytes(e[1]))[0] ?? [];
+    const writes = batches(held, (e) => versionBytes(e[1], e[0]))[0] ?? [];
     return { t: 'ae.pull.ok', from: this.ports.self, id: msg.id, writes };
   }
 
   // ---- digests -----------------------------------------------------------------------------------
 
-  /** The keys shared with the peer in these blocks (blocks the two do not share have none). */
-  private keysIn(peer: NodeIndex, blocks: readonly number[]): Key[] {
-    return blocks.flatMap((b) => this.sharedByBlock[peer]?.get(b) ?? []);
+  private blockOf(key: Key): number {
+    return Math.floor(this.ports.ring.slotOf(key) / antiEntropyBlockKeys);
   }
 
-  /** crc32 over (key, stamp) of every shared key of the block this replica holds, in key order. */
+  private sharedSlot(peer: NodeIndex, key: Key): boolean {
+    const { ring, self } = this.ports;
+    const slot = ring.slotOf(key);
+    return peer !== self && ring.holdsSlot(self, slot) && ring.holdsSlot(peer, slot);
+  }
+
+  /** Slot first, then key: the order both sides list and digest keys in. */
+  private comparePositions(a: Key, b: Key): number {
+    const { ring } = this.ports;
+    return ring.slotOf(a) - ring.slotOf(b) || compareKeys(a, b);
+  }
+
+  /** The keys this replica holds in the slots it shares with the peer in these blocks, in slot then key order. */
+  private keysIn(peer: NodeIndex, blocks: readonly number[]): Key[] {
+    const out: Key[] = [];
+    for (const b of blocks) {
+      for (const slot of this.sharedByBlock[peer]?.get(b) ?? []) out.push(...[...this.data.keysIn(slot)].sort(compareKeys));
+    }
+    return out;
+  }
+
+  /** crc32 over (key, stamp) of every key this replica holds in the shared slots of the block, in slot then key order. */
   private digest(peer: NodeIndex, block: number): number {
-    const bytes = new Uint8Array(antiEntropyBlockKeys * stampEntryBytes);
-    const view = new DataView(bytes.buffer);
+    const keys = this.keysIn(peer, [block]);
+    let bytes = new Uint8Array(Math.max(antiEntropyBlockKeys, keys.length) * stampEntryBytes);
     let at = 0;
-    for (const key of this.sharedByBlock[peer]?.get(block) ?? []) {
-      const v = this.data.read(key);
-      if (v === undefined) continue;
+    for (const key of keys) {
+      const v = this.data.read(key)!;
+      const text = typeof key === 'string' ? textEncoder.encode(key) : null;
+      const need = stampEntryBytes + (text === null ? 0 : 2 + text.length - 1);
+      if (at + need > bytes.length) {
+        const grown = new Uint8Array(Math.max(bytes.length * 2, at + need));
+        grown.set(bytes.subarray(0, at));
+        bytes = grown;
+      }
+      const view = new DataView(bytes.buffer);
+      if (text === null) {
+        view.setUint8(at, (key as number) - keyMin); // byte-ordered: one byte, as it always was
+        at += 1;
+      } else {
+        view.setUint16(at, text.length);
+        bytes.set(text, at + 2);
+        at += 2 + text.length;
+      }
       const [wallMs, counter, node] = v.stamp;
-      view.setUint8(at, key - keyMin);
-      view.setUint32(at + 1, Math.floor(wallMs / 2 ** 32));
-      view.setUint32(at + 5, wallMs % 2 ** 32);
-      view.setUint32(at + 9, counter % 2 ** 32);
-      view.setUint8(at + 13, node);
-      at += stampEntryBytes;
+      view.setUint32(at, Math.floor(wallMs / 2 ** 32));
+      view.setUint32(at + 4, wallMs % 2 ** 32);
+      view.setUint32(at + 8, counter % 2 ** 32);
+      view.setUint8(at + 12, node);
+      at += stampEntryBytes - 1;
     }
     return crc32(bytes, 0, at);
   }
 }
+
+const textEncoder = new TextEncoder();
+/** What one [key, stamp, bytes] entry of a digest reply costs besides a text key's bytes (generous). */
+const versionListingBytes = 32;
 
 /**
  * The longest a round can take: the digest exchange, then pushes (hint batches, 2x the write
@@ -312,7 +389,7 @@ function batches<T>(entries: readonly T[], size: (e: T) => number): T[][] {
 }
 
 /** Ascending keys as ranges: "0..63, 192..255". */
-export function describeRanges(keys: readonly Key[]): string {
+export function describeRanges(keys: readonly Slot[]): string {
   const parts: string[] = [];
   for (let i = 0; i < keys.length;) {
     let j = i;

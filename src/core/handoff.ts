@@ -3,6 +3,7 @@
 // in batches that fit a datagram, and are forgotten once acked and the "delivered" record is durable.
 import { HintStore, type Hint } from './hints.js';
 import { formatStamp } from './hlc.js';
+import { formatKey } from './keyspace.js';
 import { hintBatchBytesMax, hintBatchesInFlightPerTargetMax, hintLogIntervalMs } from './limits.js';
 import { versionBytes, type HintBatch } from './messages.js';
 import { summarizeKeys, type NodePorts } from './ports.js';
@@ -16,6 +17,7 @@ export class HintedHandoff {
   /** Hints stored per target since its last log line: a long outage logs a summary a second, not a line a write. */
   private readonly unlogged = new Map<NodeIndex, { count: number; keys: Set<Key>; lastLogMs: number }>();
   private nextSweepMs = 0;
+  private readonly lastFullLogMs = new Map<NodeIndex, number>();
 
   constructor(private readonly ports: NodePorts, readonly enabled: boolean) {}
 
@@ -28,15 +30,29 @@ export class HintedHandoff {
     return this.expired.get(target) ?? 0;
   }
 
-  /** Holds a write for a replica that missed it (kept only if newer than its hint for the key); true when stored. */
+  /**
+   * Holds a write for a replica that missed it (kept only if newer than its hint for the key). Past
+   * the key space's hints per target (only the hashed one can get there) the write is left to
+   * anti-entropy, counted with the expired hints and logged, never held beyond the bound. True when stored.
+   */
   store(target: NodeIndex, key: Key, value: StoredValue, stamp: Stamp): boolean {
     if (!this.enabled || !this.hints.isNewer(target, key, stamp)) return false;
     const now = this.ports.nowMs();
+    const { hintsPerTargetMax } = this.ports.ring.keySpace;
+    if (this.hints.countFor(target) >= hintsPerTargetMax && !this.hints.holds(target, key)) {
+      this.expired.set(target, (this.expired.get(target) ?? 0) + 1);
+      if (now - (this.lastFullLogMs.get(target) ?? -Infinity) >= hintLogIntervalMs) {
+        this.lastFullLogMs.set(target, now);
+        this.ports.log('warn', 'hints-full', `no hint stored for ${this.ports.nameOf(target)} of key ${formatKey(key)}: it already has ${hintsPerTargetMax} ` +
+          `(the limit); anti-entropy repairs what it missed (counted with its expired hints)`);
+      }
+      return false;
+    }
     this.ports.append({ t: 'h', target, key, value, stamp, atMs: now }, null);
     const unlogged = this.unlogged.get(target) ?? { count: 0, keys: new Set<Key>(), lastLogMs: -Infinity };
     this.unlogged.set(target, unlogged);
     if (now - unlogged.lastLogMs >= hintLogIntervalMs) {
-      this.ports.log('info', 'hint-stored', `hint stored for ${this.ports.nameOf(target)}: key ${key} (${formatStamp(stamp)})`);
+      this.ports.log('info', 'hint-stored', `hint stored for ${this.ports.nameOf(target)}: key ${formatKey(key)} (${formatStamp(stamp)})`);
       unlogged.lastLogMs = now;
     } else {
       unlogged.count++;
@@ -77,7 +93,7 @@ export class HintedHandoff {
       let bytes = 0;
       for (; next < waiting.length; next++) {
         const hint = waiting[next]!;
-        const size = versionBytes(hint.value);
+        const size = versionBytes(hint.value, hint.key);
         if (batch.length > 0 && bytes + size > hintBatchBytesMax) break;
         batch.push(hint);
         bytes += size;

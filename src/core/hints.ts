@@ -1,5 +1,5 @@
 // Hinted handoff state on a coordinator: for each replica that missed a write, the newest missed
-// version of each key (so a replica that missed 10,000 writes to 256 keys needs at most 256 hints).
+// version of each key (so a replica that missed 10,000 writes to 256 keys needs at most 256 hints; the hashed key space bounds them, see handoff.ts).
 import { compareStamps } from './hlc.js';
 import type { Key, NodeIndex, Stamp, StoredValue } from './types.js';
 
@@ -21,6 +21,10 @@ export class HintStore {
   isNewer(target: NodeIndex, key: Key, stamp: Stamp): boolean {
     const held = this.byTarget.get(target)?.get(key);
     return held === undefined || compareStamps(stamp, held.stamp) > 0;
+  }
+
+  holds(target: NodeIndex, key: Key): boolean {
+    return this.byTarget.get(target)?.has(key) ?? false;
   }
 
   /** Keeps the newest hint per (target, key); returns whether this one was kept. */

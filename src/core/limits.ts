@@ -5,6 +5,19 @@
 export const keyMin = 0;
 export const keyMax = 255;
 export const keyCount = keyMax - keyMin + 1;
+/**
+ * The ring's slots: the unit of placement, movement and anti-entropy, whatever the partitioner
+ * (byte-ordered: a key is its slot; hashed: many keys share one, see keyspace.ts).
+ */
+export const slotCount = 256;
+/** The longest key_bytes_max a config may set (hashed keys): a key and a value at the ceiling still fit one datagram's envelope. */
+export const keyBytesMaxCeiling = 1_024;
+/** Entries one message may list under the hashed partitioner (a hint batch, a pull, a digest reply): more than the smallest entries that fit one datagram. */
+export const versionsPerMessageMax = 8_192;
+/** Versions one replica may hold under the hashed partitioner (tombstones included): what one snapshot may list. */
+export const hashedKeysPerReplicaMax = 16_777_216;
+/** Hints a coordinator holds for one target under the hashed partitioner; past it a missed write is left to anti-entropy, and counted. */
+export const hashedHintsPerTargetMax = 100_000;
 
 /** One UDP datagram carries one message; stay well under the 65,507-byte IPv4 payload limit. */
 export const datagramBytesMax = 65_000;
@@ -34,7 +47,7 @@ export const dedupEntriesMax = 65_536;
 export const clientDeadlineMsMax = 60_000;
 /**
  * A client's default deadline is the coordinator's timeout plus this (deadlineSlackMs in
- * src/cli/client.ts, the same value), so its Timeout answer can still arrive; nodes.toml's
+ * src/client/client.ts, the same value), so its Timeout answer can still arrive; nodes.toml's
  * timeouts are checked to fit clientDeadlineMsMax with it.
  */
 export const clientDeadlineSlackMs = 1_000;

@@ -4,9 +4,8 @@
 // it never throws, so the caller can truncate the log at `goodBytes` and carry on.
 import { decode, encode } from 'cbor-x';
 import { crc32 } from './crc32.js';
-import {
-  hintsPerTargetMax, keyCount, keyMax, keyMin, messageIdMax, nodesMax, recordBytesMax, valueBytesMaxCeiling,
-} from './limits.js';
+import { byteOrdered, eitherKind, type KeyCheck } from './keyspace.js';
+import { messageIdMax, nodesMax, recordBytesMax, valueBytesMaxCeiling } from './limits.js';
 import { utf8Bytes } from './messages.js';
 import type { Key, NodeIndex, Stamp, StoredValue } from './types.js';
 
@@ -34,7 +33,7 @@ export const recordHeaderBytes = 8;
 
 /** Header + CBOR payload. Throws on a record that replay would refuse: better a failed write than a log that stops there. */
 export function encodeRecord(rec: LogRecord): Uint8Array {
-  const checked = validateRecord(rec);
+  const checked = validateRecord(rec, eitherKind);
   if (typeof checked === 'string') throw new RangeError(`log record: ${checked}`);
   const payload = encode(checked) as Uint8Array;
   if (payload.length > recordBytesMax) throw new RangeError(`log record: ${payload.length} bytes, over the limit of ${recordBytesMax}`);
@@ -47,13 +46,13 @@ export function encodeRecord(rec: LogRecord): Uint8Array {
   return out;
 }
 
-/** Every good record in order, and where and why the good prefix ends. Never throws. */
-export function scanRecords(bytes: Uint8Array): RecordScan {
+/** Every good record in order, and where and why the good prefix ends. Never throws. `keys`: what a key may be. */
+export function scanRecords(bytes: Uint8Array, keys: KeyCheck = byteOrdered): RecordScan {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const records: LogRecord[] = [];
   let offset = 0;
   while (offset < bytes.length) {
-    const read = readRecord(bytes, view, offset);
+    const read = readRecord(bytes, view, offset, keys);
     if (typeof read === 'string') return { records, goodBytes: offset, stopReason: `${read} at ${offset}` };
     records.push(read.record);
     offset = read.end;
@@ -61,7 +60,7 @@ export function scanRecords(bytes: Uint8Array): RecordScan {
   return { records, goodBytes: offset, stopReason: null };
 }
 
-function readRecord(bytes: Uint8Array, view: DataView, offset: number): { record: LogRecord; end: number } | string {
+function readRecord(bytes: Uint8Array, view: DataView, offset: number, keys: KeyCheck): { record: LogRecord; end: number } | string {
   if (bytes.length - offset < recordHeaderBytes) return `short header (${bytes.length - offset} of ${recordHeaderBytes} bytes)`;
   const length = view.getUint32(offset, true);
   const crc = view.getUint32(offset + 4, true);
@@ -76,7 +75,7 @@ function readRecord(bytes: Uint8Array, view: DataView, offset: number): { record
   } catch (e) {
     return `bad payload (${e instanceof Error ? e.message : String(e)})`;
   }
-  const record = validateRecord(decoded);
+  const record = validateRecord(decoded, keys);
   if (typeof record === 'string') return `bad payload (${record})`;
   return { record, end };
 }
@@ -84,9 +83,9 @@ function readRecord(bytes: Uint8Array, view: DataView, offset: number): { record
 // ---- validation -------------------------------------------------------------------------------
 
 /** Checks a decoded payload: a fresh record holding only the known fields, or the reason it was refused. */
-export function validateRecord(x: unknown): LogRecord | string {
+export function validateRecord(x: unknown, keys: KeyCheck = byteOrdered): LogRecord | string {
   try {
-    return validateOrThrow(x);
+    return validateOrThrow(x, keys);
   } catch (e) {
     if (e instanceof Invalid) return e.message;
     return `malformed: ${String(e)}`;
@@ -96,7 +95,8 @@ export function validateRecord(x: unknown): LogRecord | string {
 class Invalid extends Error {}
 function fail(reason: string): never { throw new Invalid(reason); }
 
-function validateOrThrow(x: unknown): LogRecord {
+function validateOrThrow(x: unknown, keys: KeyCheck): LogRecord {
+  const key = (v: unknown, field = 'key'): Key => (keys.isKey(v) ? v : fail(`${field}: expected ${keys.expected}, got ${describe(v)}`));
   if (typeof x !== 'object' || x === null || Array.isArray(x) || x instanceof Uint8Array) fail(`record: expected a map, got ${describe(x)}`);
   const o = x as Record<string, unknown>;
   switch (o.t) {
@@ -104,11 +104,11 @@ function validateOrThrow(x: unknown): LogRecord {
     case 'h': return { t: 'h', target: node(o.target), key: key(o.key), value: storedValue(o.value), stamp: stamp(o.stamp), atMs: uint(o.atMs, 'atMs') };
     case 'hd': return { t: 'hd', target: node(o.target), key: key(o.key), stamp: stamp(o.stamp) };
     case 'snap': {
-      const writes = list(o.writes, 'writes', keyCount).map((w, i): [Key, StoredValue, Stamp] => {
+      const writes = list(o.writes, 'writes', keys.keysPerReplicaMax).map((w, i): [Key, StoredValue, Stamp] => {
         const [k, v, s] = tuple(w, 3, `writes[${i}]`);
         return [key(k, `writes[${i}].key`), storedValue(v, `writes[${i}].value`), stamp(s, `writes[${i}].stamp`)];
       });
-      const hints = list(o.hints, 'hints', nodesMax * hintsPerTargetMax).map((h, i): [NodeIndex, Key, StoredValue, Stamp, number] => {
+      const hints = list(o.hints, 'hints', nodesMax * keys.hintsPerTargetMax).map((h, i): [NodeIndex, Key, StoredValue, Stamp, number] => {
         const [n, k, v, s, at] = tuple(h, 5, `hints[${i}]`);
         const f = `hints[${i}]`;
         return [node(n, `${f}.target`), key(k, `${f}.key`), storedValue(v, `${f}.value`), stamp(s, `${f}.stamp`), uint(at, `${f}.atMs`)];
@@ -121,10 +121,6 @@ function validateOrThrow(x: unknown): LogRecord {
 
 function uint(v: unknown, field: string, max = messageIdMax): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) fail(`${field}: expected an integer in 0..${max}, got ${describe(v)}`);
-  return v;
-}
-function key(v: unknown, field = 'key'): Key {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < keyMin || v > keyMax) fail(`${field}: expected an integer in ${keyMin}..${keyMax}, got ${describe(v)}`);
   return v;
 }
 function node(v: unknown, field = 'target'): NodeIndex {

@@ -1,10 +1,12 @@
 // Every message a socket can carry, as one discriminated union on `t`, and `validate`, which turns
 // anything a decoder produced into a typed message or a reason. Nothing here throws on bad input.
 import {
-  antiEntropyBlockCount, configDigestCharsMax, hintEntryOverheadBytes, keyCount, keyMax, keyMin, messageIdMax, nodeNameBytesMax, nodesMax, valueBytesMaxCeiling,
+  antiEntropyBlockCount, configDigestCharsMax, hintEntryOverheadBytes, keyBytesMaxCeiling, messageIdMax, nodeNameBytesMax, nodesMax, slotCount, valueBytesMaxCeiling,
 } from './limits.js';
 import { parseState, type StateReport } from './state.js';
 import { parseReplicaSteps, parseTraceReport, type TraceEvent, type TraceReport } from './trace.js';
+import { byteOrdered, type KeyCheck } from './keyspace.js';
+import { utf8Bytes } from './text.js';
 import { clientErrors, levels, type ClientError, type Key, type Level, type NodeIndex, type Stamp, type StoredValue } from './types.js';
 
 // ---- client <-> coordinator ----------------------------------------------------------------
@@ -52,7 +54,8 @@ export interface FailReply extends Traced {
 export interface StateReply { t: 'state.ok'; id: number; state: StateReport }
 export type ClientReply = GetReply | PutReply | DelReply | LocalReply | StatusReply | RepairReply | FailReply | StateReply;
 
-export interface RangeReport { first: Key; last: Key; replicas: string[] }
+/** A range of the ring in slots (0..255; under the byte-ordered partitioner a slot is its key). */
+export interface RangeReport { first: number; last: number; replicas: string[] }
 /** hintsExpired: hints for this target dropped past max_hint_window_ms since this node started (repair those keys). */
 export interface PeerReport {
   name: string; up: boolean; hintsPending: number; hintsExpired: number;
@@ -72,6 +75,9 @@ export interface PeerReport {
 export interface AntiEntropyReport { rounds: number; lastRoundMs: number | null; keysSent: number; keysReceived: number }
 export interface StatusReport {
   node: string;
+  /** Only under the hashed partitioner (absent: byte-ordered, keys 0..255); ring ranges are in slots either way. */
+  partitioner?: 'hashed';
+  keyBytesMax?: number;
   replicationFactor: number;
   repairMode: string;
   /** 0: anti-entropy off. */
@@ -118,9 +124,17 @@ export interface HintBatchAck { t: 'hints.ok'; from: NodeIndex; id: number }
  * Anti-entropy, step 1: a digest of (key, stamp) for each block of keys the two replicas share,
  * [block, digest] (see anti-entropy.ts). Read-only, so never deduplicated: a copy is answered again.
  */
-export interface DigestRequest { t: 'ae'; from: NodeIndex; gen: number; id: number; digests: [number, number][] }
-/** The blocks whose digests differ, and the receiver's [key, stamp, value bytes] for every key it holds in them. */
-export interface DigestReply { t: 'ae.ok'; from: NodeIndex; id: number; blocks: number[]; versions: [Key, Stamp, number][] }
+export interface DigestRequest {
+  t: 'ae'; from: NodeIndex; gen: number; id: number; digests: [number, number][];
+  /** A further page: list only the versions after this key (in slot, then key order; see anti-entropy.ts). */
+  after?: Key;
+}
+/**
+ * The blocks whose digests differ, and the receiver's [key, stamp, value bytes] for every key it
+ * holds in them, in slot then key order. `more`: they did not fit one datagram; these are every
+ * version up to the last one listed, and the rest follow on a request `after` it.
+ */
+export interface DigestReply { t: 'ae.ok'; from: NodeIndex; id: number; blocks: number[]; versions: [Key, Stamp, number][]; more?: true }
 /** Anti-entropy, step 2: the versions of these keys, which the receiver holds newer. */
 export interface PullRequest { t: 'ae.pull'; from: NodeIndex; gen: number; id: number; keys: Key[] }
 /** As many of them as fit a datagram; the rest wait for the next round. */
@@ -139,22 +153,16 @@ export type Validated = { ok: true; msg: Message } | { ok: false; reason: string
 
 // ---- validation -------------------------------------------------------------------------------
 
-/** UTF-8 length of a well-formed string, without allocating. */
-export function utf8Bytes(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) { n += 4; i++; }
-    else n += 3;
-  }
-  return n;
+export { utf8Bytes };
+
+/** What one [key, value, stamp] entry of a batch costs: its value's bytes (none for a tombstone), a text key's bytes, plus the rest. */
+export function versionBytes(value: StoredValue, key: Key = 0): number {
+  return (value === null ? 0 : utf8Bytes(value)) + keyBytes(key) + hintEntryOverheadBytes;
 }
 
-/** What one [key, value, stamp] entry of a batch costs: its value's bytes (none for a tombstone) plus the rest. */
-export function versionBytes(value: StoredValue): number {
-  return (value === null ? 0 : utf8Bytes(value)) + hintEntryOverheadBytes;
+/** What a key adds to an entry beyond hintEntryOverheadBytes (which covers a byte-ordered key): a text key's bytes and CBOR header. */
+export function keyBytes(key: Key): number {
+  return typeof key === 'number' ? 0 : utf8Bytes(key) + 3;
 }
 
 class Invalid extends Error {}
@@ -168,10 +176,14 @@ function uint(o: Record<string, unknown>, field: string, max = messageIdMax): nu
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) fail(`${field}: expected an integer in 0..${max}, got ${describe(v)}`);
   return v;
 }
-function key(o: Record<string, unknown>): Key {
+/** What a key is comes from the key space (keyspace.ts), the one place that says so. */
+function key(o: Record<string, unknown>, keys: KeyCheck): Key {
   const v = o.key;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < keyMin || v > keyMax) fail(`key: expected an integer in ${keyMin}..${keyMax}, got ${describe(v)}`);
+  if (!keys.isKey(v)) fail(`key: expected ${keys.expected}, got ${describe(v)}`);
   return v;
+}
+function slot(x: unknown, field: string): number {
+  return uint({ [field]: x }, field, slotCount - 1);
 }
 function text(o: Record<string, unknown>, field: string, bytesMax: number): string {
   const v = o[field];
@@ -199,10 +211,10 @@ function tuple(x: unknown, length: number, field: string): unknown[] {
   return x as unknown[];
 }
 /** [key, value or null, stamp] entries: hint batches and anti-entropy pulls. */
-function writes(x: unknown, bytesMax: number, nonEmpty: boolean): [Key, StoredValue, Stamp][] {
-  return list(x, 'writes', keyCount, nonEmpty).map((w): [Key, StoredValue, Stamp] => {
+function writes(x: unknown, bytesMax: number, nonEmpty: boolean, keys: KeyCheck): [Key, StoredValue, Stamp][] {
+  return list(x, 'writes', keys.versionsPerMessageMax, nonEmpty).map((w): [Key, StoredValue, Stamp] => {
     const [k, v, s] = tuple(w, 3, 'writes');
-    return [key({ key: k }), storedValue(v, bytesMax), stamp(s)];
+    return [key({ key: k }, keys), storedValue(v, bytesMax), stamp(s)];
   });
 }
 function level(o: Record<string, unknown>): Level {
@@ -262,10 +274,11 @@ function validateStatus(x: unknown): StatusReport {
   for (const reason of Object.keys(dropped).slice(0, 32)) droppedDatagrams[text({ reason }, 'reason', 64)] = uint(dropped, reason);
   return {
     node: text(s, 'node', nodeNameBytesMax),
+    ...(s.partitioner === 'hashed' ? { partitioner: 'hashed' as const, keyBytesMax: uint(s, 'keyBytesMax', keyBytesMaxCeiling) } : {}),
     replicationFactor: uint(s, 'replicationFactor', nodesMax),
     repairMode: text(s, 'repairMode', 32),
     ring: list('ring').map((r) => ({
-      first: key({ key: r.first }), last: key({ key: r.last }),
+      first: slot(r.first, 'first'), last: slot(r.last, 'last'),
       replicas: (Array.isArray(r.replicas) ? r.replicas : fail('status.ring: expected replicas')).map((n: unknown) => text({ n }, 'n', nodeNameBytesMax)),
     })),
     peers: list('peers').map((p) => ({
@@ -333,21 +346,21 @@ function withTrace(msg: Message, o: Record<string, unknown>): Message {
   }
 }
 
-function validateOrThrow(x: unknown, valueBytesMax: number): Message {
+function validateOrThrow(x: unknown, valueBytesMax: number, keys: KeyCheck): Message {
   if (!isRecord(x)) fail(`message: expected a map, got ${describe(x)}`);
   const o = x;
   switch (o.t) {
-    case 'get': return { t: 'get', id: uint(o, 'id'), key: key(o), level: level(o), ...requestAge(o) };
-    case 'put': return { t: 'put', id: uint(o, 'id'), key: key(o), value: value(o.value, valueBytesMax), level: level(o), ...requestAge(o) };
-    case 'del': return { t: 'del', id: uint(o, 'id'), key: key(o), level: level(o), ...requestAge(o) };
-    case 'local': return { t: 'local', id: uint(o, 'id'), key: key(o) };
+    case 'get': return { t: 'get', id: uint(o, 'id'), key: key(o, keys), level: level(o), ...requestAge(o) };
+    case 'put': return { t: 'put', id: uint(o, 'id'), key: key(o, keys), value: value(o.value, valueBytesMax), level: level(o), ...requestAge(o) };
+    case 'del': return { t: 'del', id: uint(o, 'id'), key: key(o, keys), level: level(o), ...requestAge(o) };
+    case 'local': return { t: 'local', id: uint(o, 'id'), key: key(o, keys) };
     case 'status': return { t: 'status', id: uint(o, 'id') };
     case 'repair': return { t: 'repair', id: uint(o, 'id') };
-    case 'get.ok': return { t: 'get.ok', id: uint(o, 'id'), key: key(o), ...version(o, valueBytesMax), coordinator: text(o, 'coordinator', nodeNameBytesMax) };
-    case 'put.ok': return { t: 'put.ok', id: uint(o, 'id'), key: key(o), stamp: stamp(o.stamp), coordinator: text(o, 'coordinator', nodeNameBytesMax) };
-    case 'del.ok': return { t: 'del.ok', id: uint(o, 'id'), key: key(o), stamp: stamp(o.stamp), coordinator: text(o, 'coordinator', nodeNameBytesMax) };
+    case 'get.ok': return { t: 'get.ok', id: uint(o, 'id'), key: key(o, keys), ...version(o, valueBytesMax), coordinator: text(o, 'coordinator', nodeNameBytesMax) };
+    case 'put.ok': return { t: 'put.ok', id: uint(o, 'id'), key: key(o, keys), stamp: stamp(o.stamp), coordinator: text(o, 'coordinator', nodeNameBytesMax) };
+    case 'del.ok': return { t: 'del.ok', id: uint(o, 'id'), key: key(o, keys), stamp: stamp(o.stamp), coordinator: text(o, 'coordinator', nodeNameBytesMax) };
     case 'repair.ok': return { t: 'repair.ok', id: uint(o, 'id'), node: text(o, 'node', nodeNameBytesMax), peers: list(o.peers, 'peers', nodesMax).map(repairPeer) };
-    case 'local.ok': return { t: 'local.ok', id: uint(o, 'id'), key: key(o), ...version(o, valueBytesMax), node: text(o, 'node', nodeNameBytesMax) };
+    case 'local.ok': return { t: 'local.ok', id: uint(o, 'id'), key: key(o, keys), ...version(o, valueBytesMax), node: text(o, 'node', nodeNameBytesMax) };
     case 'status.ok': return { t: 'status.ok', id: uint(o, 'id'), status: validateStatus(o.status) };
     case 'state': return { t: 'state', id: uint(o, 'id') };
     case 'state.ok': {
@@ -362,29 +375,37 @@ function validateOrThrow(x: unknown, valueBytesMax: number): Message {
       if (o.required !== undefined) reply.required = uint(o, 'required', nodesMax);
       return reply;
     }
-    case 'rw': return { t: 'rw', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), key: key(o), value: storedValue(o.value, valueBytesMax), stamp: stamp(o.stamp) };
+    case 'rw': return { t: 'rw', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), key: key(o, keys), value: storedValue(o.value, valueBytesMax), stamp: stamp(o.stamp) };
     case 'rw.ok': return { t: 'rw.ok', from: node(o), id: uint(o, 'id') };
-    case 'rr': return { t: 'rr', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), key: key(o) };
+    case 'rr': return { t: 'rr', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), key: key(o, keys) };
     case 'rr.ok': return { t: 'rr.ok', from: node(o), id: uint(o, 'id'), ...version(o, valueBytesMax) };
-    case 'hints': return { t: 'hints', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), writes: writes(o.writes, valueBytesMax, true) };
+    case 'hints': return { t: 'hints', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), writes: writes(o.writes, valueBytesMax, true, keys) };
     case 'hints.ok': return { t: 'hints.ok', from: node(o), id: uint(o, 'id') };
     case 'ae': {
       const digests = list(o.digests, 'digests', antiEntropyBlockCount).map((d): [number, number] => {
         const [b, h] = tuple(d, 2, 'digests');
         return [uint({ block: b }, 'block', antiEntropyBlockCount - 1), uint({ digest: h }, 'digest', 0xffff_ffff)];
       });
-      return { t: 'ae', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), digests };
+      const request: DigestRequest = { t: 'ae', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), digests };
+      if (o.after !== undefined) request.after = key({ key: o.after }, keys);
+      return request;
     }
     case 'ae.ok': {
       const blocks = list(o.blocks, 'blocks', antiEntropyBlockCount).map((b) => uint({ block: b }, 'block', antiEntropyBlockCount - 1));
-      const versions = list(o.versions, 'versions', keyCount).map((v): [Key, Stamp, number] => {
+      const versions = list(o.versions, 'versions', keys.versionsPerMessageMax).map((v): [Key, Stamp, number] => {
         const [k, s, n] = tuple(v, 3, 'versions');
-        return [key({ key: k }), stamp(s), uint({ bytes: n }, 'bytes', valueBytesMax)];
+        return [key({ key: k }, keys), stamp(s), uint({ bytes: n }, 'bytes', valueBytesMax)];
       });
-      return { t: 'ae.ok', from: node(o), id: uint(o, 'id'), blocks, versions };
+      const reply: DigestReply = { t: 'ae.ok', from: node(o), id: uint(o, 'id'), blocks, versions };
+      if (o.more !== undefined) {
+        if (o.more !== true) fail(`more: expected true or nothing, got ${describe(o.more)}`);
+        if (versions.length === 0) fail('more: expected versions before more');
+        reply.more = true;
+      }
+      return reply;
     }
-    case 'ae.pull': return { t: 'ae.pull', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), keys: list(o.keys, 'keys', keyCount, true).map((k) => key({ key: k })) };
-    case 'ae.pull.ok': return { t: 'ae.pull.ok', from: node(o), id: uint(o, 'id'), writes: writes(o.writes, valueBytesMax, false) };
+    case 'ae.pull': return { t: 'ae.pull', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), keys: list(o.keys, 'keys', keys.versionsPerMessageMax, true).map((k) => key({ key: k }, keys)) };
+    case 'ae.pull.ok': return { t: 'ae.pull.ok', from: node(o), id: uint(o, 'id'), writes: writes(o.writes, valueBytesMax, false, keys) };
     case 'hb': return {
       t: 'hb', from: node(o), gen: uint(o, 'gen'), counter: uint(o, 'counter'), hlc: stamp(o.hlc, 'hlc'),
       wall: uint(o, 'wall'), digest: text(o, 'digest', configDigestCharsMax),
@@ -395,11 +416,12 @@ function validateOrThrow(x: unknown, valueBytesMax: number): Message {
 
 /**
  * Checks anything a decoder produced. Returns a typed message (a fresh object holding only the
- * known fields) or the reason it was refused. `valueBytesMax` is the cluster's value limit.
+ * known fields) or the reason it was refused. `valueBytesMax` is the cluster's value limit, `keys`
+ * its key space (byte-ordered by default).
  */
-export function validate(x: unknown, valueBytesMax: number = valueBytesMaxCeiling): Validated {
+export function validate(x: unknown, valueBytesMax: number = valueBytesMaxCeiling, keys: KeyCheck = byteOrdered): Validated {
   try {
-    const msg = validateOrThrow(x, valueBytesMax);
+    const msg = validateOrThrow(x, valueBytesMax, keys);
     return { ok: true, msg: (x as Record<string, unknown>).trace === undefined ? msg : withTrace(msg, x as Record<string, unknown>) };
   } catch (e) {
     if (e instanceof Invalid) return { ok: false, reason: e.message };

@@ -10,7 +10,7 @@ import type { HintStore } from './hints.js';
 import { configDigest } from './config-digest.js';
 import { aheadOf, compareStamps, formatStamp, Hlc } from './hlc.js';
 import {
-  clientRequestsInFlightMax, dedupEntriesMax, dropLogIntervalMs, hintsPerTargetMax, keyCount, logFullRetryIntervalMs, quarantinedKeysListedMax,
+  clientRequestsInFlightMax, dedupEntriesMax, dropLogIntervalMs, logFullRetryIntervalMs, quarantinedKeysListedMax, slotCount,
   recordsPerSnapshotMin, repairRequestsInFlightMax,
 } from './limits.js';
 import type { LogRecord } from './log-record.js';
@@ -19,8 +19,9 @@ import {
   isClientRequest, type ClientReply, type ClientRequest, type Heartbeat, type Message, type PeerReply, type PeerRequest, type RepairReply, type RepairRequest, type StatusReport,
 } from './messages.js';
 import { PeerChecks } from './peer-checks.js';
+import { keyKindMismatch, keySpaceOf } from './keyspace.js';
 import { Ring } from './partitioner.js';
-import type { NodePorts } from './ports.js';
+import { summarizeKeys, type NodePorts } from './ports.js';
 import type { Random } from './prng.js';
 import { RequestTracker } from './reliable.js';
 import { RestartWait } from './restart-wait.js';
@@ -50,6 +51,11 @@ export interface NodeOptions {
   nowMs: number;
 }
 
+/** The log holds keys of another key space than nodes.toml's (see Node.replay). */
+export class KeySpaceMismatchError extends Error {
+  override name = 'KeySpaceMismatchError';
+}
+
 /** A durable-on-sync action waiting for its record's lsn. */
 interface PendingRecord { lsn: number; record: LogRecord; then: (() => void) | null }
 
@@ -61,7 +67,7 @@ export class Node {
   readonly generation: number;
   readonly repairMode: RepairMode;
   readonly ring: Ring;
-  readonly store = new Store();
+  readonly store: Store;
   private readonly hlc: Hlc;
   private readonly detector: FailureDetector;
   private readonly requests: RequestTracker;
@@ -136,7 +142,8 @@ export class Node {
     const self = opts.config.nodes[opts.self];
     if (self === undefined) throw new RangeError(`node: no node ${opts.self} in a cluster of ${opts.config.nodes.length}`);
     this.name = self.name;
-    this.ring = new Ring(opts.config.nodes.length, opts.config.replicationFactor);
+    this.ring = new Ring(opts.config.nodes.length, opts.config.replicationFactor, keySpaceOf(opts.config));
+    this.store = new Store(this.ring.keySpace);
     this.hlc = new Hlc(opts.self);
     this.detector = new FailureDetector(opts.config.nodes.length, opts.self, opts.config.downAfterMs, opts.nowMs);
     this.requests = new RequestTracker(opts.random);
@@ -164,7 +171,7 @@ export class Node {
     this.handoff = new HintedHandoff(ports, this.repairMode !== 'read-repair');
     this.tracing = new Tracing(opts.self, opts.config.traceProbability ?? 0, opts.config.slowRequestMs ?? 0, opts.random, (text) => this.log('warn', 'slow-request', text));
     this.coordinator = new Coordinator(ports, this.hlc, this.handoff, this.repairMode !== 'hinted-handoff', this.tracing);
-    this.antiEntropy = new AntiEntropy(ports, { read: (key) => this.store.read(key), writeLocal: (writes, done) => this.writeLocal(writes, done) }, opts.random);
+    this.antiEntropy = new AntiEntropy(ports, { read: (key) => this.store.read(key), keysIn: (slot) => this.store.keysIn(slot), writeLocal: (writes, done) => this.writeLocal(writes, done) }, opts.random);
   }
 
   /** The hints this node holds for others (hinted handoff). */
@@ -177,6 +184,7 @@ export class Node {
   /** Rebuilds data and hints from one durable log record, before `start`. */
   replay(record: LogRecord): void {
     if (this.started) throw new Error('node: replay after start');
+    this.refuseOtherKeySpace(record);
     this.replayed.records++;
     const kept = this.withoutFutureStamps(record);
     if (kept !== null) this.applyRecord(kept);
@@ -210,6 +218,21 @@ export class Node {
         writes: record.writes.filter(([key, , stamp]) => !poisoned(key, stamp, null)),
         hints: record.hints.filter(([target, key, , stamp]) => !poisoned(key, stamp, target)),
       };
+    }
+  }
+
+  /**
+   * Data written under the other partitioner (or a larger key_bytes_max) would be placed on other
+   * slots, on other replicas: the replica refuses to start on it rather than serve it misplaced.
+   */
+  private refuseOtherKeySpace(record: LogRecord): void {
+    const keys = record.t === 'snap' ? [...record.writes.map((w) => w[0]), ...record.hints.map((h) => h[1])] : [record.key];
+    for (const key of keys) {
+      const why = keyKindMismatch(key, this.ring.keySpace);
+      if (why !== null) {
+        throw new KeySpaceMismatchError(`${this.name}: refusing to start: ${why}. Start it with the partitioner its data was written under, ` +
+          `or move its data dir aside to rebuild it from its peers`);
+      }
     }
   }
 
@@ -645,11 +668,13 @@ export class Node {
   // ---- status, drops, invariants -----------------------------------------------------------------
 
   status(): StatusReport {
+    const keys = this.ring.keySpace;
     return {
       node: this.name,
+      ...(keys.partitioner === 'hashed' ? { partitioner: 'hashed' as const, keyBytesMax: keys.keyBytesMax } : {}),
       replicationFactor: this.config.replicationFactor,
       repairMode: this.repairMode,
-      ring: this.ring.ranges.map((r) => ({ first: r.first, last: r.last, replicas: this.ring.replicasFor(r.first).map((n) => this.nameOf(n)) })),
+      ring: this.ring.ranges.map((r) => ({ first: r.first, last: r.last, replicas: this.ring.replicasForSlot(r.first).map((n) => this.nameOf(n)) })),
       antiEntropyIntervalMs: this.config.antiEntropyIntervalMs,
       peers: this.config.nodes.map((n, i) => ({
         name: n.name, up: this.detector.isUp(i) && this.checks.trusted(i), hintsPending: this.hints.countFor(i), hintsExpired: this.handoff.expiredFor(i),
@@ -710,13 +735,16 @@ export class Node {
   invariants(): string[] {
     const bad: string[] = [];
     const latest = this.hlc.latest();
-    for (const [key, v] of this.store.entries()) {
-      if (!this.ring.holds(this.self, key)) bad.push(`stores key ${key}, which it does not replicate`);
-      if (v.stamp[0] > latest[0] || (v.stamp[0] === latest[0] && v.stamp[1] > latest[1])) bad.push(`hlc ${formatStamp(latest)} behind stored ${formatStamp(v.stamp)}`);
+    // By slot and by the newest stamp, not by key: the same checks, at a cost that does not grow with the keys.
+    for (let slot = 0; slot < slotCount; slot++) {
+      const held = this.store.keysIn(slot);
+      if (held.size > 0 && !this.ring.holdsSlot(this.self, slot)) bad.push(`stores keys ${summarizeKeys([...held])} of slot ${slot}, which it does not replicate`);
     }
+    const newest = this.store.newestStamp;
+    if (newest !== null && (newest[0] > latest[0] || (newest[0] === latest[0] && newest[1] > latest[1]))) bad.push(`hlc ${formatStamp(latest)} behind stored ${formatStamp(newest)}`);
     for (const target of this.hints.targets()) {
       if (target === this.self) bad.push('holds hints for itself');
-      if (this.hints.countFor(target) > hintsPerTargetMax) bad.push(`over the hint limit for ${target}`);
+      if (this.hints.countFor(target) > this.ring.keySpace.hintsPerTargetMax) bad.push(`over the hint limit for ${target}`);
       for (const h of this.hints.hintsFor(target)) if (!this.ring.holds(target, h.key)) bad.push(`hint for ${target} of key ${h.key} it does not hold`);
     }
     if (this.coordinator.inFlight > clientRequestsInFlightMax) bad.push('client requests over the limit');
@@ -725,7 +753,7 @@ export class Node {
     if (this.nextLsn - 1 < this.syncedLsn) bad.push('synced past the last append');
     for (const w of this.waiting) if (w.lsn <= this.syncedLsn || w.lsn >= this.nextLsn) bad.push(`an ack waits for record ${w.lsn}, synced ${this.syncedLsn}`);
     for (const [key, p] of this.pendingByKey) if (p.lsn <= this.syncedLsn) bad.push(`key ${key}: a synced record still marked pending`);
-    if (this.refusedRecords.size > keyCount * (1 + 2 * this.config.nodes.length)) bad.push('refused records over their bound');
+    if (this.refusedRecords.size > this.ring.keySpace.keysPerReplicaMax * (1 + 2 * this.config.nodes.length)) bad.push('refused records over their bound');
     return bad;
   }
 }

@@ -5,7 +5,8 @@ import type { LogRecord } from './log-record.js';
 import type { ClientReply, Message } from './messages.js';
 import type { Ring } from './partitioner.js';
 import type { RequestTracker } from './reliable.js';
-import type { Address, ClusterConfig, NodeIndex } from './types.js';
+import { formatKey } from './keyspace.js';
+import type { Address, ClusterConfig, Key, NodeIndex } from './types.js';
 
 export interface NodePorts {
   readonly self: NodeIndex;
@@ -37,6 +38,7 @@ export interface NodePorts {
   clockProblem(): string | null;
 }
 
-export function summarizeKeys(keys: readonly number[]): string {
-  return keys.length <= 8 ? keys.join(', ') : `${keys.slice(0, 8).join(', ')} … ${keys.length - 8} more`;
+export function summarizeKeys(keys: readonly Key[]): string {
+  const named = keys.slice(0, 8).map(formatKey).join(', ');
+  return keys.length <= 8 ? named : `${named} … ${keys.length - 8} more`;
 }

@@ -1,5 +1,5 @@
 // Consistency levels as numbers of acks, for a replication factor.
-import type { Level } from './types.js';
+import { levels, type Level } from './types.js';
 
 export type RequiredAcks = { ok: true; acks: number } | { ok: false; reason: string };
 
@@ -20,4 +20,12 @@ function levelAcks(level: Level, rf: number): number {
     case 'QUORUM': return Math.floor(rf / 2) + 1;
     case 'ALL': return rf;
   }
+}
+
+/** A consistency level as typed or given, any case; whether the cluster's RF allows it is requiredAcks's call. */
+export function parseLevel(x: unknown): Level | { error: string } {
+  const text = typeof x === 'string' ? x.trim().toUpperCase() : undefined;
+  if (text !== undefined && (levels as readonly string[]).includes(text)) return text as Level;
+  const got = typeof x === 'string' ? JSON.stringify(x.length > 20 ? x.slice(0, 20) + '…' : x) : x === undefined ? 'nothing' : typeof x;
+  return { error: `level: expected one of ${levels.join(', ')}, got ${got}` };
 }

@@ -1,7 +1,10 @@
 // The vocabulary shared by every module of the core.
 
-/** A key: an integer in keyMin..keyMax. */
-export type Key = number;
+/**
+ * A key: an integer 0..255 under the byte-ordered partitioner (the default), UTF-8 text of
+ * 1..key_bytes_max bytes under the hashed one. What a key is, and its slot, is keyspace.ts's.
+ */
+export type Key = number | string;
 
 /** Index of a replica in nodes.toml order (0-based). Names are for people; indexes are for the wire. */
 export type NodeIndex = number;
@@ -53,6 +56,10 @@ export interface NodeSpec {
 /** Everything a node needs to know about its cluster, already validated (see io/config). */
 export interface ClusterConfig {
   readonly nodes: readonly NodeSpec[];
+  /** How keys map onto the ring's slots (keyspace.ts); absent: 'byte-ordered', keys 0..255. */
+  readonly partitioner?: 'byte-ordered' | 'hashed';
+  /** hashed keys: the longest key in UTF-8 bytes; absent: keyBytesMaxDefault (256). */
+  readonly keyBytesMax?: number;
   readonly replicationFactor: number;
   readonly repairMode: RepairMode;
   /** Blocking read repair (Cassandra 4): a read above ONE repairs the replicas it read before answering. */

@@ -6,6 +6,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Encoder } from 'cbor-x';
 import { datagramBytesMax, valueBytesMaxCeiling } from '../core/limits.js';
+import { byteOrdered, type KeyCheck } from '../core/keyspace.js';
 import { validate, type Message } from '../core/messages.js';
 
 export const tagBytes = 32;
@@ -32,7 +33,8 @@ export class Codec {
   // Plain maps with string keys come back as plain objects; no record extension on the wire.
   private readonly cbor = new Encoder({ mapsAsObjects: true, useRecords: false });
 
-  constructor(cookie: Uint8Array, private readonly valueBytesMax: number) {
+  /** `keys`: the cluster's key space, which says what a key on the wire is (byte-ordered 0..255 by default). */
+  constructor(cookie: Uint8Array, private readonly valueBytesMax: number, private readonly keys: KeyCheck = byteOrdered) {
     if (cookie.length === 0) throw new Error('codec: empty cookie');
     if (!Number.isInteger(valueBytesMax) || valueBytesMax < 1 || valueBytesMax > valueBytesMaxCeiling) {
       throw new Error(`codec: valueBytesMax ${valueBytesMax} outside 1..${valueBytesMaxCeiling}`);
@@ -85,7 +87,7 @@ export class Codec {
     if (!payload.ok) return payload;
     const decoded = payload.value;
     if (!Array.isArray(decoded)) {
-      const v = validate(decoded, this.valueBytesMax);
+      const v = validate(decoded, this.valueBytesMax, this.keys);
       return v.ok ? { ok: true, msgs: [v.msg], invalid: [] } : refuse('invalid', v.reason);
     }
     if (decoded.length === 0 || decoded.length > messagesPerDatagramMax) {
@@ -94,7 +96,7 @@ export class Codec {
     const msgs: Message[] = [];
     const invalid: string[] = [];
     for (const item of decoded) {
-      const v = validate(item, this.valueBytesMax);
+      const v = validate(item, this.valueBytesMax, this.keys);
       if (v.ok) msgs.push(v.msg);
       else invalid.push(v.reason);
     }
@@ -104,7 +106,7 @@ export class Codec {
   decode(datagram: Uint8Array): Decoded {
     const payload = this.authenticated(datagram);
     if (!payload.ok) return payload;
-    const v = validate(payload.value, this.valueBytesMax);
+    const v = validate(payload.value, this.valueBytesMax, this.keys);
     return v.ok ? { ok: true, msg: v.msg } : refuse('invalid', v.reason);
   }
 

@@ -3,7 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
-import { antiEntropyIntervalMsMax, clientDeadlineMsMax, clientDeadlineSlackMs, nodeNameBytesMax, nodesMax, valueBytesMaxCeiling } from '../core/limits.js';
+import { keyBytesMaxDefault, partitioners, type PartitionerName } from '../core/keyspace.js';
+import {
+  antiEntropyIntervalMsMax, clientDeadlineMsMax, clientDeadlineSlackMs, keyBytesMaxCeiling, nodeNameBytesMax, nodesMax, valueBytesMaxCeiling,
+} from '../core/limits.js';
 import { addressOf, repairModes, type ClusterConfig, type NodeSpec, type RepairMode } from '../core/types.js';
 
 export class ConfigError extends Error {
@@ -25,7 +28,7 @@ const topLevelKeys = [
   'replication_factor', 'repair_mode', 'read_repair_blocking', 'data_dir', 'cookie_file',
   'gossip_interval_ms', 'down_after_ms', 'write_timeout_ms', 'read_timeout_ms',
   'max_hint_window_ms', 'hint_sweep_interval_ms', 'anti_entropy_interval_ms', 'value_bytes_max', 'max_clock_skew_ms', 'nodes',
-  'trace_probability', 'slow_request_ms',
+  'trace_probability', 'slow_request_ms', 'partitioner', 'key_bytes_max',
 ] as const;
 const nodeKeys = ['name', 'host', 'port', 'listen', 'metrics_port'] as const;
 const nodeNamePattern = /^[A-Za-z0-9_.-]+$/;
@@ -63,10 +66,16 @@ export function parseConfig(text: string, source = 'nodes.toml', baseDir = '.'):
   // Optional (older files lack them): sampling of traces, and the slow-request log; both off by default.
   const traceProbability = top.get('trace_probability') === undefined ? 0 : top.probability('trace_probability');
   const slowRequestMs = top.get('slow_request_ms') === undefined ? 0 : top.integer('slow_request_ms', 0, requestTimeoutMsMax, ' (0 turns the slow-request log off)');
+  // Optional, so every nodes.toml written before them keeps its meaning: byte-ordered keys 0..255.
+  const partitioner = top.get('partitioner') === undefined ? 'byte-ordered' : top.oneOf('partitioner', partitioners) as PartitionerName;
+  const keyBytesMax = top.get('key_bytes_max') === undefined ? keyBytesMaxDefault : top.integer('key_bytes_max', 1, keyBytesMaxCeiling);
+  if (partitioner !== 'hashed' && top.get('key_bytes_max') !== undefined) {
+    top.failWith('key_bytes_max', 'no key_bytes_max unless partitioner = "hashed" (byte-ordered keys are the integers 0..255)', String(keyBytesMax));
+  }
   const nodes = parseNodes(top);
   const replicationFactor = top.integer('replication_factor', 1, nodes.length, ' (at most the number of nodes)');
   return Object.freeze({
-    nodes: Object.freeze(nodes), replicationFactor, repairMode, readRepairBlocking,
+    nodes: Object.freeze(nodes), partitioner, keyBytesMax, replicationFactor, repairMode, readRepairBlocking,
     gossipIntervalMs, downAfterMs, writeTimeoutMs, readTimeoutMs, maxHintWindowMs, hintSweepIntervalMs, antiEntropyIntervalMs,
     valueBytesMax, maxClockSkewMs, dataDir, cookieFile, traceProbability, slowRequestMs,
   });

@@ -9,6 +9,7 @@
 import { constants, fdatasyncSync, ftruncateSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { eitherKind } from '../core/keyspace.js';
 import { scanRecords, type LogRecord } from '../core/log-record.js';
 
 /** A segment this long starts a new one at the next sync, so old history can be dropped piece by piece. */
@@ -87,7 +88,7 @@ export async function openLog(dir: string): Promise<OpenedLog> {
   let snapshot: { seq: number; bytes: number } | null = null;
   for (const seq of snapshotSeqs) {
     const bytes = await readFile(join(dir, snapshotName(seq)));
-    const scan = scanRecords(bytes);
+    const scan = scanRecords(bytes, eitherKind);
     const rec = scan.records[0];
     if (scan.stopReason === null && scan.records.length === 1 && rec?.t === 'snap') {
       records.push(rec);
@@ -106,7 +107,7 @@ export async function openLog(dir: string): Promise<OpenedLog> {
     const seq = live[i]!;
     const path = join(dir, segmentName(seq));
     const bytes = await readFile(path);
-    const scan = scanRecords(bytes);
+    const scan = scanRecords(bytes, eitherKind);
     records.push(...scan.records);
     if (scan.stopReason !== null) {
       await truncateFile(path, scan.goodBytes);

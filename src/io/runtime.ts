@@ -15,6 +15,7 @@ import { Outbox, type Outgoing } from '../core/outbox.js';
 import type { Address, NodeSpec, RepairMode } from '../core/types.js';
 import { Codec } from './codec.js';
 import { ConfigError, loadConfig, nodeIndexByName } from './config.js';
+import { keySpaceOf } from '../core/keyspace.js';
 import { cookieFromEnvironment, loadCookie } from './cookie.js';
 import { badCookieNotice, isBadCookieNotice, NoticeLimiter } from './cookie-notice.js';
 import { nextGeneration, recordCleanStop } from './generation.js';
@@ -76,7 +77,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   const spec = config.nodes[self]!;
   const logger = opts.logger ?? createLogger(spec.name);
   const dataDir = opts.dataDir ?? join(config.dataDir, spec.name);
-  const codec = new Codec(cookieFromEnvironment() ?? clusterCookie(config.cookieFile, dataDir, spec.name, logger), config.valueBytesMax);
+  const codec = new Codec(cookieFromEnvironment() ?? clusterCookie(config.cookieFile, dataDir, spec.name, logger), config.valueBytesMax, keySpaceOf(config));
 
   // Bind first: the port doubles as a lock, so a second kvd of this replica fails here, before it
   // could touch the log the first one is writing. Datagrams before start are ignored (senders retry).
@@ -102,7 +103,14 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
     config, self, generation, restarted: previous !== null, ...(previousStoppedAtMs === null ? {} : { previousStoppedAtMs }),
     random: Math.random, repairMode: opts.repairMode, nowMs,
   });
-  for (const record of opened.records) node.replay(record);
+  try {
+    for (const record of opened.records) node.replay(record);
+  } catch (e) {
+    // Data of another key space (KeySpaceMismatchError): nothing was served, nothing is changed.
+    await opened.log.close();
+    await udp.close();
+    throw e;
+  }
   node.replayTruncated(opened.truncatedBytes);
   logger.info({ event: 'log-replayed' },
     `log ${dataDir}: replayed ${count(opened.records.length, 'record')} (${count(opened.log.sizeBytes, 'byte')}) in ${opened.replayMs.toFixed(1)} ms` +

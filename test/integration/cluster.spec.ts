@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Encoder } from 'cbor-x';
 import { expect } from 'chai';
-import { KvError, UnavailableError } from '../../src/cli/client.js';
+import { KvError, UnavailableError } from '../../src/client/client.js';
 import type { Message } from '../../src/core/messages.js';
 import type { Key, Level } from '../../src/core/types.js';
 import { Codec } from '../../src/io/codec.js';
@@ -239,7 +239,7 @@ describe('integration: the real cluster (pm2, UDP, hinted handoff)', function ()
       const log = await waitFor('the hint lines in the pm2 log', () => {
         const text = cluster.log(coordinator);
         const logged = hintedKeys(text);
-        return /hints-delivered: hints delivered to replica-3/.test(text) && [...missed.keys()].every((k) => logged.has(k)) ? text : false;
+        return /hints-delivered: hints delivered to replica-3/.test(text) && [...missed.keys()].every((k) => logged.has(k as number)) ? text : false;
       }, 3_000);
       expect(log).to.match(new RegExp(`INFO  replica-1 hint-stored: hint stored for replica-3: key ${[...missed.keys()][0]} \\(${stampText}\\)$`, 'm'));
       expect(hintedKeys(log).has(200), 'no hint for a key replica-3 does not hold').to.equal(false);

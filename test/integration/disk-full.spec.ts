@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmdirSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TimeoutError, UnavailableError } from '../../src/cli/client.js';
+import { TimeoutError, UnavailableError } from '../../src/client/client.js';
 import { Cluster, rejection, replicasOf, waitFor } from './harness.js';
 
 const key = 10;

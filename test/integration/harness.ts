@@ -12,10 +12,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { KvClient } from '../../src/cli/client.js';
+import { KvClient } from '../../src/client/client.js';
 import type { ClientReply, StatusReport } from '../../src/core/messages.js';
 import type { Codec } from '../../src/io/codec.js';
 import type { Key, RepairMode } from '../../src/core/types.js';
+import { slotOfText } from '../../src/core/keyspace.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const pm2Bin = join(repoRoot, 'node_modules/pm2/bin/pm2');
@@ -66,6 +67,8 @@ export interface ClusterOptions {
   nodes?: number;
   /** max_clock_skew_ms (default 500): a restarted replica serves writes 2 × this after its start. */
   maxClockSkewMs?: number;
+  /** partitioner in the temp nodes.toml; absent: no line (byte-ordered, as every file before it). */
+  partitioner?: 'byte-ordered' | 'hashed';
 }
 
 export interface RunResult { code: number | null; stdout: string; stderr: string }
@@ -90,9 +93,9 @@ export interface Shell {
   end(): Promise<RunResult>;
 }
 
-/** The replicas of a key by the design's ring: 4 equal ranges of 64 keys, owner then the next RF-1. */
+/** The replicas of a key by the design's ring: 4 equal ranges of 64 slots, owner then the next RF-1 (a text key's slot by murmur3). */
 export function replicasOf(key: Key): ReplicaName[] {
-  const owner = Math.floor(key / 64);
+  const owner = Math.floor((typeof key === 'string' ? slotOfText(key) : key) / 64);
   return Array.from({ length: replicationFactor }, (_, j) => replicaNames[(owner + j) % replicaNames.length]!);
 }
 
@@ -190,7 +193,8 @@ export class Cluster {
       const ports = await pickFreePorts(names.length);
       const configPath = join(dir, 'nodes.toml');
       const metricsPort = opts.metricsPort === true ? await freeTcpPort() : undefined;
-      writeFileSync(configPath, clusterToml(ports, opts.repairMode ?? 'hinted-handoff', names, opts.antiEntropyIntervalMs ?? 0, metricsPort, opts.maxClockSkewMs ?? 500));
+      const toml = clusterToml(ports, opts.repairMode ?? 'hinted-handoff', names, opts.antiEntropyIntervalMs ?? 0, metricsPort, opts.maxClockSkewMs ?? 500);
+      writeFileSync(configPath, opts.partitioner === undefined ? toml : `partitioner = "${opts.partitioner}"\n${toml}`);
       const pm2Home = join(dir, 'pm2');
       mkdirSync(pm2Home);
       const env: NodeJS.ProcessEnv = { ...process.env, PM2_HOME: pm2Home, KV_CONFIG: configPath };

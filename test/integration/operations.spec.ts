@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { KvClient, KvError } from '../../src/cli/client.js';
+import { KvClient, KvError } from '../../src/client/client.js';
 import type { Key } from '../../src/core/types.js';
 import { Cluster, rejection, replicaNames, replicasOf, repoRoot, run, sleep, startJs, waitFor } from './harness.js';
 

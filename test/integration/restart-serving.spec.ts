@@ -5,7 +5,7 @@
 import type { Socket } from 'node:dgram';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { KvClient, KvError } from '../../src/cli/client.js';
+import { KvClient, KvError } from '../../src/client/client.js';
 import type { ClientReply, Message } from '../../src/core/messages.js';
 import type { Key, Stamp } from '../../src/core/types.js';
 import { Codec } from '../../src/io/codec.js';

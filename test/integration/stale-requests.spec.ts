@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import type { Socket } from 'node:dgram';
 import { join } from 'node:path';
-import { NoResponseError } from '../../src/cli/client.js';
+import { NoResponseError } from '../../src/client/client.js';
 import type { Message } from '../../src/core/messages.js';
 import { Codec } from '../../src/io/codec.js';
 import { loadOrCreateCookie } from '../../src/io/cookie.js';

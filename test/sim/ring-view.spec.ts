@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import type { StatusReport } from '../../src/core/messages.js';
 import { changeFromArgs, planJson, planOf, planText, ringFromStatus, ringJson, ringText } from '../../src/cli/ring-view.js';
-import { BadInputError, InvalidRequestError } from '../../src/cli/client.js';
+import { BadInputError, InvalidRequestError } from '../../src/client/client.js';
 import { SimCluster } from '../../tools/sim/cluster.js';
 
 function statusOf(sim: SimCluster, node: number): StatusReport {

@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
-import { KvClient } from '../../src/cli/client.js';
+import { KvClient } from '../../src/client/client.js';
 import type { ClientReply, ClientRequest, Message, StatusReport } from '../../src/core/messages.js';
 import { Codec } from '../../src/io/codec.js';
 import type { TraceReport } from '../../src/core/trace.js';
+import type { Key } from '../../src/core/types.js';
 
 const cookie = Buffer.from('a-test-cookie-of-enough-length-0123456789', 'utf8');
 const valueBytesMax = 100;
@@ -71,7 +72,7 @@ class FakeReplica {
 const stamp = [1_732_170_000_000, 0, 0] as const;
 
 /** The obvious answer to each request, as the coordinator named `name`. */
-function answer(name: string, store: Map<number, string> = new Map()): Script {
+function answer(name: string, store: Map<Key, string> = new Map()): Script {
   return (req) => {
     switch (req.t) {
       case 'get': {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { findConfigPath, packageConfigPath } from '../../src/cli/config-path.js';
+import { findConfigPath, packageConfigPath } from '../../src/client/config-path.js';
 
 describe('cli/config-path: which nodes.toml a client reads', () => {
   let dir: string;

@@ -188,3 +188,24 @@ describe('io/config', () => {
     expect(() => nodeIndexByName(cfg, 'replica-9')).to.throw(ConfigError, 'expected one of replica-1, replica-2, replica-3, replica-4, got "replica-9"');
   });
 });
+
+describe('io/config: partitioner and key_bytes_max', () => {
+  it('default to byte-ordered, so a file written before them keeps its meaning', () => {
+    const cfg = parseConfig(edited('partitioner = "byte-ordered"\n', ''));
+    expect(cfg.partitioner).to.equal('byte-ordered');
+    expect(parseConfig(committed).partitioner).to.equal('byte-ordered');
+  });
+
+  it('hashed takes key_bytes_max, 256 when absent', () => {
+    expect(parseConfig(edited('partitioner = "byte-ordered"', 'partitioner = "hashed"'))).to.deep.include({ partitioner: 'hashed', keyBytesMax: 256 });
+    expect(parseConfig(edited('partitioner = "byte-ordered"', 'partitioner = "hashed"\nkey_bytes_max = 64')).keyBytesMax).to.equal(64);
+  });
+
+  it('refuses another partitioner, a key_bytes_max out of range, and one without hashed', () => {
+    expect(refusal(edited('partitioner = "byte-ordered"', 'partitioner = "random"')).message)
+      .to.equal('test.toml: partitioner: expected one of "byte-ordered", "hashed", got "random" (a string)');
+    expect(refusal(edited('partitioner = "byte-ordered"', 'partitioner = "hashed"\nkey_bytes_max = 2000')).message)
+      .to.equal('test.toml: key_bytes_max: expected an integer in 1..1024, got 2000');
+    expect(refusal(edited('partitioner = "byte-ordered"', 'key_bytes_max = 64')).message).to.match(/^test\.toml: key_bytes_max: expected no key_bytes_max unless partitioner = "hashed"/);
+  });
+});

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { encodeRecord, type LogRecord } from '../../src/core/log-record.js';
 import { openLog, segmentName, snapshotName, type LogFile } from '../../src/io/log-file.js';
-import type { StoredValue } from '../../src/core/types.js';
+import type { Key, StoredValue } from '../../src/core/types.js';
 
 const write = (key: number, value: string, wallMs = 1_000 + key): LogRecord => ({ t: 'w', key, value, stamp: [wallMs, 0, 0] });
 const hint = (key: number): LogRecord => ({ t: 'h', target: 1, key, value: `hint ${key}`, stamp: [5_000 + key, 0, 0], atMs: 42 });
@@ -241,8 +241,8 @@ describe('io/log-file', () => {
     );
     /** Last write wins by stamp; the stamp's wall clock is the record's lsn here. */
     const applyAll = (records: LogRecord[]) => {
-      const state = new Map<number, [StoredValue, number]>();
-      const put = (key: number, value: StoredValue, wall: number) => { if ((state.get(key)?.[1] ?? -1) < wall) state.set(key, [value, wall]); };
+      const state = new Map<Key, [StoredValue, number]>();
+      const put = (key: Key, value: StoredValue, wall: number) => { if ((state.get(key)?.[1] ?? -1) < wall) state.set(key, [value, wall]); };
       for (const r of records) {
         if (r.t === 'w') put(r.key, r.value, r.stamp[0]);
         if (r.t === 'snap') for (const [k, v, st] of r.writes) put(k, v, st[0]);
@@ -252,7 +252,7 @@ describe('io/log-file', () => {
     await fc.assert(fc.asyncProperty(fc.array(opArb, { maxLength: 40 }), async (ops) => {
       rmSync(dir, { recursive: true, force: true });
       let opened = await openLog(dir);
-      const memory = new Map<number, [StoredValue, number]>(); // every synced write
+      const memory = new Map<Key, [StoredValue, number]>(); // every synced write
       let history = [{ lsn: 0, state: new Map(memory) }]; // memory after each sync of this process
       let buffered: LogRecord[] = [];
       let lsn = 0; // lsns restart per process, like the node's; stamps keep growing
@@ -271,7 +271,7 @@ describe('io/log-file', () => {
           // Not before the last snapshot: the node's synced lsn never goes back.
           const at = history[Math.max(0, history.length - 1 - o.back)]!;
           history = history.filter((h) => h.lsn >= at.lsn);
-          const writes = [...at.state].map(([k, [v, w]]): [number, StoredValue, [number, number, number]] => [k, v, [w, 0, 0]]);
+          const writes = [...at.state].map(([k, [v, w]]): [Key, StoredValue, [number, number, number]] => [k, v, [w, 0, 0]]);
           await opened.log.snapshot(encodeRecord({ t: 'snap', writes, hints: [] }), at.lsn);
         } else {
           await opened.log.close(); // flushes what is buffered

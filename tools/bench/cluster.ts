@@ -1,11 +1,12 @@
 // The ringkv cluster under test: the one already running (nodes.toml, the caller's pm2), or with
 // --start a temporary one of its own: nodes.toml copied with other ports and its data dir and cookie
 // in a temp dir, under its own PM2_HOME, killed and removed at the end whatever happens.
+import type { PartitionerName } from '../../src/core/keyspace.js';
 import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KvClient } from '../../src/cli/client.js';
+import { KvClient } from '../../src/client/client.js';
 import { loadConfig } from '../../src/io/config.js';
 import type { ClusterConfig, Key, Level } from '../../src/core/types.js';
 import { onCleanup } from './cleanup.js';
@@ -36,13 +37,14 @@ export class Cluster {
   }
 
   /** Builds, writes a temp nodes.toml from `fromConfigPath` with ports portBase+1.., starts it under a temp PM2_HOME. */
-  static async startTemporary(fromConfigPath: string, tempDir: string, portBase: number, log: (line: string) => void, opts: { build?: boolean } = {}): Promise<Cluster> {
+  static async startTemporary(fromConfigPath: string, tempDir: string, portBase: number, log: (line: string) => void, opts: { build?: boolean; partitioner?: PartitionerName } = {}): Promise<Cluster> {
     if (opts.build ?? true) {
       log('npm run build');
       await run('npm', ['run', 'build', '--silent'], { cwd: repoRoot });
     }
     const configPath = join(tempDir, 'nodes.toml');
-    writeFileSync(configPath, rewriteConfig(readFileSync(fromConfigPath, 'utf8'), tempDir, portBase));
+    const text = rewriteConfig(readFileSync(fromConfigPath, 'utf8'), tempDir, portBase);
+    writeFileSync(configPath, opts.partitioner === undefined ? text : withPartitioner(text, opts.partitioner));
     const config = loadConfig(configPath);
     const pm2Home = join(tempDir, 'pm2');
     const cluster = new Cluster(configPath, config, pm2Home, true);
@@ -181,6 +183,12 @@ export function rewriteConfig(text: string, tempDir: string, portBase: number): 
     .replace(/^(\s*port\s*=\s*)\d+/gm, (_, head: string) => `${head}${next++}`)
     .replace(/^(\s*data_dir\s*=\s*).*$/m, (_, head: string) => `${head}${quoted(join(tempDir, 'data'))}`)
     .replace(/^(\s*cookie_file\s*=\s*).*$/m, (_, head: string) => `${head}${quoted(join(tempDir, 'data', 'cookie'))}`);
+}
+
+/** nodes.toml with its partitioner line set (added at the top when it has none). */
+export function withPartitioner(text: string, partitioner: PartitionerName): string {
+  const line = `partitioner = ${JSON.stringify(partitioner)}`;
+  return /^\s*partitioner\s*=/m.test(text) ? text.replace(/^\s*partitioner\s*=.*$/m, line) : `${line}\n${text}`;
 }
 
 /** Removes the temp dir at the end; registered first, so it runs last. */

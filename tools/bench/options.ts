@@ -1,4 +1,5 @@
 // Command line of `npm run bench -- …`.
+import { partitioners, type PartitionerName } from '../../src/core/keyspace.js';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { Level } from '../../src/core/types.js';
@@ -15,6 +16,10 @@ export interface BenchOptions {
   start: boolean;
   workload: WorkloadName;
   distribution: Distribution;
+  /** How many keys the workload draws from (default: 256); their kind is the cluster's partitioner's. */
+  keys: number | undefined;
+  /** With --start: the temporary cluster's partitioner. */
+  partitioner: PartitionerName | undefined;
   valueBytes: number;
   readLevel: Level;
   writeLevel: Level;
@@ -49,6 +54,8 @@ export interface BenchOptions {
 
 /** A run given --ops still stops after this long. */
 export const opsTimeCapS = 900;
+/** --keys: a million text keys and then some. */
+export const benchKeysMax = 10_000_000;
 
 export async function parseOptions(args = hideBin(process.argv)): Promise<BenchOptions> {
   const a = await levelOptions(yargs(args))
@@ -59,7 +66,9 @@ export async function parseOptions(args = hideBin(process.argv)): Promise<BenchO
     .option('config', { type: 'string', describe: 'the cluster\'s nodes.toml (default: $KV_CONFIG, else nodes.toml); with --start, the file copied for the temp cluster' })
     .option('start', { type: 'boolean', default: false, describe: 'start a temporary cluster of its own (temp dir, ports --port-base+1.., own PM2_HOME), removed at the end' })
     .option('workload', { alias: 'w', choices: workloadNames, default: 'A' as WorkloadName, describe: 'A 50/50 read/write, B 95/5, C read only, W write only' })
-    .option('distribution', { alias: 'keys', choices: distributions, default: 'uniform' as Distribution, describe: 'key choice over 0..255 (zipfian: YCSB scrambled, theta 0.99)' })
+    .option('distribution', { choices: distributions, default: 'uniform' as Distribution, describe: 'key choice over the keys (zipfian: YCSB scrambled, theta 0.99)' })
+    .option('keys', { type: 'number', describe: 'how many keys: 0..N-1 of the byte-ordered ring (default all 256), or N text keys on the hashed one (default 256)' })
+    .option('partitioner', { choices: partitioners as readonly string[], describe: 'with --start: the temporary cluster\'s partitioner (default: the config\'s)' })
     .option('value-bytes', { type: 'number', default: 100, describe: 'bytes of each written value' })
     .option('concurrency', { alias: 'c', type: 'number', default: 64, describe: 'requests in flight (closed loop)' })
     .option('coordinator', { type: 'string', describe: 'send everything to this replica (default: spread over every replica)' })
@@ -113,6 +122,8 @@ export async function parseOptions(args = hideBin(process.argv)): Promise<BenchO
       if (!(v.warmup >= 0) || v.warmup > 300) throw new Error(`--warmup: expected 0..300 seconds, got ${v.warmup}`);
       for (const b of v.baseline) if (!(baselineNames as readonly string[]).includes(b)) throw new Error(`--baseline: expected one of ${baselineNames.join(', ')}, got ${b}`);
       if (v.profile !== undefined && !v.start) throw new Error('--profile needs --start (it replaces one replica of the temporary cluster)');
+      if (v.partitioner !== undefined && !v.start) throw new Error('--partitioner needs --start (a running cluster has its own)');
+      if (v.keys !== undefined && (!Number.isInteger(v.keys) || v.keys < 1 || v.keys > benchKeysMax)) throw new Error(`--keys: expected an integer in 1..${benchKeysMax}, got ${v.keys}`);
       return true;
     })
     .strict()
@@ -121,6 +132,7 @@ export async function parseOptions(args = hideBin(process.argv)): Promise<BenchO
     .parseAsync();
   return {
     config: a.config, start: a.start, workload: a.workload, distribution: a.distribution, valueBytes: a['value-bytes'],
+    keys: a.keys, partitioner: a.partitioner as PartitionerName | undefined,
     ...levelsOf(a),
     concurrency: a.concurrency, coordinator: a.coordinator, clientsPerCoordinator: a['clients-per-coordinator'],
     durationS: a.duration, ops: a.ops ?? null, warmupS: a.warmup,

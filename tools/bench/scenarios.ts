@@ -5,7 +5,7 @@
 //     shows, for every key it missed, the newest write acked while it was down (hinted handoff).
 import { Ring } from '../../src/core/partitioner.js';
 import { compareStamps } from '../../src/core/hlc.js';
-import type { PutResult } from '../../src/cli/client.js';
+import type { PutResult } from '../../src/client/client.js';
 import type { Key, Stamp } from '../../src/core/types.js';
 import { probeTimeoutMs, sleep, type Cluster } from './cluster.js';
 import { RingkvTarget } from './cluster.js';
@@ -79,6 +79,7 @@ export async function hintsScenario(cluster: Cluster, o: BenchOptions, log: (lin
   const name = o.hintReplica;
   const self = cluster.names.indexOf(name);
   if (self < 0) throw new Error(`--hint-replica: no replica ${name} in ${cluster.configPath}`);
+  if (cluster.config.partitioner === 'hashed') throw new Error('the hints scenario writes the keys 0..255 a replica holds: run it on a byte-ordered cluster');
   const ring = new Ring(cluster.config.nodes.length, cluster.config.replicationFactor);
   const keys: Key[] = [];
   for (let k = 0; k < 256; k++) if (ring.holds(self, k)) keys.push(k);

@@ -3,7 +3,9 @@
 // Hinted handoff needs time: wait until no replica holds hints. Then each replica's own copy of
 // each key is polled until all agree or the convergence wait ends, and each key is read at ALL.
 // A background anti-entropy would need only the wait (convergenceWaitMs).
-import type { KvClient } from '../../src/cli/client.js';
+import { keySpaceOf } from '../../src/core/keyspace.js';
+import type { Key } from '../../src/core/types.js';
+import type { KvClient } from '../../src/client/client.js';
 import { Ring } from '../../src/core/partitioner.js';
 import type { ClusterConfig, RepairMode } from '../../src/core/types.js';
 import type { Op } from './history.js';
@@ -11,13 +13,13 @@ import type { HistoryRecorder } from './workload.js';
 
 const pollMs = 200;
 
-export function replicaSets(config: ClusterConfig): (key: number) => string[] {
-  const ring = new Ring(config.nodes.length, config.replicationFactor);
+export function replicaSets(config: ClusterConfig): (key: Key) => string[] {
+  const ring = new Ring(config.nodes.length, config.replicationFactor, keySpaceOf(config));
   return (key) => ring.replicasFor(key).map((i) => config.nodes[i]!.name);
 }
 
 export interface FinalPlan {
-  keys: readonly number[];
+  keys: readonly Key[];
   repairMode: RepairMode;
   convergenceWaitMs: number;
 }
@@ -33,7 +35,7 @@ export async function settleAndRead(client: KvClient, rec: HistoryRecorder, plan
   const started = rec.now();
   const deadline = started + plan.convergenceWaitMs;
   const names = client.config.nodes.map((n) => n.name);
-  const readAll = (key: number) => rec.record('final', 'read', key, 'ALL', client.coordinator, null, 'final', () => client.get(key, 'ALL'));
+  const readAll = (key: Key) => rec.record('final', 'read', key, 'ALL', client.coordinator, null, 'final', () => client.get(key, 'ALL'));
   const readRepairs = plan.repairMode !== 'hinted-handoff';
 
   if (readRepairs) for (const key of plan.keys) await readAll(key);
@@ -50,7 +52,7 @@ export async function settleAndRead(client: KvClient, rec: HistoryRecorder, plan
 
   let convergedAfterMs: number | null = null;
   for (;;) {
-    const behind: number[] = [];
+    const behind: Key[] = [];
     for (const key of plan.keys) {
       const copies = await Promise.all(replicasOf(key).map((node) =>
         rec.record('final', 'local', key, 'LOCAL', node, null, 'final', () => client.local(key, node))));

@@ -1,6 +1,7 @@
 // The recorded history of a chaos run: one entry per operation a client invoked, with when it was
 // invoked and completed (ms since the run started, monotonic) and how it ended. The checkers read
 // nothing else, so a history written as JSON lines can be checked again later.
+import type { Key } from '../../src/core/types.js';
 import type { Stamp } from '../../src/core/types.js';
 
 /**
@@ -22,7 +23,7 @@ export interface Op {
   index: number;
   /** Who issued it: a client lane ("c3"), or "final" for the reads after healing. */
   client: string;
-  key: number;
+  key: Key;
   kind: OpKind;
   /** Consistency level; "LOCAL" for kind local. */
   level: string;
@@ -79,8 +80,8 @@ export function fromJsonLines(text: string): Op[] {
 }
 
 /** Ops grouped by key, each group in invoke order. */
-export function byKey(ops: readonly Op[]): Map<number, Op[]> {
-  const out = new Map<number, Op[]>();
+export function byKey(ops: readonly Op[]): Map<Key, Op[]> {
+  const out = new Map<Key, Op[]>();
   for (const o of ops) {
     const list = out.get(o.key);
     if (list === undefined) out.set(o.key, [o]);

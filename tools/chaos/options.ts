@@ -1,4 +1,5 @@
 // Command line of `npm run chaos -- …`.
+import { partitioners, type PartitionerName } from '../../src/core/keyspace.js';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { repairModes, type Level, type RepairMode } from '../../src/core/types.js';
@@ -10,6 +11,7 @@ export interface ChaosOptions {
   seed: number;
   clients: number;
   keys: number;
+  partitioner: PartitionerName;
   readLevel: Level;
   writeLevel: Level;
   coordinators: string[] | undefined;
@@ -30,6 +32,8 @@ export interface ChaosOptions {
 }
 
 export const secondsMax = 3_600;
+/** --keys under the hashed partitioner. */
+export const hashedKeysMax = 1_000_000;
 export const clientsMax = 64;
 
 export async function parseChaosOptions(args = hideBin(process.argv)): Promise<ChaosOptions> {
@@ -42,7 +46,8 @@ export async function parseChaosOptions(args = hideBin(process.argv)): Promise<C
     .option('seconds', { type: 'number', default: 60, describe: 'length of the faulty part of the run' })
     .option('seed', { type: 'number', describe: 'seed of the fault plan and the operations (default: random, printed)' })
     .option('clients', { type: 'number', default: 6, describe: 'concurrent clients, one operation in flight each' })
-    .option('keys', { type: 'number', default: 12, describe: 'keys used, spread evenly over 0..255' })
+    .option('keys', { type: 'number', default: 12, describe: 'keys used: spread evenly over 0..255 (byte-ordered), or that many text keys (hashed)' })
+    .option('partitioner', { choices: partitioners as readonly string[], default: 'byte-ordered', describe: 'partitioner of the temporary cluster' })
     .option('coordinators', { type: 'string', describe: 'comma-separated replicas the clients talk to, round robin (default: all)' })
     .option('faults', { type: 'string', default: faultKinds.join(','), describe: `comma-separated fault kinds: ${faultKinds.join(', ')} (empty: none)` })
     .option('repair-mode', { choices: repairModes as readonly string[], default: 'hinted-handoff', describe: 'repair_mode of the temporary cluster' })
@@ -64,7 +69,7 @@ export async function parseChaosOptions(args = hideBin(process.argv)): Promise<C
       if (!(v.seconds > 0 && v.seconds <= secondsMax)) throw new Error(`--seconds: expected 0 < seconds <= ${secondsMax}, got ${v.seconds}`);
       if (v.seed !== undefined) int('seed', v.seed, 0, 2 ** 32 - 1);
       int('clients', v.clients, 1, clientsMax);
-      int('keys', v.keys, 1, 256);
+      int('keys', v.keys, 1, v.partitioner === 'hashed' ? hashedKeysMax : 256);
       int('convergence-wait-ms', v['convergence-wait-ms'], 0, 600_000);
       int('states-max', v['states-max'], 1, 100_000_000);
       int('port-base', v['port-base'], 1024, 65_000);
@@ -80,7 +85,7 @@ export async function parseChaosOptions(args = hideBin(process.argv)): Promise<C
     .help()
     .parseAsync();
   return {
-    seconds: a.seconds, seed: a.seed ?? Math.floor(Math.random() * 2 ** 32), clients: a.clients, keys: a.keys,
+    seconds: a.seconds, seed: a.seed ?? Math.floor(Math.random() * 2 ** 32), clients: a.clients, keys: a.keys, partitioner: a.partitioner as PartitionerName,
     ...levelsOf(a),
     coordinators: a.coordinators === undefined ? undefined : splitList(a.coordinators),
     faults: [...new Set(splitList(a.faults))] as FaultKind[], repairMode: a['repair-mode'] as RepairMode,

@@ -1,8 +1,9 @@
 // The clients of a chaos run: each one KvClient bound to one coordinator, one operation at a time
 // (so its operations never overlap each other), half reads and half writes of values unique to the
 // run, on a small key set so operations on one key overlap often. Every operation is recorded.
+import type { Key } from '../../src/core/types.js';
 import { performance } from 'node:perf_hooks';
-import { KvError, type KvClient } from '../../src/cli/client.js';
+import { KvError, type KvClient } from '../../src/client/client.js';
 import { seededRandom } from '../../src/core/prng.js';
 import type { Level } from '../../src/core/types.js';
 import { outcomeOf, type Op, type OpKind } from './history.js';
@@ -21,7 +22,7 @@ export class HistoryRecorder {
   }
 
   /** Runs one operation and records it, whatever it ends with. */
-  async record(client: string, kind: OpKind, key: number, level: string, node: string, value: string | null, phase: Op['phase'], call: () => Promise<{ value?: string | null; stamp: Op['stamp'] }>): Promise<Op> {
+  async record(client: string, kind: OpKind, key: Key, level: string, node: string, value: string | null, phase: Op['phase'], call: () => Promise<{ value?: string | null; stamp: Op['stamp'] }>): Promise<Op> {
     const op: Op = {
       index: this.ops.length, client, key, kind, level, node, value, stamp: null,
       invokeMs: this.now(), completeMs: 0, outcome: 'indeterminate', error: null, phase,
@@ -47,7 +48,7 @@ const failPauseMs = 10;
 
 export interface ClientPlan {
   seed: number;
-  keys: readonly number[];
+  keys: readonly Key[];
   readLevel: Level;
   writeLevel: Level;
   /** Share of operations that are reads. */

@@ -2,10 +2,14 @@
 // through the real Outbox (persist before send), over a seeded network (loss, duplication, delay,
 // reordering, partitions) and seeded disks (fsync latency, group commit, crashes that lose unsynced
 // records and may tear the last one). Everything random comes from one seed, so a failure replays.
+import { Encoder } from 'cbor-x';
 import type { Effect, Input } from '../../src/core/effects.js';
 import { encodeRecord, scanRecords, type LogRecord } from '../../src/core/log-record.js';
 import { validate, type ClientReply, type ClientRequest, type Message } from '../../src/core/messages.js';
+import { eitherKind, keySpaceOf, type KeySpace } from '../../src/core/keyspace.js';
+import { datagramBytesMax } from '../../src/core/limits.js';
 import { Node } from '../../src/core/node.js';
+import { tagBytes } from '../../src/io/codec.js';
 import { Outbox, type Outgoing } from '../../src/core/outbox.js';
 import { seededRandom, type Random } from '../../src/core/prng.js';
 import { addressOf, type Address, type ClusterConfig, type NodeIndex, type RepairMode } from '../../src/core/types.js';
@@ -74,6 +78,9 @@ type Event =
 
 interface Scheduled { at: number; seq: number; event: Event }
 
+/** Encodes as the codec does, to measure what each message would take on the wire. */
+const wire = new Encoder({ mapsAsObjects: true, useRecords: false });
+
 export class StepError extends Error {
   override name = 'StepError';
 }
@@ -101,6 +108,7 @@ export function simConfig(nodes: number, rf: number, mode: RepairMode, blocking:
 
 export class SimCluster {
   readonly config: ClusterConfig;
+  readonly keySpace: KeySpace;
   readonly random: Random;
   readonly nodes: SimNode[];
   readonly addresses: Address[];
@@ -116,6 +124,8 @@ export class SimCluster {
   /** Every node's wall clock; all exact until setClock. */
   readonly clocks: SimClock[];
   stepCount = 0;
+  /** Sees every message put on the wire, with its size as a datagram (tests that count bytes). */
+  watchWire: ((msg: Message, bytes: number) => void) | null = null;
   readonly options: Required<Omit<SimOptions, 'configOverrides' | 'repairMode' | 'readRepairBlocking'>>;
 
   constructor(opts: SimOptions) {
@@ -125,6 +135,7 @@ export class SimCluster {
       fsyncMsMin: opts.fsyncMsMin ?? 0.1, fsyncMsMax: opts.fsyncMsMax ?? 2,
     };
     this.config = simConfig(this.options.nodes, this.options.replicationFactor, opts.repairMode ?? 'hinted-handoff', opts.readRepairBlocking ?? true, opts.configOverrides);
+    this.keySpace = keySpaceOf(this.config);
     this.random = seededRandom(opts.seed);
     this.now = this.options.startMs;
     this.addresses = this.config.nodes.map(addressOf);
@@ -243,7 +254,7 @@ export class SimCluster {
     if (n.disk.snapshot !== null) node.replay(n.disk.snapshot);
     const parts = n.disk.durable.map((r) => r.bytes);
     if (n.disk.tornTail !== null) parts.push(n.disk.tornTail);
-    const scan = scanRecords(concat(parts));
+    const scan = scanRecords(concat(parts), eitherKind);
     for (const r of scan.records) node.replay(r);
     if (n.disk.tornTail !== null) {
       node.replayTruncated(n.disk.tornTail.length);
@@ -283,6 +294,15 @@ export class SimCluster {
     n.disk.unsynced = [];
     n.node = null;
     n.stoppedAtMs = Math.ceil(this.localNow(i));
+  }
+
+  /** Kills the node and loses its disk: it restarts empty, as a replica rebuilt on a new machine does. */
+  wipe(i: NodeIndex): void {
+    this.crash(i, false);
+    const disk = this.nodes[i]!.disk;
+    disk.snapshot = null;
+    disk.durable = [];
+    disk.tornTail = null;
   }
 
   /** The node's disk refuses every write for the next `forMs` of virtual time, then has room again. */
@@ -375,8 +395,14 @@ export class SimCluster {
     this.send(from, out.to, out.msg);
   }
 
-  /** Puts a message on the wire, where it may be lost, duplicated, delayed or cut by a partition. */
+  /**
+   * Puts a message on the wire, where it may be lost, duplicated, delayed or cut by a partition.
+   * One that would not fit a datagram (the real codec refuses to send it) breaks the run.
+   */
   send(from: Address, to: Address, msg: Message): void {
+    const bytes = tagBytes + wire.encode(msg).length;
+    if (bytes > datagramBytesMax) throw new StepError(`${from} sent a '${msg.t}' of ${bytes} bytes to ${to}, over the datagram limit of ${datagramBytesMax}`);
+    this.watchWire?.(msg, bytes);
     if (this.cut.has(`${from}>${to}`)) return;
     if (this.random() < this.faults.lossRate) return;
     const copies = this.random() < this.faults.duplicateRate ? 2 : 1;
@@ -390,7 +416,7 @@ export class SimCluster {
     if (this.cut.has(`${from}>${to}`)) return;
     // What a socket delivers is untyped: every message is validated again on arrival, which also
     // gives each receiver its own copy.
-    const checked = validate(msg, this.config.valueBytesMax);
+    const checked = validate(msg, this.config.valueBytesMax, this.keySpace);
     const client = this.clients.get(to);
     if (client !== undefined) {
       if (checked.ok) client(checked.msg as ClientReply);
@@ -405,7 +431,7 @@ export class SimCluster {
   /** Hands a node anything at all, as if a datagram decoded to it (fuzzing). */
   inject(i: NodeIndex, from: Address, anything: unknown): void {
     const n = this.nodes[i]!;
-    const checked = validate(anything, this.config.valueBytesMax);
+    const checked = validate(anything, this.config.valueBytesMax, this.keySpace);
     this.step(n, checked.ok ? { kind: 'message', from, msg: checked.msg } : { kind: 'dropped', from, reason: 'invalid' });
   }
 
@@ -442,7 +468,7 @@ export class SimCluster {
 
   /** Durable log records of the node since its last snapshot (all incarnations). */
   durableRecords(i: NodeIndex): LogRecord[] {
-    return scanRecords(concat(this.nodes[i]!.disk.durable.map((r) => r.bytes))).records;
+    return scanRecords(concat(this.nodes[i]!.disk.durable.map((r) => r.bytes)), eitherKind).records;
   }
 
   /** Runs one client request to completion (retransmitting) and returns the reply, or null. */

@@ -5,7 +5,9 @@ import type { ClientReply, Message } from '../../src/core/messages.js';
 import { seededRandom, type Random } from '../../src/core/prng.js';
 import { requiredAcks } from '../../src/core/quorum.js';
 import { count } from '../../src/core/text.js';
+import type { PartitionerName } from '../../src/core/keyspace.js';
 import { levels, type Key, type Level, type RepairMode, type Stamp } from '../../src/core/types.js';
+import { textKeys } from '../workload-keys.js';
 import { SimCluster, StepError } from './cluster.js';
 
 export interface SeedOptions {
@@ -20,6 +22,9 @@ export interface SeedOptions {
   faults?: boolean;
   /** exact: every clock true; skewed: offsets within ±0.45 max_clock_skew_ms and drift; bad: skewed, and one clock jumps far. Default from the seed. */
   clocks?: ClockMode;
+  /** byte-ordered (default): 6 of the keys 0..255; hashed: text keys, `keys` of them (default 2,000), half the operations on 6 hot ones. */
+  partitioner?: PartitionerName;
+  keys?: number;
 }
 
 export const clockModes = ['exact', 'skewed', 'bad'] as const;
@@ -54,6 +59,8 @@ export interface SeedResult {
   mode: RepairMode;
   clocks: ClockMode;
   faultMs: number;
+  partitioner: PartitionerName;
+  keys: number;
   failures: string[];
   stats: { ops: number; acked: number; failed: number; noReply: number; crashes: number; partitions: number; steps: number; junk: number; diskFull: number };
   log: string[];
@@ -64,10 +71,13 @@ const clientRetryMs = 40;
 const clientDeadlineMs = 1_500;
 
 /** The command that reruns one seed with the same cluster shape, repair mode and clocks. */
-export function replayCommand(seed: number, shape?: Pick<SeedResult, 'nodes' | 'replicationFactor' | 'mode' | 'clocks' | 'faultMs'>): string {
+export function replayCommand(seed: number, shape?: Pick<SeedResult, 'nodes' | 'replicationFactor' | 'mode' | 'clocks' | 'faultMs'> & Partial<Pick<SeedResult, 'partitioner' | 'keys'>>): string {
   if (shape === undefined) return `npm run sim -- --seed ${seed}`;
-  return `npm run sim -- --seed ${seed} --nodes ${shape.nodes} --rf ${shape.replicationFactor} --mode ${shape.mode} --clocks ${shape.clocks} --fault-ms ${shape.faultMs}`;
+  const keys = shape.partitioner === 'hashed' ? ` --partitioner hashed --keys ${shape.keys}` : '';
+  return `npm run sim -- --seed ${seed} --nodes ${shape.nodes} --rf ${shape.replicationFactor} --mode ${shape.mode} --clocks ${shape.clocks} --fault-ms ${shape.faultMs}${keys}`;
 }
+
+export { textKeys };
 
 export function runSeed(opts: SeedOptions): SeedResult {
   // All three are always drawn, in this order, so fixing one (--nodes, --rf, --mode) leaves what the seed draws for the others.
@@ -83,21 +93,27 @@ export function runSeed(opts: SeedOptions): SeedResult {
   const clockRandom = seededRandom(opts.seed ^ 0xc10c);
   const drawnClocks = clockModes[Math.floor(clockRandom() * clockModes.length)]!; // always drawn, as the shape is
   const clocks = opts.clocks ?? drawnClocks;
-  const sim = new SimCluster({ seed: opts.seed, nodes, replicationFactor: rf, repairMode: mode });
+  const partitioner = opts.partitioner ?? 'byte-ordered';
+  const sim = new SimCluster({ seed: opts.seed, nodes, replicationFactor: rf, repairMode: mode, configOverrides: { partitioner } });
   const random = seededRandom(opts.seed ^ 0xc0ffee);
-  const shape = `${nodes} nodes, RF ${rf}, ${mode}, clocks ${clocks}`;
+  const hashedKeys = partitioner === 'hashed' ? textKeys(opts.keys ?? 2_000) : null;
+  const shape = `${nodes} nodes, RF ${rf}, ${mode}, clocks ${clocks}${hashedKeys === null ? '' : `, hashed over ${hashedKeys.length} keys`}`;
   const badClocks = setClocks(sim, clockRandom, clocks, faultMs);
   const result: SeedResult = {
-    seed: opts.seed, shape, nodes, replicationFactor: rf, mode, clocks, faultMs, failures: [], log: sim.logLines,
+    seed: opts.seed, shape, nodes, replicationFactor: rf, mode, clocks, faultMs, partitioner, keys: hashedKeys?.length ?? 6, failures: [], log: sim.logLines,
     stats: { ops: 0, acked: 0, failed: 0, noReply: 0, crashes: 0, partitions: 0, steps: 0, junk: 0, diskFull: 0 },
   };
   const history: Op[] = [];
   const crashes: { node: number; atMs: number }[] = [];
-  const keys = Array.from({ length: 6 }, (_, i) => (i * 43 + Math.floor(random() * 40)) % 256);
+  const keys: Key[] = hashedKeys ?? Array.from({ length: 6 }, (_, i) => (i * 43 + Math.floor(random() * 40)) % 256);
   const usable = levels.filter((l) => requiredAcks(l, rf).ok);
+  // Byte-ordered: one draw per pick, as it always was (a seed replays as before). Hashed: half on 6 hot keys, half over all.
+  const pickKey = hashedKeys === null
+    ? () => keys[Math.floor(random() * keys.length)]!
+    : () => (random() < 0.5 ? keys[Math.floor(random() * 6)]! : keys[Math.floor(random() * keys.length)]!);
 
   try {
-    const clients = startClients(sim, random, opts.clients ?? 3, keys, usable, history, () => sim.now < endOfFaults);
+    const clients = startClients(sim, random, opts.clients ?? 3, pickKey, usable, history, () => sim.now < endOfFaults);
     const endOfFaults = sim.now + faultMs;
     if (opts.faults !== false) scheduleFaults(sim, random, faultMs, result, crashes);
     sim.runFor(faultMs);
@@ -116,7 +132,8 @@ export function runSeed(opts: SeedOptions): SeedResult {
     // by themselves within two anti-entropy intervals (plus the time to see every peer UP again).
     const { downAfterMs, hintSweepIntervalMs, antiEntropyIntervalMs } = sim.config;
     sim.runFor(downAfterMs * 2 + Math.max(hintSweepIntervalMs * 3, antiEntropyIntervalMs * 2) + 1_000);
-    check(sim, history, mode, rf, keys, result, badClocks);
+    // Hashed: the keys some operation touched (the rest were never written anywhere).
+    check(sim, history, mode, rf, hashedKeys === null ? keys : [...new Set(history.map((o) => o.key))], result, badClocks);
     checkClientOrder(sim, history, badClocks, result);
     checkReadyMeansServing(sim, history, badClocks, result);
   } catch (e) {
@@ -134,13 +151,13 @@ export function runSeed(opts: SeedOptions): SeedResult {
 interface SimClient { idle: boolean }
 
 /** Each client runs one request at a time, retransmitting it until it is answered or gives up. */
-function startClients(sim: SimCluster, random: Random, count: number, keys: Key[], usable: readonly Level[], history: Op[], running: () => boolean): SimClient[] {
+function startClients(sim: SimCluster, random: Random, count: number, pickKey: () => Key, usable: readonly Level[], history: Op[], running: () => boolean): SimClient[] {
   const out: SimClient[] = [];
   for (let c = 0; c < count; c++) {
     const address = `127.0.0.2:${5000 + c}`;
     const state: SimClient = { idle: false };
     out.push(state);
-    // Ids start at a random point, as the real client's do (src/cli/client.ts).
+    // Ids start at a random point, as the real client's do (src/client/client.ts).
     let nextId = 1 + Math.floor(random() * 2 ** 40);
     let current: { op: Op; id: number } | null = null;
     let seq = 0;
@@ -148,7 +165,7 @@ function startClients(sim: SimCluster, random: Random, count: number, keys: Key[
     let seen: Stamp | null = null;
     const next = () => {
       if (!running()) { state.idle = true; current = null; return; }
-      const key = keys[Math.floor(random() * keys.length)]!;
+      const key = pickKey();
       const level = usable[Math.floor(random() * usable.length)]!;
       const coordinator = Math.floor(random() * sim.config.nodes.length);
       const pick = random();

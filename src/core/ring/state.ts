@@ -1,10 +1,10 @@
 // The ring as data: an epoch, the members in ring order, and which members hold each of the 256
 // slots. Epoch 0 is the ring nodes.toml describes; every later epoch is one agreed step of a change
 // (see steps.ts). Pure values, no IO: the same ring is computed, shown, planned against and agreed on.
-import { keyCount, nodeNameBytesMax, nodesMax } from '../limits.js';
+import { nodeNameBytesMax, nodesMax, slotCount } from '../limits.js';
 
-/** The ring's unit of placement and movement: today a key is its slot (the byte-ordered default). */
-export const slotCount = keyCount;
+/** The ring's unit of placement and movement, the key space's slots (keyspace.ts maps keys onto them). */
+export { slotCount };
 
 /**
  * A member's part in the change in flight. normal: in the ring before and after. joining: in the

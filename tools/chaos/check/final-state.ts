@@ -1,17 +1,18 @@
 // The state after healing, from the history's final phase: the last coordinated read of each key
 // (at ALL) and the last local read of each key on each of its replicas.
+import type { Key } from '../../../src/core/types.js';
 import { compareStamps, type Op } from '../history.js';
 
 export interface FinalKey {
-  key: number;
+  key: Key;
   /** The last final coordinated read, if any. */
   all: Op | undefined;
   /** The last local read on each replica the key should be on (undefined: never asked). */
   copies: { node: string; op: Op | undefined }[];
 }
 
-export function finalState(ops: readonly Op[], keys: readonly number[], replicasOf: (key: number) => readonly string[]): FinalKey[] {
-  const lastRead = new Map<number, Op>();
+export function finalState(ops: readonly Op[], keys: readonly Key[], replicasOf: (key: Key) => readonly string[]): FinalKey[] {
+  const lastRead = new Map<Key, Op>();
   const lastLocal = new Map<string, Op>();
   for (const o of ops) {
     if (o.phase !== 'final') continue;

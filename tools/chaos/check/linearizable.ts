@@ -5,6 +5,7 @@
 // until its deadline when bounded) or not at all. Configurations already explored, as (operations
 // placed, register value), are remembered so no configuration is searched twice. Past statesMax a
 // key is reported "unknown" instead of searching on.
+import type { Key } from '../../../src/core/types.js';
 import { byKey, describeOp, writesValue, type Op } from '../history.js';
 import { notApplicable, result, type CheckResult } from './result.js';
 import { overlaps } from './stale.js';
@@ -23,7 +24,7 @@ export interface LinearizabilityOptions extends TimingOptions {
 export type Verdict = 'linearizable' | 'not linearizable' | 'unknown';
 
 export interface KeyVerdict {
-  key: number;
+  key: Key;
   verdict: Verdict;
   /** Operations that took part (acknowledged ones and indeterminate writes). */
   ops: number;

@@ -17,13 +17,13 @@ import { repairDeadlineMs } from '../core/anti-entropy.js';
 import type { ClientReply, ClientRequest, FailReply, Message, RepairPeerResult, StatusReport } from '../core/messages.js';
 import { isClientReply, utf8Bytes } from '../core/messages.js';
 import { RttEstimator, type QuantileGuard } from '../core/rtt.js';
-import { requiredAcks } from '../core/quorum.js';
+import { keySpaceOf, parseKey, isKeyRefused, type KeySpace } from '../core/keyspace.js';
+import { parseLevel, requiredAcks } from '../core/quorum.js';
 import type { ClusterConfig, Key, Level, NodeSpec, Stamp } from '../core/types.js';
 import type { TraceReport } from '../core/trace.js';
 import type { StateReport } from '../core/state.js';
 import { findConfigPath } from './config-path.js';
 import { Links } from './links.js';
-import { isRefused, parseKey, parseLevel } from './shell-parse.js';
 
 /**
  * First wait before a retransmission: the RTO, from the round trips seen so far as in TCP (RFC 6298:
@@ -180,6 +180,8 @@ export class KvClient {
   private timerAt = Infinity;
   /** Every get, put, del and repair asks for a trace (the shell's `tracing on|off`). */
   tracing = false;
+  /** The cluster's partitioner and key limit: what a key is for this client. */
+  readonly keySpace: KeySpace;
 
   private constructor(
     readonly config: ClusterConfig,
@@ -191,6 +193,7 @@ export class KvClient {
     seen: Stamp | null,
   ) {
     this.newest = seen;
+    this.keySpace = keySpaceOf(config);
     // A send error (e.g. no route) is counted where the send fails; retransmission covers it.
     this.links = new Links({
       datagram: (bytes, from) => this.receive(bytes, from),
@@ -223,7 +226,7 @@ export class KvClient {
       if (e instanceof ConfigError) throw e;
       throw new ConfigError(e instanceof Error ? e.message : String(e));
     }
-    const codec = new Codec(cookie, config.valueBytesMax);
+    const codec = new Codec(cookie, config.valueBytesMax, keySpaceOf(config));
     const client = new KvClient(config, coordinator, failover, opts.timeoutMs, codec, opts.seen ?? null);
     client.tracing = opts.trace === true;
     return client;
@@ -305,7 +308,7 @@ export class KvClient {
   /** Checks a level against the cluster's RF without sending anything (the shell's `level` command). */
   checkLevel(level: Level | string): Level {
     const l = parseLevel(level);
-    if (isRefused(l)) throw new BadInputError(l.error);
+    if (typeof l === 'object') throw new BadInputError(l.error);
     const acks = requiredAcks(l, this.config.replicationFactor);
     if (!acks.ok) throw new BadInputError(acks.reason);
     return l;
@@ -371,9 +374,10 @@ export class KvClient {
     return this.newest === null ? {} : { seen: this.newest };
   }
 
+  /** What a key is comes from the cluster's key space (keyspace.ts), as for the shell and the replicas. */
   private checkKey(key: Key | string): Key {
-    const k = parseKey(key);
-    if (isRefused(k)) throw new BadInputError(k.error);
+    const k = parseKey(key, this.keySpace);
+    if (isKeyRefused(k)) throw new BadInputError(k.error);
     return k;
   }
 
