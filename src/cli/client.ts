@@ -11,6 +11,7 @@ import { isBadCookieNotice } from '../io/cookie-notice.js';
 import { resolveHosts } from '../io/resolve.js';
 import { aheadOf, compareStamps } from '../core/hlc.js';
 import { Codec } from '../io/codec.js';
+import { clientKeys } from '../io/keys.js';
 import { ConfigError, loadConfig, requestTimeoutMsMax } from '../io/config.js';
 import { clientRequestsInFlightMax, messageIdMax, retryCeilingMs } from '../core/limits.js';
 import { repairDeadlineMs } from '../core/anti-entropy.js';
@@ -209,7 +210,7 @@ export class KvClient {
       if (e instanceof ConfigError) throw e;
       throw new ConfigError(e instanceof Error ? e.message : String(e));
     }
-    const codec = new Codec(cookie, config.valueBytesMax);
+    const codec = new Codec(clientKeys(cookie), config.valueBytesMax);
     return new KvClient(config, coordinator, failover, opts.timeoutMs, codec, opts.seen ?? null);
   }
 

@@ -99,3 +99,14 @@ export const peerProblemLogIntervalMs = 60_000;
 export const cookieProblemShownMs = 10_000;
 /** Versions the replay keeps out of the store (beyond the clock bound) that status and the start line name. */
 export const quarantinedKeysListedMax = 16;
+
+/**
+ * Datagram counters one sender session's replay window spans (RFC 6479; WireGuard's 8192): a
+ * sender's counter is shared by everything it sends under one key, so this is also how far a
+ * datagram may be overtaken by the sender's later ones (to any destination) and still be accepted.
+ */
+export const replayWindowCounters = 8_192;
+/** Sender sessions (with their replay windows and traffic keys) a process remembers, least recently heard first out. */
+export const sealSessionsMax = 2_048;
+/** A sender never seals more datagrams than this under one session (the counter is a JS integer); it would start a new session first. */
+export const sealCounterMax = Number.MAX_SAFE_INTEGER;

@@ -14,6 +14,8 @@ import { count } from '../core/text.js';
 import { Outbox, type Outgoing } from '../core/outbox.js';
 import type { Address, NodeSpec, RepairMode } from '../core/types.js';
 import { Codec } from './codec.js';
+import { replicaKeys, type ReplicaKeys } from './keys.js';
+import type { SealKey } from './seal.js';
 import { ConfigError, loadConfig, nodeIndexByName } from './config.js';
 import { cookieFromEnvironment, loadCookie } from './cookie.js';
 import { badCookieNotice, isBadCookieNotice, NoticeLimiter } from './cookie-notice.js';
@@ -32,6 +34,8 @@ export const tickIntervalMs = 5;
  */
 const syncOnLoopMsMax = 20;
 const slowSyncBackoffMs = 1_000;
+/** Client addresses whose credential the runtime remembers, to seal their replies under it. */
+const clientAddressesMax = 65_536;
 /** At stop: fsync rounds to run while the node keeps appending in answer to the previous one. */
 const stopSyncRoundsMax = 8;
 
@@ -70,7 +74,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   const spec = config.nodes[self]!;
   const logger = opts.logger ?? createLogger(spec.name);
   const dataDir = opts.dataDir ?? join(config.dataDir, spec.name);
-  const codec = new Codec(cookieFromEnvironment() ?? clusterCookie(config.cookieFile, dataDir, spec.name, logger), config.valueBytesMax);
+  const keys = replicaKeys(cookieFromEnvironment() ?? clusterCookie(config.cookieFile, dataDir, spec.name, logger), self);
+  const codec = new Codec(keys, config.valueBytesMax);
 
   // Bind first: the port doubles as a lock, so a second kvd of this replica fails here, before it
   // could touch the log the first one is writing. Datagrams before start are ignored (senders retry).
@@ -100,7 +105,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
     `${opened.truncatedBytes > 0 ? `; dropped ${opened.truncatedBytes} damaged bytes` : ''}`);
 
   const metrics = new ReplicaMetrics(Date.now());
-  const started = new Runtime(node, codec, opened.log, logger, opts.onFatal ?? (() => {}), metrics);
+  const started = new Runtime(node, codec, keys, opened.log, logger, opts.onFatal ?? (() => {}), metrics);
   runtime = started;
   started.start(udp);
   const snapshot = () => {
@@ -178,12 +183,15 @@ class Runtime {
   private readonly outgoing = new Map<Address, Message[]>();
   private flushScheduled = false;
   private readonly notices = new NoticeLimiter();
+  /** The credential each client address last sent under: its replies are sealed under it (least recently heard first out). */
+  private readonly clientKeys = new Map<Address, SealKey>();
   /** log.recordsWritten as of the last log write reported to the metrics. */
   private recordsReported = 0;
 
   constructor(
     private readonly node: Node,
     private readonly codec: Codec,
+    private readonly keys: ReplicaKeys,
     private readonly log: LogFile,
     private readonly logger: Logger,
     private readonly onFatal: (error: Error) => void,
@@ -210,15 +218,26 @@ class Runtime {
     if (isBadCookieNotice(bytes)) return this.step({ kind: 'cookie-notice', from });
     const decoded = this.codec.decodeMany(bytes);
     if (!decoded.ok) {
-      if (decoded.error === 'forged' && this.notices.allow(from, Date.now())) this.udp?.send(from, badCookieNotice);
+      if ((decoded.error === 'forged' || decoded.error === 'unknown-key') && this.notices.allow(from, Date.now())) this.udp?.send(from, badCookieNotice);
       return this.drop(from, decoded.error, decoded.detail);
     }
+    if (decoded.origin.cls === 'client') this.heardClient(from, decoded.origin.keyId);
     // The node checks that a replica's message comes from that replica's address ('spoofed').
     for (const msg of decoded.msgs) {
       if (isClientRequest(msg)) this.metrics.requestIn(from, msg, Date.now());
       this.step({ kind: 'message', from, msg });
     }
     for (const reason of decoded.invalid) this.drop(from, 'invalid', reason);
+  }
+
+  private heardClient(from: Address, clientNumber: number): void {
+    const known = this.clientKeys.get(from);
+    if (known !== undefined && known.keyId === clientNumber) return;
+    const key = this.keys.replyKey(clientNumber);
+    if (key === null) return;
+    this.clientKeys.delete(from);
+    this.clientKeys.set(from, key);
+    if (this.clientKeys.size > clientAddressesMax) this.clientKeys.delete(this.clientKeys.keys().next().value!);
   }
 
   private drop(from: Address, reason: string, detail: string): void {
@@ -419,23 +438,32 @@ class Runtime {
     this.flushScheduled = false;
     const udp = this.udp;
     for (const [to, msgs] of this.outgoing) {
-      let datagrams: Buffer[];
-      try {
-        datagrams = this.codec.encodeBatch(msgs);
-      } catch {
-        // One oversize message must not take the others with it: send them one by one.
-        datagrams = [];
-        for (const msg of msgs) {
-          try {
-            datagrams.push(this.codec.encode(msg));
-          } catch (e1) {
-            this.logger.warn({ event: 'send-dropped' }, `not sent to ${to}: ${errorText(e1)}`);
-          }
-        }
-      }
-      for (const d of datagrams) udp?.send(to, d);
+      // Replies to a client are sealed under its credential, everything else under the peer key.
+      const replyKey = this.clientKeys.get(to);
+      const replies = replyKey === undefined ? [] : msgs.filter(isClientReply);
+      const rest = replies.length === 0 ? msgs : msgs.filter((m) => !isClientReply(m));
+      for (const d of this.encode(to, replies, replyKey)) udp?.send(to, d);
+      for (const d of this.encode(to, rest, undefined)) udp?.send(to, d);
     }
     this.outgoing.clear();
+  }
+
+  private encode(to: Address, msgs: Message[], key: SealKey | undefined): Buffer[] {
+    if (msgs.length === 0) return [];
+    try {
+      return this.codec.encodeBatch(msgs, key);
+    } catch {
+      // One oversize message must not take the others with it: send them one by one.
+      const datagrams: Buffer[] = [];
+      for (const msg of msgs) {
+        try {
+          datagrams.push(this.codec.encode(msg, key));
+        } catch (e1) {
+          this.logger.warn({ event: 'send-dropped' }, `not sent to ${to}: ${errorText(e1)}`);
+        }
+      }
+      return datagrams;
+    }
   }
 
   private fail(error: Error): void {

@@ -1,7 +1,7 @@
 // The real cluster, in hinted-handoff mode: four kvd processes under pm2 (the repo's
 // ecosystem.config.js), real UDP on 127.0.0.1, driven through KvClient, kvc and raw datagrams.
 // One cluster for the whole file; the tests run in order and the destructive ones come last.
-import { createHmac, randomBytes, randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +10,8 @@ import { expect } from 'chai';
 import { KvError, UnavailableError } from '../../src/cli/client.js';
 import type { Message } from '../../src/core/messages.js';
 import type { Key, Level } from '../../src/core/types.js';
-import { Codec } from '../../src/io/codec.js';
+import { Codec, tagBytes } from '../../src/io/codec.js';
+import { clientKeys } from '../../src/io/keys.js';
 import { Cluster, replicaNames, replicasOf, rejection, sleep, waitFor, type ReplicaName } from './harness.js';
 
 const levels: readonly Level[] = ['ONE', 'TWO', 'THREE', 'QUORUM', 'ALL'];
@@ -115,21 +116,24 @@ describe('integration: the real cluster (pm2, UDP, hinted handoff)', function ()
   it('random, truncated and forged datagrams are dropped and counted by reason; replicas keep serving', async () => {
     const before = await cluster.processes();
     const cookie = Buffer.from(readFileSync(join(cluster.dir, 'data/cookie'), 'utf8').trim(), 'utf8');
-    const codec = new Codec(cookie, 60_000);
+    const codec = new Codec(clientKeys(cookie), 60_000);
     const cbor = new Encoder({ mapsAsObjects: true, useRecords: false });
-    const tagged = (payload: Uint8Array) => Buffer.concat([createHmac('sha256', cookie).update(payload).digest(), payload]);
+    const tagged = (payload: Uint8Array) => codec.sealPayload(payload);
     const target: Key = 33; // held by replica-1, -2, -3
     const writer = await cluster.client('replica-1');
     await writer.put(target, 'genuine', 'ALL');
 
     const put = (id: number, value: string): Message => ({ t: 'put', id, key: target, value, level: 'ONE', sentAtMs: Date.now(), deadlineMs: Date.now() + 10_000 });
     const real = codec.encode(put(8, 'cut short'));
-    const realPayload = real.subarray(32);
+    const realPayload = cbor.encode(put(8, 'cut short'));
+    const notOurs = (n: number) => { const b = randomBytes(n); b[0] = 0x80 | b[0]!; return b; }; // no version of ours
     const junkFor = (self: number): { reason: string; bytes: Buffer }[] => [
-      ...Array.from({ length: 10 }, () => ({ reason: 'short', bytes: randomBytes(randomInt(1, 33)) })),
+      ...Array.from({ length: 10 }, () => ({ reason: 'short', bytes: randomBytes(randomInt(1, tagBytes + 1)) })),
       { reason: 'short', bytes: real.subarray(0, 20) },
-      ...Array.from({ length: 20 }, () => ({ reason: 'forged', bytes: randomBytes(randomInt(33, 1_500)) })),
-      { reason: 'forged', bytes: new Codec(randomBytes(32), 60_000).encode(put(7, 'forged')) },
+      ...Array.from({ length: 10 }, () => ({ reason: 'version', bytes: notOurs(randomInt(tagBytes + 1, 1_500)) })),
+      // A real datagram's header (a key the replica holds) over random bytes.
+      ...Array.from({ length: 10 }, () => ({ reason: 'forged', bytes: Buffer.concat([real.subarray(0, 26), randomBytes(randomInt(17, 1_500))]) })),
+      { reason: 'forged', bytes: new Codec(clientKeys(randomBytes(32)), 60_000).encode(put(7, 'forged')) },
       { reason: 'forged', bytes: real.subarray(0, real.length - 3) },
       { reason: 'cbor', bytes: tagged(realPayload.subarray(0, realPayload.length - 3)) },
       { reason: 'invalid', bytes: tagged(cbor.encode({ t: 'put', id: 9, key: 999, value: 'no such key', level: 'ONE' })) },

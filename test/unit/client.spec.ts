@@ -9,10 +9,15 @@ import { expect } from 'chai';
 import { KvClient } from '../../src/cli/client.js';
 import type { ClientReply, ClientRequest, Message, StatusReport } from '../../src/core/messages.js';
 import { Codec } from '../../src/io/codec.js';
+import { replicaKeys } from '../../src/io/keys.js';
+import type { SealKey } from '../../src/io/seal.js';
 
 const cookie = Buffer.from('a-test-cookie-of-enough-length-0123456789', 'utf8');
 const valueBytesMax = 100;
-const codec = new Codec(cookie, valueBytesMax);
+const keys = replicaKeys(cookie, 0);
+/** What a replica of this cluster seals and opens with; its replies go under the client's credential. */
+const codec = new Codec(keys, valueBytesMax);
+const replyKey = keys.replyKey(0)!;
 
 /** Answers a request, or returns null to drop it. `copy` counts the datagrams seen with this id, from 1. */
 type Script = (req: ClientRequest, copy: number) => ClientReply | ClientReply[] | null;
@@ -42,9 +47,9 @@ class FakeReplica {
     this.script = script;
   }
 
-  /** Sends any message, tagged with any codec (a wrong cookie makes a forgery). */
-  sendTo(to: RemoteInfo, msg: Message, withCodec = codec): void {
-    this.socket.send(withCodec.encode(msg), to.port, to.address);
+  /** Sends any message, sealed by any codec under any key (a wrong cookie's makes a forgery). */
+  sendTo(to: RemoteInfo, msg: Message, withCodec = codec, key: SealKey = replyKey): void {
+    this.socket.send(withCodec.encode(msg, key), to.port, to.address);
   }
 
   private receive(datagram: Buffer, from: RemoteInfo): void {
@@ -310,7 +315,8 @@ describe('cli/client (against fake coordinators on loopback)', () => {
 
   it('drops forged replies and replies of the wrong type, then accepts the real one', async () => {
     const before = { ...client.counters.dropped };
-    const forger = new Codec(Buffer.from('another-cluster-cookie-0123456789'), valueBytesMax);
+    const forgerKeys = replicaKeys(Buffer.from('another-cluster-cookie-0123456789'), 0);
+    const forger = new Codec(forgerKeys, valueBytesMax);
     fake1.reset((req, copy) => {
       if (copy > 1) return null;
       const real = answer('fake-1', new Map([[50, 'real']]))(req, copy) as ClientReply;
@@ -324,7 +330,7 @@ describe('cli/client (against fake coordinators on loopback)', () => {
     // The forged copy is sent with the other cookie, the rest with ours.
     const origSendTo = fake1.sendTo.bind(fake1);
     let n = 0;
-    fake1.sendTo = (to, msg) => origSendTo(to, msg, n++ === 0 ? forger : codec);
+    fake1.sendTo = (to, msg) => (n++ === 0 ? origSendTo(to, msg, forger, forgerKeys.replyKey(0)!) : origSendTo(to, msg));
     try {
       expect(await client.get(50, 'ONE')).to.deep.include({ value: 'real' });
     } finally {

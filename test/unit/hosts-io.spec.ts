@@ -5,6 +5,7 @@ import { configDigest } from '../../src/core/config-digest.js';
 import { cookieFromEnvironment } from '../../src/io/cookie.js';
 import { badCookieNotice, isBadCookieNotice, NoticeLimiter, noticeIntervalMs, noticesPerIntervalMax } from '../../src/io/cookie-notice.js';
 import { Codec, tagBytes } from '../../src/io/codec.js';
+import { clientKeys } from '../../src/io/keys.js';
 import { parseConfig } from '../../src/io/config.js';
 import { HostResolveError, resolveHosts } from '../../src/io/resolve.js';
 
@@ -24,7 +25,7 @@ describe('several machines: cookie, notices, hostnames, digest', () => {
   });
 
   it('a bad-cookie notice cannot be mistaken for a datagram, nor a datagram for a notice', () => {
-    const codec = new Codec(Buffer.from('0123456789abcdef0123456789abcdef'), 1000);
+    const codec = new Codec(clientKeys(Buffer.from('0123456789abcdef0123456789abcdef')), 1000);
     expect(badCookieNotice.length).to.be.lessThan(tagBytes + 1);
     expect(codec.decode(badCookieNotice)).to.deep.include({ ok: false, error: 'short' });
     expect(isBadCookieNotice(codec.encode({ t: 'status', id: 1 }))).to.equal(false);

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { pino } from 'pino';
 import type { ClientReply, Message } from '../../src/core/messages.js';
 import { Codec } from '../../src/io/codec.js';
+import { clientKeys } from '../../src/io/keys.js';
 import { loadOrCreateCookie } from '../../src/io/cookie.js';
 import { createLogger, startReplica, type Replica } from '../../src/io/runtime.js';
 
@@ -104,7 +105,7 @@ describe('io/runtime (real UDP on loopback, real log files)', function () {
   it('serves a put then a get at ALL, and a restarted replica replays the write', async () => {
     replicas = await Promise.all(names.map((name) => startReplica({ configPath, name, logger: logger(name) })));
     expect(replicas.map((r) => r.address)).to.deep.equal(ports.map((p) => `127.0.0.1:${p}`));
-    const codec = new Codec(loadOrCreateCookie(join(dir, 'cookie')), valueBytesMax);
+    const codec = new Codec(clientKeys(loadOrCreateCookie(join(dir, 'cookie'))), valueBytesMax);
     client = new RawClient(codec);
 
     const put = await client.request(ports[1]!, { t: 'put', id: 1, key: 17, value: 'héllo', level: 'ALL', sentAtMs: Date.now(), deadlineMs: Date.now() + 5_000 });
@@ -133,10 +134,10 @@ describe('io/runtime (real UDP on loopback, real log files)', function () {
 
   it('drops junk, forged and spoofed datagrams, counts them and keeps serving', async () => {
     replicas = [await startReplica({ configPath, name: 'replica-1', logger: pino({ level: 'silent' }) })];
-    const codec = new Codec(loadOrCreateCookie(join(dir, 'cookie')), valueBytesMax);
+    const codec = new Codec(clientKeys(loadOrCreateCookie(join(dir, 'cookie'))), valueBytesMax);
     client = new RawClient(codec);
     client.sendRaw(ports[0]!, Buffer.from('not a datagram of ours'));
-    client.sendRaw(ports[0]!, new Codec(Buffer.from('another cluster secret 0123456789'), valueBytesMax).encode({ t: 'status', id: 1 }));
+    client.sendRaw(ports[0]!, new Codec(clientKeys(Buffer.from('another cluster secret 0123456789')), valueBytesMax).encode({ t: 'status', id: 1 }));
     client.sendRaw(ports[0]!, codec.encode({ t: 'hb', from: 1, gen: 1, counter: 1, hlc: [1, 0, 1], wall: 1, digest: '0a1b2c3d' }));
     const status = await client.request(ports[0]!, { t: 'status', id: 2 });
     expect(status.t).to.equal('status.ok');
