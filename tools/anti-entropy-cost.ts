@@ -3,12 +3,13 @@
 //   npm run anti-entropy-cost
 // Three cases: replicas that agree on all 256 keys; one key that differs; a replica that lost everything.
 import { Codec } from '../src/io/codec.js';
-import { replicaKeys } from '../src/io/keys.js';
+import { newKeyringText, parseKeyring } from '../src/io/keyring.js';
+import { peerKeys } from '../src/io/keys.js';
 import type { Message } from '../src/core/messages.js';
 import { SimCluster } from './sim/cluster.js';
 
 const antiEntropyMessages = new Set(['ae', 'ae.ok', 'ae.pull', 'ae.pull.ok', 'hints', 'hints.ok']);
-const codec = new Codec(replicaKeys(new Uint8Array(32).fill(7), 0), 60_000);
+const codec = new Codec(peerKeys(parseKeyring(newKeyringText(), 'a generated keyring'), 0), 60_000);
 
 interface Count { datagrams: number; bytes: number }
 

@@ -4,19 +4,19 @@
 // id, until the reply carrying that id arrives, its deadline passes or the replica's port refuses.
 // The coordinator answers a retransmission from its dedup cache, so a request never runs twice.
 import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { cookieBytesMin, cookieFromEnvironment } from '../io/cookie.js';
 import { isBadCookieNotice } from '../io/cookie-notice.js';
 import { resolveHosts } from '../io/resolve.js';
 import { aheadOf, compareStamps } from '../core/hlc.js';
 import { Codec } from '../io/codec.js';
 import { clientKeys } from '../io/keys.js';
+import { credentialsPath, loadCredential, type Credential } from '../io/credentials.js';
+import { roles, type Role } from '../core/authorization.js';
 import { ConfigError, loadConfig, requestTimeoutMsMax } from '../io/config.js';
 import { clientRequestsInFlightMax, messageIdMax, retryCeilingMs } from '../core/limits.js';
 import { repairDeadlineMs } from '../core/anti-entropy.js';
-import type { ClientReply, ClientRequest, FailReply, Message, RepairPeerResult, StatusReport } from '../core/messages.js';
-import { isClientReply, utf8Bytes } from '../core/messages.js';
+import type { ClientReply, ClientRequest, ClientSetRequest, FailReply, Message, RepairPeerResult, StatusReport } from '../core/messages.js';
+import { clientIdPattern, isClientReply, utf8Bytes } from '../core/messages.js';
 import { RttEstimator, type QuantileGuard } from '../core/rtt.js';
 import { requiredAcks } from '../core/quorum.js';
 import type { ClusterConfig, Key, Level, NodeSpec, Stamp } from '../core/types.js';
@@ -52,7 +52,7 @@ const idStartMax = 2 ** 47;
 // ---- errors, matched by .name ----------------------------------------------------------------
 
 /** What went wrong, as kvc prints it and --json reports it. */
-export type ErrorKind = 'Unavailable' | 'Timeout' | 'Overloaded' | 'InvalidRequest' | 'NoResponse' | 'BadInput';
+export type ErrorKind = 'Unavailable' | 'Timeout' | 'Overloaded' | 'InvalidRequest' | 'Forbidden' | 'NoResponse' | 'BadInput';
 
 export abstract class KvError extends Error {
   abstract readonly kind: ErrorKind;
@@ -73,6 +73,8 @@ export class TimeoutError extends ClusterError { override name = 'TimeoutError';
 /** Also raised locally, unsent, when this client already has requestsInFlightMax requests open. */
 export class OverloadedError extends ClusterError { override name = 'OverloadedError'; readonly kind = 'Overloaded'; }
 export class InvalidRequestError extends ClusterError { override name = 'InvalidRequestError'; readonly kind = 'InvalidRequest'; }
+/** The credential's role does not allow the request, or the credential is revoked: nothing was done. */
+export class ForbiddenError extends ClusterError { override name = 'ForbiddenError'; readonly kind = 'Forbidden'; }
 /** No reply by the deadline, the replica's host refused (nothing listens), or the client was closed first. The request may still have run. */
 export class NoResponseError extends KvError { override name = 'NoResponseError'; readonly kind = 'NoResponse'; }
 /** The caller gave up on the request (the shell's Ctrl-C); it may still run. */
@@ -86,6 +88,7 @@ function errorFromFail(reply: FailReply): ClusterError {
     case 'Timeout': return new TimeoutError(reply);
     case 'Overloaded': return new OverloadedError(reply);
     case 'InvalidRequest': return new InvalidRequestError(reply);
+    case 'Forbidden': return new ForbiddenError(reply);
   }
 }
 
@@ -115,7 +118,14 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** The newest stamp seen before (say by an earlier kvc run): later requests are ordered after it. */
   seen?: Stamp;
+  /** This client's credential file. Default: $KV_CREDENTIALS, else `<data_dir>/credentials` (the admin's, on a replica host). */
+  credentials?: string;
 }
+
+/** One replica's answer to `kvc client add|revoke`. */
+export interface ClientChangeAnswer { node: string; ok: boolean; key: string | null; number: number | null; error: string | null }
+/** ok: every replica stored the change. credential: the issued one (null for a revocation or when no replica stored it). */
+export interface ClientChange { client: string; ok: boolean; answers: ClientChangeAnswer[]; credential: Credential | null }
 
 /** What the socket saw; for tests, the benchmark and debugging. */
 export interface ClientCounters {
@@ -176,6 +186,8 @@ export class KvClient {
     private readonly timeoutMs: number | undefined,
     private readonly codec: Codec,
     seen: Stamp | null,
+    /** Where this client's credential came from, for error messages. */
+    readonly credentialsFile: string,
   ) {
     this.newest = seen;
     // A send error (e.g. no route) is counted where the send fails; retransmission covers it.
@@ -203,15 +215,50 @@ export class KvClient {
     if (opts.timeoutMs !== undefined && (!Number.isInteger(opts.timeoutMs) || opts.timeoutMs < 1 || opts.timeoutMs > requestTimeoutMsMax)) {
       throw new BadInputError(`timeout: expected an integer in 1..${requestTimeoutMsMax} ms, got ${opts.timeoutMs}`);
     }
-    let cookie: Buffer;
+    const credentialsFile = opts.credentials ?? (process.env.KV_CREDENTIALS || credentialsPath(config));
+    let credential: Credential;
     try {
-      cookie = cookieFromEnvironment() ?? readCookie(config.cookieFile);
+      credential = loadCredential(credentialsFile);
     } catch (e) {
-      if (e instanceof ConfigError) throw e;
       throw new ConfigError(e instanceof Error ? e.message : String(e));
     }
-    const codec = new Codec(clientKeys(cookie), config.valueBytesMax);
-    return new KvClient(config, coordinator, failover, opts.timeoutMs, codec, opts.seen ?? null);
+    const codec = new Codec(clientKeys(credential), config.valueBytesMax);
+    return new KvClient(config, coordinator, failover, opts.timeoutMs, codec, opts.seen ?? null, credentialsFile);
+  }
+
+  /**
+   * Admin: issues a credential for client `id` with `role` on every replica (a new key each time; an
+   * earlier one of the same id stops working). Resolves with each replica's answer; the key is there
+   * when at least one replica stored it, and every replica that did derives the same one.
+   */
+  async issueClient(id: string, role: Role): Promise<ClientChange> {
+    if (!clientIdPattern.test(id)) throw new BadInputError(`client id: expected 1..64 characters from A-Z a-z 0-9 _ . @ -, got ${JSON.stringify(id)}`);
+    if (!(roles as readonly string[]).includes(role)) throw new BadInputError(`role: expected one of ${roles.join(', ')}, got ${JSON.stringify(role)}`);
+    return this.setClient({ t: 'client.set', client: id, number: randomInt(1, 2 ** 32), role, atMs: Date.now(), revoked: false });
+  }
+
+  /** Admin: revokes client `id`'s credential on every replica. */
+  async revokeClient(id: string): Promise<ClientChange> {
+    if (!clientIdPattern.test(id)) throw new BadInputError(`client id: expected 1..64 characters from A-Z a-z 0-9 _ . @ -, got ${JSON.stringify(id)}`);
+    return this.setClient({ t: 'client.set', client: id, number: 0, role: 'read', atMs: Date.now(), revoked: true });
+  }
+
+  private async setClient(req: Omit<ClientSetRequest, 'id'>): Promise<ClientChange> {
+    const answers = await Promise.all(this.config.nodes.map(async (node): Promise<ClientChangeAnswer> => {
+      try {
+        const reply = await this.request(req, node, 'client.ok', this.config.writeTimeoutMs);
+        if (reply.t !== 'client.ok') throw new Error(`client: expected client.ok, got ${reply.t}`);
+        return { node: node.name, ok: true, key: reply.key, number: reply.number, error: null };
+      } catch (e) {
+        if (!(e instanceof KvError)) throw e;
+        return { node: node.name, ok: false, key: null, number: null, error: e.message };
+      }
+    }));
+    const keys = new Set(answers.filter((a) => a.ok).map((a) => `${a.number}/${a.key}`));
+    if (keys.size > 1) throw new Error(`client: the replicas derived different keys for ${req.client}: their keyrings differ (${[...keys].join(', ')})`);
+    const stored = answers.find((a) => a.ok);
+    const credential = stored?.key == null || stored.number === null ? null : { client: req.client, number: stored.number, key: Buffer.from(stored.key, 'hex') };
+    return { client: req.client, ok: answers.every((a) => a.ok), answers, credential };
   }
 
   /** The replica the next get or put goes to (with failover: the one that answered last). */
@@ -471,9 +518,9 @@ export class KvClient {
   private noReplyText(to: NodeSpec): string {
     const noticeAt = this.cookieRefusedBy.get(to.name);
     if (noticeAt !== undefined && performance.now() - noticeAt < cookieNoticeShownMs) {
-      return `no reply from ${to.name} (${to.host}:${to.port}) within the deadline: it says this client's datagrams fail its HMAC check ` +
-        `(an unauthenticated notice): this client's cookie (${process.env.KV_COOKIE ? 'KV_COOKIE' : this.config.cookieFile}) is not the cluster's; ` +
-        `copy the cookie file from a replica host, or set the same KV_COOKIE`;
+      return `no reply from ${to.name} (${to.host}:${to.port}) within the deadline: it says this client's datagrams fail its check ` +
+        `(an unauthenticated notice): this client's credential (${this.credentialsFile}) is not one the cluster issued, or was issued again since; ` +
+        `ask an admin for one (kvc client add <id> --role R)`;
     }
     return `no reply from ${to.name} (${to.host}:${to.port}) within the deadline; is it running?`;
   }
@@ -532,18 +579,4 @@ function nodeByName(config: ClusterConfig, name: string, what: string): NodeSpec
     throw new BadInputError(`${what}: unknown replica ${JSON.stringify(name)} (replicas: ${config.nodes.map((n) => n.name).join(', ')})`);
   }
   return spec;
-}
-
-/** The client only reads the cookie: a missing one means no replica has started, so none could answer. */
-function readCookie(path: string): Buffer {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ConfigError(`no cookie at ${path}: start the cluster first (npm start)`);
-    throw new ConfigError(`cookie ${path}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  const cookie = Buffer.from(text.trim(), 'utf8');
-  if (cookie.length < cookieBytesMin) throw new ConfigError(`cookie ${path}: ${cookie.length} bytes after trimming, under the minimum of ${cookieBytesMin}`);
-  return cookie;
 }

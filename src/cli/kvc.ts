@@ -4,14 +4,16 @@
 // answer, 2 input refused before anything was sent (bad key, value, level, replica or config).
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { Role } from '../core/authorization.js';
+import { credentialText } from '../io/credentials.js';
 import { compareStamps, formatStamp } from '../core/hlc.js';
 import { count } from '../core/text.js';
 import { validate, type StatusReport } from '../core/messages.js';
 import type { Level, Stamp } from '../core/types.js';
 import { ConfigError } from '../io/config.js';
 import {
-  BadInputError, CancelledError, ClusterError, KvClient, KvError, type ClientOptions, type DelResult, type GetResult, type LocalResult, type PutResult,
+  BadInputError, CancelledError, ClusterError, KvClient, KvError, type ClientChange, type ClientOptions, type DelResult, type GetResult, type LocalResult, type PutResult,
   type RepairResult,
 } from './client.js';
 import { isRefused, parseShellLine, type ShellCommand } from './shell-parse.js';
@@ -93,8 +95,8 @@ function peerProblems(s: StatusReport): string[] {
     const problems: string[] = [];
     if (p.clockRefused) problems.push(`clock ${p.clockOffsetMs !== null && p.clockOffsetMs >= 0 ? '+' : ''}${p.clockOffsetMs ?? '?'} ms beyond max_clock_skew_ms (traffic refused)`);
     if (p.configMismatch) problems.push('another config (nodes, replication_factor or value_bytes_max differ; traffic refused)');
-    if (p.forged) problems.push('its datagrams fail our HMAC check (another cookie)');
-    if (p.refusesOurCookie) problems.push('says our datagrams fail its HMAC check (another cookie)');
+    if (p.forged) problems.push('its datagrams fail our authentication (another keyring)');
+    if (p.refusesOurCookie) problems.push('says our datagrams fail its authentication (another keyring)');
     if (problems.length > 0) out.push(`${p.name}: ${problems.join('; ')}`);
   }
   return out;
@@ -192,7 +194,7 @@ function errorJson(e: unknown): Json {
 
 interface CommonArgs {
   config?: string | undefined; coordinator?: string | undefined; json: boolean; timeoutMs?: number | undefined;
-  seen?: string | undefined; seenFile?: string | undefined;
+  seen?: string | undefined; seenFile?: string | undefined; credentials?: string | undefined;
 }
 
 /** `--seen`: a stamp as kvc prints it (1763700000123.0@2) or as --json does ([1763700000123,0,2]). */
@@ -241,6 +243,7 @@ function clientOptions(args: CommonArgs): ClientOptions {
   if (seen !== null) opts.seen = seen;
   if (args.coordinator !== undefined) opts.coordinator = args.coordinator;
   if (args.timeoutMs !== undefined) opts.timeoutMs = args.timeoutMs;
+  if (args.credentials !== undefined) opts.credentials = args.credentials;
   return opts;
 }
 
@@ -262,6 +265,37 @@ async function oneShot<R>(
   } finally {
     await client?.close();
   }
+}
+
+// ---- credentials ---------------------------------------------------------------------------------
+
+function clientChangeText(c: ClientChange, what: string, out: string | null): string {
+  const done = c.answers.filter((a) => a.ok).map((a) => a.node);
+  const missed = c.answers.filter((a) => !a.ok);
+  const lines = [`${what} client ${c.client} on ${c.ok ? 'every replica' : `${done.length} of ${c.answers.length} replicas`} (${done.join(', ') || 'none'})`];
+  for (const a of missed) lines.push(`  ${a.node}: not stored: ${a.error}`);
+  if (out !== null) lines.push(`credential written to ${out} (mode 0600): give it to that client only (kvc --credentials ${out}, or KV_CREDENTIALS)`);
+  if (!c.ok) lines.push(`run the same command again once ${missed.map((a) => a.node).join(', ')} ${missed.length === 1 ? 'is' : 'are'} reachable`);
+  return lines.join('\n');
+}
+
+function clientChangeJson(c: ClientChange, out: string | null): Json {
+  return { ok: c.ok, client: c.client, replicas: c.answers.map((a) => ({ node: a.node, ok: a.ok, error: a.error })), ...(out === null ? {} : { credentials: out }) };
+}
+
+/** `kvc client add <id> --role R`: issues it on every replica, then writes the credential file (never over an existing one). */
+async function clientAdd(a: CommonArgs & { id: string; role: string; out?: string | undefined }): Promise<void> {
+  const out = a.out ?? `${a.id}.credentials`;
+  await oneShot(a, async (c) => {
+    if (existsSync(out)) throw new BadInputError(`${out} exists already: remove it or give another --out`);
+    const change = await c.issueClient(a.id, a.role as Role);
+    if (change.credential !== null) writeFileSync(out, credentialText(change.credential), { mode: 0o600, flag: 'wx' });
+    return { change, out: change.credential === null ? null : out };
+  }, (r) => clientChangeText(r.change, 'issued', r.out), (r) => clientChangeJson(r.change, r.out), (r) => (r.change.ok ? exitOk : exitClusterError));
+}
+
+async function clientRevoke(a: CommonArgs & { id: string }): Promise<void> {
+  await oneShot(a, (c) => c.revokeClient(a.id), (r) => clientChangeText(r, 'revoked', null), (r) => clientChangeJson(r, null), (r) => (r.ok ? exitOk : exitClusterError));
 }
 
 // ---- the shell ----------------------------------------------------------------------------------
@@ -414,6 +448,7 @@ async function main(): Promise<void> {
     .option('timeout-ms', { type: 'number', describe: 'overall deadline per request (default: the config\'s write/read timeout + 1 s)' })
     .option('seen', { type: 'string', describe: 'the newest stamp an earlier run printed: this request is ordered after it (env KV_SEEN)', default: process.env.KV_SEEN })
     .option('seen-file', { type: 'string', describe: 'read the newest stamp seen from this file before the request and keep it there after (env KV_SEEN_FILE)', default: process.env.KV_SEEN_FILE })
+    .option('credentials', { type: 'string', describe: 'this client\'s credential file (default: $KV_CREDENTIALS, else <data_dir>/credentials, the admin\'s on a replica host)' })
     .command('$0', 'open the interactive shell (reads commands line by line when stdin is not a terminal)', () => {}, (a) => shell(a))
     .command('get <key>', 'read a key (0..255)', (y) => y
       .positional('key', { type: 'string', describe: 'integer 0..255' })
@@ -435,6 +470,13 @@ async function main(): Promise<void> {
       .positional('key', { type: 'string', describe: 'integer 0..255' })
       .option('node', { type: 'string', demandOption: true, describe: 'the replica to ask' }),
     (a) => oneShot(a, (c) => c.local(word(a.key), a.node), localText, localJson))
+    .command('client <action> <id>', 'admin: issue a credential (add, with --role) or revoke one (revoke), on every replica', (y) => y
+      .positional('action', { type: 'string', choices: ['add', 'revoke'] })
+      .positional('id', { type: 'string', describe: 'the client\'s name: 1..64 of A-Z a-z 0-9 _ . @ -' })
+      .option('role', { type: 'string', choices: ['read', 'write', 'admin'], describe: 'read: get, local; write: read + put, del; admin: write + status, repair, client' })
+      .option('out', { type: 'string', describe: 'where add writes the credential (default: ./<id>.credentials; never over an existing file)' })
+      .check((a) => (a.action !== 'add' || a.role !== undefined ? true : 'client add needs --role read|write|admin')),
+    (a) => (a.action === 'add' ? clientAdd({ ...a, id: word(a.id), role: a.role! }) : clientRevoke({ ...a, id: word(a.id) })))
     .command('status', 'a replica\'s view: ring ranges and replicas UP/DOWN, hints pending, keys, log, dropped datagrams', () => {},
       (a) => oneShot(a, (c) => c.status(), statusText, (s) => ({ ok: true, ...s })))
     .epilog('Exit status: 0 success (found or not); 1 the cluster answered with an error or did not answer; 2 input refused before sending (bad key, value, level, replica or config).')

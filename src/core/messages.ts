@@ -3,6 +3,7 @@
 import {
   antiEntropyBlockCount, configDigestCharsMax, hintEntryOverheadBytes, keyCount, keyMax, keyMin, messageIdMax, nodeNameBytesMax, nodesMax, valueBytesMaxCeiling,
 } from './limits.js';
+import { roles, type Role } from './authorization.js';
 import { clientErrors, levels, type ClientError, type Key, type Level, type NodeIndex, type Stamp, type StoredValue } from './types.js';
 
 // ---- client <-> coordinator ----------------------------------------------------------------
@@ -25,7 +26,13 @@ export interface LocalRequest { t: 'local'; id: number; key: Key }
 export interface StatusRequest { t: 'status'; id: number }
 /** Run an anti-entropy round with every peer now; answered once every round has finished. */
 export interface RepairRequest { t: 'repair'; id: number }
-export type ClientRequest = GetRequest | PutRequest | DelRequest | LocalRequest | StatusRequest | RepairRequest;
+/**
+ * Admin, at `atMs`: issue (again: a new key) or revoke the credential of client `client`,
+ * known on the wire by `number`. Every replica stores it durably before answering; the role is the
+ * replicas' record, never the client's claim.
+ */
+export interface ClientSetRequest { t: 'client.set'; id: number; client: string; number: number; role: Role; atMs: number; revoked: boolean }
+export type ClientRequest = GetRequest | PutRequest | DelRequest | LocalRequest | StatusRequest | RepairRequest | ClientSetRequest;
 /** The client requests a coordinator fans out to the replicas of their key. */
 export type CoordinatedRequest = GetRequest | PutRequest | DelRequest;
 
@@ -43,7 +50,9 @@ export interface FailReply {
   /** Timeout: acks received and acks required. */
   acks?: number; required?: number;
 }
-export type ClientReply = GetReply | PutReply | DelReply | LocalReply | StatusReply | RepairReply | FailReply;
+/** The credential's key as this replica derives it (hex; null once revoked): every replica derives the same. */
+export interface ClientSetReply { t: 'client.ok'; id: number; client: string; number: number; key: string | null; node: string }
+export type ClientReply = GetReply | PutReply | DelReply | LocalReply | StatusReply | RepairReply | ClientSetReply | FailReply;
 
 export interface RangeReport { first: Key; last: Key; replicas: string[] }
 /** hintsExpired: hints for this target dropped past max_hint_window_ms since this node started (repair those keys). */
@@ -225,6 +234,14 @@ function describe(v: unknown): string {
   return Array.isArray(v) ? 'an array' : typeof v;
 }
 
+/** A client's name: what `kvc client add` was given. */
+export const clientIdPattern = /^[A-Za-z0-9_.@-]{1,64}$/;
+function clientId(o: Record<string, unknown>): string {
+  const v = o.client;
+  if (typeof v !== 'string' || !clientIdPattern.test(v)) fail(`client: expected 1..64 characters from A-Z a-z 0-9 _ . @ -, got ${describe(v)}`);
+  return v;
+}
+
 /** Only the types: whether the age is acceptable is the coordinator's call, by its own clock. */
 function requestAge(o: Record<string, unknown>): RequestAge {
   const age: RequestAge = { sentAtMs: uint(o, 'sentAtMs'), deadlineMs: uint(o, 'deadlineMs') };
@@ -305,6 +322,16 @@ function validateOrThrow(x: unknown, valueBytesMax: number): Message {
     case 'local': return { t: 'local', id: uint(o, 'id'), key: key(o) };
     case 'status': return { t: 'status', id: uint(o, 'id') };
     case 'repair': return { t: 'repair', id: uint(o, 'id') };
+    case 'client.set': {
+      const role = o.role;
+      if (typeof role !== 'string' || !(roles as readonly string[]).includes(role)) fail(`role: expected one of ${roles.join(', ')}, got ${describe(role)}`);
+      if (typeof o.revoked !== 'boolean') fail(`revoked: expected true or false, got ${describe(o.revoked)}`);
+      return { t: 'client.set', id: uint(o, 'id'), client: clientId(o), number: uint(o, 'number', 0xffff_ffff), role: role as Role, atMs: uint(o, 'atMs'), revoked: o.revoked };
+    }
+    case 'client.ok': {
+      const k = o.key === null ? null : text(o, 'key', 64);
+      return { t: 'client.ok', id: uint(o, 'id'), client: clientId(o), number: uint(o, 'number', 0xffff_ffff), key: k, node: text(o, 'node', nodeNameBytesMax) };
+    }
     case 'get.ok': return { t: 'get.ok', id: uint(o, 'id'), key: key(o), ...version(o, valueBytesMax), coordinator: text(o, 'coordinator', nodeNameBytesMax) };
     case 'put.ok': return { t: 'put.ok', id: uint(o, 'id'), key: key(o), stamp: stamp(o.stamp), coordinator: text(o, 'coordinator', nodeNameBytesMax) };
     case 'del.ok': return { t: 'del.ok', id: uint(o, 'id'), key: key(o), stamp: stamp(o.stamp), coordinator: text(o, 'coordinator', nodeNameBytesMax) };
@@ -364,10 +391,10 @@ export function validate(x: unknown, valueBytesMax: number = valueBytesMaxCeilin
 }
 
 export function isClientRequest(m: Message): m is ClientRequest {
-  return m.t === 'get' || m.t === 'put' || m.t === 'del' || m.t === 'local' || m.t === 'status' || m.t === 'repair';
+  return m.t === 'get' || m.t === 'put' || m.t === 'del' || m.t === 'local' || m.t === 'status' || m.t === 'repair' || m.t === 'client.set';
 }
 export function isClientReply(m: Message): m is ClientReply {
-  return m.t === 'get.ok' || m.t === 'put.ok' || m.t === 'del.ok' || m.t === 'local.ok' || m.t === 'status.ok' || m.t === 'repair.ok' || m.t === 'fail';
+  return m.t === 'get.ok' || m.t === 'put.ok' || m.t === 'del.ok' || m.t === 'local.ok' || m.t === 'status.ok' || m.t === 'repair.ok' || m.t === 'client.ok' || m.t === 'fail';
 }
 export function isPeerMessage(m: Message): m is PeerMessage {
   return 'from' in m;

@@ -1,44 +1,47 @@
-// What each kind of process seals with and accepts (see seal.ts for the wire).
-// For now every key is derived from the cluster cookie, which replicas and clients all hold: a peer
-// key (class peer, key id 1) and one client key (class client and reply, credential 0).
-import { hkdfSync } from 'node:crypto';
+// What each kind of process seals with and accepts (see seal.ts for the wire). Two kinds of key that
+// never mix: peer keys (class peer), held by replicas only in the keyring; client credentials (class
+// client to a replica, class reply back), each derived from the keyring's client root. A replica
+// opens peer datagrams under the peer key their key id names and client datagrams under the key of
+// the credential their key id (the client's number) names; a client opens only replies under its own.
 import type { CodecKeys } from './codec.js';
+import type { ClientRegistry } from './client-registry.js';
+import type { Credential } from './credentials.js';
+import type { Keyring } from './keyring.js';
 import type { SealKey, SenderClass } from './seal.js';
-
-export const cookieClientNumber = 0;
-const cookiePeerKeyId = 1;
-
-function derived(cookie: Uint8Array, what: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', cookie, 'ringkv/cookie', what, 32));
-}
 
 export interface ReplicaKeys extends CodecKeys {
   /** The key a reply to this client (by its credential number) is sealed under, or null: not a client this replica knows. */
   replyKey(clientNumber: number): SealKey | null;
 }
 
-/** A replica: sends as peer `self`; accepts peers under the peer key and clients under their credential. */
-export function replicaKeys(cookie: Uint8Array, self: number): ReplicaKeys {
-  const peer = derived(cookie, `peer/${cookiePeerKeyId}`);
-  const client = derived(cookie, `client/${cookieClientNumber}`);
+/** Replica to replica only (tools measure with it): seals under the key in use, opens under any key of the ring. */
+export function peerKeys(keyring: Keyring, self: number): CodecKeys {
   return {
     sender: self,
-    send: { cls: 'peer', keyId: cookiePeerKeyId, key: peer },
-    keyFor: (cls: SenderClass, keyId: number) => {
-      if (cls === 'peer') return keyId === cookiePeerKeyId ? peer : null;
-      if (cls === 'client') return keyId === cookieClientNumber ? client : null;
-      return null; // replies are for clients
-    },
-    replyKey: (n) => (n === cookieClientNumber ? { cls: 'reply', keyId: n, key: client } : null),
+    send: { cls: 'peer', keyId: keyring.use, key: keyring.keys.get(keyring.use)! },
+    keyFor: (cls: SenderClass, keyId: number) => (cls === 'peer' ? keyring.keys.get(keyId) ?? null : null),
   };
 }
 
-/** A client: sends under its credential; accepts only replicas' replies under that same credential. */
-export function clientKeys(cookie: Uint8Array): CodecKeys {
-  const client = derived(cookie, `client/${cookieClientNumber}`);
+export function replicaKeys(keyring: Keyring, clients: ClientRegistry, self: number): ReplicaKeys {
+  const peer = peerKeys(keyring, self);
   return {
-    sender: cookieClientNumber,
-    send: { cls: 'client', keyId: cookieClientNumber, key: client },
-    keyFor: (cls: SenderClass, keyId: number) => (cls === 'reply' && keyId === cookieClientNumber ? client : null),
+    ...peer,
+    keyFor: (cls: SenderClass, keyId: number, sender: number) => {
+      if (cls === 'client') return clients.lookup(keyId)?.key ?? null;
+      return peer.keyFor(cls, keyId, sender); // replies are for clients: none
+    },
+    replyKey: (n) => {
+      const c = clients.lookup(n);
+      return c === null ? null : { cls: 'reply', keyId: n, key: c.key };
+    },
+  };
+}
+
+export function clientKeys(credential: Credential): CodecKeys {
+  return {
+    sender: credential.number,
+    send: { cls: 'client', keyId: credential.number, key: credential.key },
+    keyFor: (cls: SenderClass, keyId: number) => (cls === 'reply' && keyId === credential.number ? credential.key : null),
   };
 }

@@ -6,18 +6,21 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Effect, Input, LogEvent } from '../core/effects.js';
-import { isClientReply, isClientRequest, type Message } from '../core/messages.js';
+import { isClientReply, isClientRequest, type ClientReply, type ClientSetRequest, type Message } from '../core/messages.js';
 import { dropLogIntervalMs } from '../core/limits.js';
 import { encodeRecord, type LogRecord } from '../core/log-record.js';
 import { Node } from '../core/node.js';
 import { count } from '../core/text.js';
 import { Outbox, type Outgoing } from '../core/outbox.js';
-import type { Address, NodeSpec, RepairMode } from '../core/types.js';
+import { refusal, type Principal } from '../core/authorization.js';
+import type { Address, ClusterConfig, NodeSpec, RepairMode } from '../core/types.js';
 import { Codec } from './codec.js';
+import { ClientRegistry } from './client-registry.js';
+import { credentialsPath, writeBootstrapCredential } from './credentials.js';
+import { keyringPath, loadKeyring, type Keyring } from './keyring.js';
 import { replicaKeys, type ReplicaKeys } from './keys.js';
-import type { SealKey } from './seal.js';
+import type { Origin, SealKey } from './seal.js';
 import { ConfigError, loadConfig, nodeIndexByName } from './config.js';
-import { cookieFromEnvironment, loadCookie } from './cookie.js';
 import { badCookieNotice, isBadCookieNotice, NoticeLimiter } from './cookie-notice.js';
 import { nextGeneration } from './generation.js';
 import { LogFullError, openLog, type LogFile } from './log-file.js';
@@ -74,7 +77,9 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   const spec = config.nodes[self]!;
   const logger = opts.logger ?? createLogger(spec.name);
   const dataDir = opts.dataDir ?? join(config.dataDir, spec.name);
-  const keys = replicaKeys(cookieFromEnvironment() ?? clusterCookie(config.cookieFile, dataDir, spec.name, logger), self);
+  const keyring = clusterKeyring(config, dataDir, spec.name, logger);
+  const clients = ClientRegistry.load(dataDir, keyring.clientRoot);
+  const keys = replicaKeys(keyring, clients, self);
   const codec = new Codec(keys, config.valueBytesMax);
 
   // Bind first: the port doubles as a lock, so a second kvd of this replica fails here, before it
@@ -105,7 +110,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
     `${opened.truncatedBytes > 0 ? `; dropped ${opened.truncatedBytes} damaged bytes` : ''}`);
 
   const metrics = new ReplicaMetrics(Date.now());
-  const started = new Runtime(node, codec, keys, opened.log, logger, opts.onFatal ?? (() => {}), metrics);
+  const started = new Runtime(node, codec, keys, clients, opened.log, logger, opts.onFatal ?? (() => {}), metrics);
   runtime = started;
   started.start(udp);
   const snapshot = () => {
@@ -116,19 +121,28 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
 }
 
 /**
- * The cluster's cookie. Only a replica with an empty data dir may make it (the first start of a new
- * cluster): one that already holds data belongs to a cluster whose cookie exists somewhere, and a
- * new one would cut it off from its peers in silence (they drop its datagrams as forged).
+ * The cluster's peer keyring. Only a replica with an empty data dir may make it (the first start of a
+ * new cluster), and the one that does also writes the admin credential for the local user beside it:
+ * a replica that already holds data belongs to a cluster whose keyring exists somewhere, and a new
+ * one would cut it off from its peers in silence (they refuse its datagrams as unknown-key).
  */
-function clusterCookie(cookieFile: string, dataDir: string, name: string, logger: Logger): Buffer {
+function clusterKeyring(config: ClusterConfig, dataDir: string, name: string, logger: Logger): Keyring {
+  const path = keyringPath(config);
   const holdsData = entriesOf(dataDir).length > 0;
-  const { cookie, created } = loadCookie(cookieFile, { mayCreate: !holdsData });
-  if (cookie === null) {
-    throw new ConfigError(`${name}: no cookie at ${cookieFile}, but ${dataDir} already holds data: copy the cluster's cookie `
-      + `there (the same file every replica and kvc read) rather than let this replica make a new one that its peers would refuse`);
+  const { keyring, created } = loadKeyring(path, { mayCreate: !holdsData });
+  if (keyring === null) {
+    throw new ConfigError(`${name}: no keyring at ${path}, but ${dataDir} already holds data: copy the cluster's keyring `
+      + `there (the same file every replica reads) rather than let this replica make a new one that its peers would refuse`);
   }
-  if (created) logger.info({ event: 'cookie-created' }, `made a new cluster cookie at ${cookieFile} (mode 0600; every replica and kvc of this cluster need this file)`);
-  return cookie;
+  if (created) {
+    const credentials = credentialsPath(config);
+    if (!writeBootstrapCredential(credentials, keyring.clientRoot)) {
+      logger.warn({ event: 'keyring-created' }, `${credentials} is there already, from before this new keyring: it opens nothing here; remove it and restart, or issue a credential`);
+    }
+    logger.info({ event: 'keyring-created' }, `made a new peer keyring at ${path} (mode 0600; every replica of this cluster needs this file, and no client) `
+      + `and the admin's credential at ${credentials} (what kvc uses by default)`);
+  }
+  return keyring;
 }
 
 function entriesOf(dir: string): string[] {
@@ -192,6 +206,7 @@ class Runtime {
     private readonly node: Node,
     private readonly codec: Codec,
     private readonly keys: ReplicaKeys,
+    private readonly clients: ClientRegistry,
     private readonly log: LogFile,
     private readonly logger: Logger,
     private readonly onFatal: (error: Error) => void,
@@ -221,13 +236,42 @@ class Runtime {
       if ((decoded.error === 'forged' || decoded.error === 'unknown-key') && this.notices.allow(from, Date.now())) this.udp?.send(from, badCookieNotice);
       return this.drop(from, decoded.error, decoded.detail);
     }
-    if (decoded.origin.cls === 'client') this.heardClient(from, decoded.origin.keyId);
-    // The node checks that a replica's message comes from that replica's address ('spoofed').
+    const sender = this.principal(decoded.origin);
+    if (sender === null) return this.drop(from, 'unknown-key', 'a credential revoked meanwhile');
+    if (sender.kind === 'client') this.heardClient(from, decoded.origin.keyId);
+    // The node checks that the sender may send each message (core/authorization.ts), and that a
+    // replica's message comes from that replica's address ('spoofed').
     for (const msg of decoded.msgs) {
+      if (msg.t === 'client.set' && refusal(msg, sender) === null) {
+        this.setClient(from, msg);
+        continue;
+      }
       if (isClientRequest(msg)) this.metrics.requestIn(from, msg, Date.now());
-      this.step({ kind: 'message', from, msg });
+      this.step({ kind: 'message', from, msg, sender });
     }
     for (const reason of decoded.invalid) this.drop(from, 'invalid', reason);
+  }
+
+  /** Who the datagram's key proves sent it: a replica, or a client with the role the registry gives it. */
+  private principal(origin: Origin): Principal | null {
+    if (origin.cls === 'peer') return { kind: 'peer', node: origin.sender };
+    const c = this.clients.lookup(origin.keyId);
+    return c === null ? null : { kind: 'client', id: c.client, role: c.revoked ? null : c.role };
+  }
+
+  /** An admin issues or revokes a credential: durable here before the answer leaves. */
+  private setClient(from: Address, req: ClientSetRequest): void {
+    let reply: ClientReply;
+    try {
+      const r = this.clients.apply(req);
+      reply = r.ok
+        ? { t: 'client.ok', id: req.id, client: req.client, number: r.entry.number ?? req.number, key: r.key?.toString('hex') ?? null, node: this.node.name }
+        : { t: 'fail', id: req.id, error: 'InvalidRequest', message: `InvalidRequest: ${r.reason}` };
+      if (r.ok && r.changed) this.logger.info({ event: 'client-set' }, `client ${JSON.stringify(req.client)} ${r.entry.revoked ? 'revoked' : `issued (number ${r.entry.number}, role ${r.entry.role})`}`);
+    } catch (e) {
+      reply = { t: 'fail', id: req.id, error: 'Unavailable', message: `Unavailable: ${this.node.name} could not store the change: ${errorText(e)}` };
+    }
+    this.send([{ kind: 'reply', to: from, msg: reply }]);
   }
 
   private heardClient(from: Address, clientNumber: number): void {

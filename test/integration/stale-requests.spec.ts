@@ -9,7 +9,7 @@ import { NoResponseError } from '../../src/cli/client.js';
 import type { ClientReply, Message } from '../../src/core/messages.js';
 import { Codec } from '../../src/io/codec.js';
 import { clientKeys } from '../../src/io/keys.js';
-import { loadOrCreateCookie } from '../../src/io/cookie.js';
+import { loadCredential } from '../../src/io/credentials.js';
 import { Cluster, rejection, replicasOf, waitFor, type ReplicaName } from './harness.js';
 
 const key = 10;
@@ -83,7 +83,7 @@ describe('integration: stale requests (paused coordinator, replayed datagram)', 
   });
 
   it('a captured client datagram sent again is refused as a duplicate within and after its deadline, and never re-stamped', async () => {
-    const codec = new Codec(clientKeys(loadOrCreateCookie(join(cluster.dir, 'data', 'cookie'))), 60_000);
+    const codec = new Codec(clientKeys(loadCredential(join(cluster.dir, 'data', 'credentials'))), 60_000);
     const to = cluster.ports[0]!; // replica-1
     const sentAtMs = Date.now();
     const put: Message = { t: 'put', id: 4242, key, value: 'captured', level: 'QUORUM', sentAtMs, deadlineMs: sentAtMs + 3_000 };

@@ -9,15 +9,21 @@ import { expect } from 'chai';
 import { KvClient } from '../../src/cli/client.js';
 import type { ClientReply, ClientRequest, Message, StatusReport } from '../../src/core/messages.js';
 import { Codec } from '../../src/io/codec.js';
+import { ClientRegistry } from '../../src/io/client-registry.js';
+import { writeBootstrapCredential } from '../../src/io/credentials.js';
+import { newKeyringText, parseKeyring, type Keyring } from '../../src/io/keyring.js';
 import { replicaKeys } from '../../src/io/keys.js';
 import type { SealKey } from '../../src/io/seal.js';
 
-const cookie = Buffer.from('a-test-cookie-of-enough-length-0123456789', 'utf8');
 const valueBytesMax = 100;
-const keys = replicaKeys(cookie, 0);
-/** What a replica of this cluster seals and opens with; its replies go under the client's credential. */
-const codec = new Codec(keys, valueBytesMax);
-const replyKey = keys.replyKey(0)!;
+const dir = mkdtempSync(join(tmpdir(), 'ringkv-client-'));
+const keyring = parseKeyring(newKeyringText(), 'a test keyring');
+/** A replica of this cluster's keys: it opens the admin's datagrams, and its replies go under that credential. */
+function replicaCodec(ring: Keyring): { codec: Codec; replyKey: SealKey } {
+  const keys = replicaKeys(ring, ClientRegistry.load(dir, ring.clientRoot), 0);
+  return { codec: new Codec(keys, valueBytesMax), replyKey: keys.replyKey(0)! };
+}
+const { codec, replyKey } = replicaCodec(keyring);
 
 /** Answers a request, or returns null to drop it. `copy` counts the datagrams seen with this id, from 1. */
 type Script = (req: ClientRequest, copy: number) => ClientReply | ClientReply[] | null;
@@ -47,7 +53,7 @@ class FakeReplica {
     this.script = script;
   }
 
-  /** Sends any message, sealed by any codec under any key (a wrong cookie's makes a forgery). */
+  /** Sends any message, sealed by any codec under any key (another cluster's makes a forgery). */
   sendTo(to: RemoteInfo, msg: Message, withCodec = codec, key: SealKey = replyKey): void {
     this.socket.send(withCodec.encode(msg, key), to.port, to.address);
   }
@@ -87,6 +93,7 @@ function answer(name: string, store: Map<number, string> = new Map()): Script {
       case 'status': return { t: 'status.ok', id: req.id, status: statusOf(name) };
       case 'del': store.delete(req.key); return { t: 'del.ok', id: req.id, key: req.key, stamp, coordinator: name };
       case 'repair': return { t: 'repair.ok', id: req.id, node: name, peers: [] };
+      case 'client.set': return null;
     }
   };
 }
@@ -122,15 +129,13 @@ async function rejection(p: Promise<unknown>): Promise<Error & Record<string, un
 }
 
 describe('cli/client (against fake coordinators on loopback)', () => {
-  let dir: string;
   let configPath: string;
   let fake1: FakeReplica;
   let fake2: FakeReplica;
   let client: KvClient;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'ringkv-client-'));
-    writeFileSync(join(dir, 'cookie'), cookie.toString('utf8') + '\n');
+    writeBootstrapCredential(join(dir, 'data', 'credentials'), keyring.clientRoot);
     fake1 = await FakeReplica.start('fake-1');
     fake2 = await FakeReplica.start('fake-2');
     configPath = join(dir, 'nodes.toml');
@@ -222,7 +227,7 @@ describe('cli/client (against fake coordinators on loopback)', () => {
     expect(new Set(fake1.received.map((r) => r.id)).size).to.equal(1);
   });
 
-  for (const error of ['Unavailable', 'Timeout', 'Overloaded', 'InvalidRequest'] as const) {
+  for (const error of ['Unavailable', 'Timeout', 'Overloaded', 'InvalidRequest', 'Forbidden'] as const) {
     it(`turns a ${error} reply into ${error}Error, keeping its message, acks and required`, async () => {
       fake1.reset((req) => ({ t: 'fail', id: req.id, error, message: `${error}: as the fake says`, acks: 1, required: 2 }));
       const e = await rejection(client.put(42, 'v', 'QUORUM'));
@@ -315,8 +320,7 @@ describe('cli/client (against fake coordinators on loopback)', () => {
 
   it('drops forged replies and replies of the wrong type, then accepts the real one', async () => {
     const before = { ...client.counters.dropped };
-    const forgerKeys = replicaKeys(Buffer.from('another-cluster-cookie-0123456789'), 0);
-    const forger = new Codec(forgerKeys, valueBytesMax);
+    const forger = replicaCodec(parseKeyring(newKeyringText(), 'another cluster\'s keyring'));
     fake1.reset((req, copy) => {
       if (copy > 1) return null;
       const real = answer('fake-1', new Map([[50, 'real']]))(req, copy) as ClientReply;
@@ -327,10 +331,10 @@ describe('cli/client (against fake coordinators on loopback)', () => {
         real,
       ];
     });
-    // The forged copy is sent with the other cookie, the rest with ours.
+    // The forged copy is sealed under the other cluster's keys, the rest under ours.
     const origSendTo = fake1.sendTo.bind(fake1);
     let n = 0;
-    fake1.sendTo = (to, msg) => (n++ === 0 ? origSendTo(to, msg, forger, forgerKeys.replyKey(0)!) : origSendTo(to, msg));
+    fake1.sendTo = (to, msg) => (n++ === 0 ? origSendTo(to, msg, forger.codec, forger.replyKey) : origSendTo(to, msg));
     try {
       expect(await client.get(50, 'ONE')).to.deep.include({ value: 'real' });
     } finally {
@@ -365,12 +369,10 @@ describe('cli/client (against fake coordinators on loopback)', () => {
     expect((await rejection(closing.get(60, 'ONE'))).name).to.equal('NoResponseError');
   });
 
-  it('only reads the cookie: a missing one is a ConfigError telling to start the cluster', async () => {
-    const noCookie = join(dir, 'no-cookie.toml');
-    writeFileSync(noCookie, configText([fake1, fake2], 'missing/cookie'));
-    const e = await rejection(KvClient.open({ configPath: noCookie }));
+  it('needs a credential: a missing one is a ConfigError saying where it looked and how to get one', async () => {
+    const e = await rejection(KvClient.open({ configPath, credentials: join(dir, 'missing', 'credentials') }));
     expect(e.name).to.equal('ConfigError');
-    expect(e.message).to.equal(`no cookie at ${join(dir, 'missing', 'cookie')}: start the cluster first (npm start)`);
+    expect(e.message).to.match(new RegExp(`^no credentials at ${join(dir, 'missing', 'credentials')}: .*kvc client add <id> --role`));
     const eConfig = await rejection(KvClient.open({ configPath: join(dir, 'absent.toml') }));
     expect(eConfig.name).to.equal('ConfigError');
   });

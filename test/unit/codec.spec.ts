@@ -4,11 +4,12 @@ import fc from 'fast-check';
 import { datagramBytesMax, nodeNameBytesMax, replayWindowCounters, valueBytesMaxCeiling } from '../../src/core/limits.js';
 import type { Message } from '../../src/core/messages.js';
 import { Codec, tagBytes } from '../../src/io/codec.js';
-import { replicaKeys } from '../../src/io/keys.js';
+import { newKeyringText, parseKeyring } from '../../src/io/keyring.js';
+import { peerKeys } from '../../src/io/keys.js';
 
-const cookie = Buffer.from('0123456789abcdef0123456789abcdef', 'utf8');
+const keyring = parseKeyring(newKeyringText(), 'a test keyring');
 const valueBytesMax = 60_000;
-const codec = new Codec(replicaKeys(cookie, 0), valueBytesMax);
+const codec = new Codec(peerKeys(keyring, 0), valueBytesMax);
 
 /** A payload sealed under the right key: it passes authentication and reaches the decoder. */
 function tagged(payload: Uint8Array): Buffer {
@@ -97,8 +98,8 @@ describe('io/codec', () => {
     }), { numRuns: 500 });
   });
 
-  it('refuses a datagram sealed under another cookie', () => {
-    const other = new Codec(replicaKeys(Buffer.from('another cookie, same length....!'), 1), valueBytesMax);
+  it('refuses a datagram sealed under another key of the same id', () => {
+    const other = new Codec(peerKeys({ ...keyring, keys: new Map([[keyring.use, Buffer.alloc(32, 1)]]) }, 1), valueBytesMax);
     for (const msg of examples) {
       expect(other.decode(codec.encode(msg))).to.include({ ok: false, error: 'forged' });
       expect(codec.decode(other.encode(msg))).to.include({ ok: false, error: 'forged' });
@@ -149,7 +150,7 @@ describe('io/codec', () => {
   });
 
   it('refuses a value over the configured limit as invalid', () => {
-    const small = new Codec(replicaKeys(cookie, 0), 10);
+    const small = new Codec(peerKeys(keyring, 0), 10);
     const back = small.decode(small.encode({ t: 'put', id: 1, key: 1, value: 'x'.repeat(11), level: 'ONE', sentAtMs: 1, deadlineMs: 2 }));
     expect(back).to.include({ ok: false, error: 'invalid' });
     if (!back.ok) expect(back.detail).to.contain('value: 11 bytes, over the limit of 10');
@@ -172,7 +173,7 @@ describe('io/codec', () => {
     const back = codec.decode(Buffer.alloc(datagramBytesMax + 1));
     expect(back).to.include({ ok: false, error: 'oversize' });
     // At the ceiling, the largest message of each kind that carries a value still fits one datagram.
-    const atCeiling = new Codec(replicaKeys(cookie, 0), valueBytesMaxCeiling);
+    const atCeiling = new Codec(peerKeys(keyring, 0), valueBytesMaxCeiling);
     const value = '\u{10FFFF}'.repeat(valueBytesMaxCeiling / 4);
     const big = Number.MAX_SAFE_INTEGER;
     const name = 'n'.repeat(nodeNameBytesMax);
@@ -187,7 +188,7 @@ describe('io/codec', () => {
 });
 
 describe('io/codec batches', () => {
-  const codec = new Codec(replicaKeys(Buffer.from('batch-cookie-0123456789abcdef'), 0), 60_000);
+  const codec = new Codec(peerKeys(keyring, 0), 60_000);
   const ack = (id: number) => ({ t: 'rw.ok' as const, from: 1, id });
 
   it('coalesces messages to one destination into one datagram, in order', () => {

@@ -16,9 +16,9 @@ import { createSocket } from 'node:dgram';
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { Codec } from '../../src/io/codec.js';
-import { replicaKeys } from '../../src/io/keys.js';
+import { newKeyringText, parseKeyring } from '../../src/io/keyring.js';
+import { peerKeys } from '../../src/io/keys.js';
 import { encodeRecord } from '../../src/core/log-record.js';
 import type { Message } from '../../src/core/messages.js';
 
@@ -131,9 +131,9 @@ async function sharedDiskWrites(dir: string, writers: number, samples: number, b
 
 /** Decoding a replica write's datagram, encoding its log record and its ack: back to back, then after a 1 ms sleep each. */
 async function codecWork(samples: number, valueBytes: number): Promise<{ warm: number[]; afterSleep: number[] }> {
-  const secret = randomBytes(32);
-  const codec = new Codec(replicaKeys(secret, 2), Math.max(valueBytes, 1));
-  const peer = new Codec(replicaKeys(secret, 1), Math.max(valueBytes, 1));
+  const keyring = parseKeyring(newKeyringText(), 'a generated keyring');
+  const codec = new Codec(peerKeys(keyring, 2), Math.max(valueBytes, 1));
+  const peer = new Codec(peerKeys(keyring, 1), Math.max(valueBytes, 1));
   const nowMs = Date.now();
   // A fresh datagram for every decode (sealed outside the timing): the replay window refuses a copy.
   const datagrams = Array.from({ length: 4 * samples }, () =>
