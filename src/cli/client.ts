@@ -44,6 +44,9 @@ export const retransmitCeilingMs = retryCeilingMs;
 export const deadlineSlackMs = 1_000;
 /** Requests one client holds open at once; past it a request is refused with OverloadedError, unsent. */
 export const requestsInFlightMax = clientRequestsInFlightMax;
+/** A coordinator's clock as a probe measured it names it in a NoResponse error for this long; probes to one coordinator at most this often. */
+const clockProbeShownMs = 30_000;
+const clockProbeIntervalMs = 1_000;
 /** A coordinator's "bad cookie" notice names it in a NoResponse error for this long. */
 const cookieNoticeShownMs = 30_000;
 /** Ids start at a random point below this, so two clients on one address rarely reuse each other's. */
@@ -166,6 +169,10 @@ export class KvClient {
   private closed = false;
   /** The newest stamp any reply carried: sent with every get and put (see GetRequest.seen). */
   private newest: Stamp | null;
+  /** Each coordinator's wall clock minus this client's, as the last clock probe measured it, and when (performance.now()). */
+  private readonly clockOffsets = new Map<string, { offsetMs: number; atMs: number }>();
+  /** The clock probe last sent to each coordinator (performance.now() and wall clock when sent). */
+  private readonly clockProbes = new Map<string, { id: number; atMs: number; sentMs: number }>();
   /** Replicas that sent a "bad cookie" notice, and when (performance.now()). */
   private readonly cookieRefusedBy = new Map<string, number>();
   /** Smoothed round trip and its variation, for the RTO; unset until the first sample. */
@@ -232,14 +239,14 @@ export class KvClient {
    * when at least one replica stored it, and every replica that did derives the same one.
    */
   async issueClient(id: string, role: Role): Promise<ClientChange> {
-    if (!clientIdPattern.test(id)) throw new BadInputError(`client id: expected 1..64 characters from A-Z a-z 0-9 _ . @ -, got ${JSON.stringify(id)}`);
+    checkClientId(id);
     if (!(roles as readonly string[]).includes(role)) throw new BadInputError(`role: expected one of ${roles.join(', ')}, got ${JSON.stringify(role)}`);
     return this.setClient({ t: 'client.set', client: id, number: randomInt(1, 2 ** 32), role, atMs: Date.now(), revoked: false });
   }
 
   /** Admin: revokes client `id`'s credential on every replica. */
   async revokeClient(id: string): Promise<ClientChange> {
-    if (!clientIdPattern.test(id)) throw new BadInputError(`client id: expected 1..64 characters from A-Z a-z 0-9 _ . @ -, got ${JSON.stringify(id)}`);
+    checkClientId(id);
     return this.setClient({ t: 'client.set', client: id, number: 0, role: 'read', atMs: Date.now(), revoked: true });
   }
 
@@ -502,6 +509,7 @@ export class KvClient {
         continue;
       }
       this.counters.retransmitted++;
+      if (!p.retransmitted && (p.msg.t === 'get' || p.msg.t === 'put' || p.msg.t === 'del')) this.probeClock(p.to, now);
       p.retransmitted = true;
       this.send(p);
       p.waitMs = Math.min(p.waitMs * 2, retransmitCeilingMs);
@@ -511,11 +519,39 @@ export class KvClient {
     if (next < Infinity) this.arm(next);
   }
 
+  /**
+   * A coordinated request went unanswered for a round trip: ask its coordinator what time it is, so
+   * that a NoResponse can say whether the two clocks disagree (a coordinator ahead of this client by
+   * more than a request's life refuses every request as expired, silently). A side channel: one
+   * probe per coordinator at a time, at most one a second, never retransmitted, outside the counters.
+   */
+  private probeClock(to: NodeSpec, now: number): void {
+    if (now - (this.clockProbes.get(to.name)?.atMs ?? -Infinity) < clockProbeIntervalMs) return;
+    const id = this.takeId();
+    this.clockProbes.set(to.name, { id, atMs: now, sentMs: Date.now() });
+    this.sendDatagram(this.codec.encode({ t: 'time', id }), to);
+  }
+
+  /** A probe's answer: the coordinator's clock minus this client's, taken at the middle of the round trip. */
+  private clockAnswer(msg: Extract<ClientReply, { t: 'time.ok' }>, from: NodeSpec): void {
+    const probe = this.clockProbes.get(from.name);
+    if (probe === undefined || probe.id !== msg.id) return;
+    this.clockProbes.delete(from.name);
+    this.clockOffsets.set(from.name, { offsetMs: Math.round(msg.nowMs - (probe.sentMs + Date.now()) / 2), atMs: performance.now() });
+  }
+
   private rtoMs(): number {
     return this.rtt.timeoutMs();
   }
 
   private noReplyText(to: NodeSpec): string {
+    const clock = this.clockOffsets.get(to.name);
+    if (clock !== undefined && performance.now() - clock.atMs < clockProbeShownMs && Math.abs(clock.offsetMs) > this.config.maxClockSkewMs) {
+      const way = clock.offsetMs > 0 ? 'ahead of' : 'behind';
+      return `no reply from ${to.name} (${to.host}:${to.port}) within the deadline: its clock is about ${Math.abs(clock.offsetMs)} ms ${way} this client's ` +
+        `(max_clock_skew_ms ${this.config.maxClockSkewMs}; it answered a clock probe), ` +
+        `${clock.offsetMs > 0 ? 'so it takes this client\'s requests for expired ones and refuses them unanswered' : 'so it refuses this client\'s requests'}; fix the clock (NTP) of this host or of ${to.name}`;
+    }
     const noticeAt = this.cookieRefusedBy.get(to.name);
     if (noticeAt !== undefined && performance.now() - noticeAt < cookieNoticeShownMs) {
       return `no reply from ${to.name} (${to.host}:${to.port}) within the deadline: it says this client's datagrams fail its check ` +
@@ -533,7 +569,10 @@ export class KvClient {
     const decoded = this.codec.decodeMany(datagram);
     if (!decoded.ok) return this.drop(decoded.error);
     for (const _ of decoded.invalid) this.drop('invalid');
-    for (const msg of decoded.msgs) this.accept(msg);
+    for (const msg of decoded.msgs) {
+      if (msg.t === 'time.ok') this.clockAnswer(msg, from);
+      else this.accept(msg);
+    }
   }
 
   private accept(msg: Message): void {
@@ -571,6 +610,10 @@ export class KvClient {
 /** A wait jittered by ±25%, so clients that lost the same datagrams do not retransmit in step. */
 function jittered(waitMs: number): number {
   return waitMs * (0.75 + Math.random() * 0.5);
+}
+
+function checkClientId(id: string): void {
+  if (!clientIdPattern.test(id)) throw new BadInputError(`client id: expected 1..64 characters from A-Z a-z 0-9 _ . @ -, got ${JSON.stringify(id)}`);
 }
 
 function nodeByName(config: ClusterConfig, name: string, what: string): NodeSpec {

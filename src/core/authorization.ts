@@ -30,10 +30,10 @@ const nobody: readonly SenderKind[] = [];
  * the same types.
  */
 const table = {
-  get: anyRole, local: anyRole,
+  get: anyRole, local: anyRole, time: anyRole,
   put: writers, del: writers,
   status: admins, repair: admins, 'client.set': admins,
-  'get.ok': nobody, 'put.ok': nobody, 'del.ok': nobody, 'local.ok': nobody, 'status.ok': nobody, 'repair.ok': nobody, 'client.ok': nobody, fail: nobody,
+  'get.ok': nobody, 'put.ok': nobody, 'del.ok': nobody, 'local.ok': nobody, 'status.ok': nobody, 'repair.ok': nobody, 'client.ok': nobody, 'time.ok': nobody, fail: nobody,
   rw: peers, 'rw.ok': peers, rr: peers, 'rr.ok': peers, hints: peers, 'hints.ok': peers,
   ae: peers, 'ae.ok': peers, 'ae.pull': peers, 'ae.pull.ok': peers, hb: peers,
 } as const satisfies Record<Message['t'], readonly SenderKind[]>;

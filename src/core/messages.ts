@@ -32,7 +32,13 @@ export interface RepairRequest { t: 'repair'; id: number }
  * replicas' record, never the client's claim.
  */
 export interface ClientSetRequest { t: 'client.set'; id: number; client: string; number: number; role: Role; atMs: number; revoked: boolean }
-export type ClientRequest = GetRequest | PutRequest | DelRequest | LocalRequest | StatusRequest | RepairRequest | ClientSetRequest;
+/**
+ * What time it is on the replica. A client whose request went unanswered asks, so that its
+ * NoResponse can say when the coordinator's clock and its own disagree (a coordinator refuses a
+ * request past its deadline by its own clock without a word: see coordinator.ts).
+ */
+export interface TimeRequest { t: 'time'; id: number }
+export type ClientRequest = GetRequest | PutRequest | DelRequest | LocalRequest | StatusRequest | RepairRequest | ClientSetRequest | TimeRequest;
 /** The client requests a coordinator fans out to the replicas of their key. */
 export type CoordinatedRequest = GetRequest | PutRequest | DelRequest;
 
@@ -52,7 +58,9 @@ export interface FailReply {
 }
 /** The credential's key as this replica derives it (hex; null once revoked): every replica derives the same. */
 export interface ClientSetReply { t: 'client.ok'; id: number; client: string; number: number; key: string | null; node: string }
-export type ClientReply = GetReply | PutReply | DelReply | LocalReply | StatusReply | RepairReply | ClientSetReply | FailReply;
+/** The replica's wall clock when it answered. */
+export interface TimeReply { t: 'time.ok'; id: number; nowMs: number; node: string }
+export type ClientReply = GetReply | PutReply | DelReply | LocalReply | StatusReply | RepairReply | ClientSetReply | TimeReply | FailReply;
 
 export interface RangeReport { first: Key; last: Key; replicas: string[] }
 /** hintsExpired: hints for this target dropped past max_hint_window_ms since this node started (repair those keys). */
@@ -328,6 +336,8 @@ function validateOrThrow(x: unknown, valueBytesMax: number): Message {
       if (typeof o.revoked !== 'boolean') fail(`revoked: expected true or false, got ${describe(o.revoked)}`);
       return { t: 'client.set', id: uint(o, 'id'), client: clientId(o), number: uint(o, 'number', 0xffff_ffff), role: role as Role, atMs: uint(o, 'atMs'), revoked: o.revoked };
     }
+    case 'time': return { t: 'time', id: uint(o, 'id') };
+    case 'time.ok': return { t: 'time.ok', id: uint(o, 'id'), nowMs: uint(o, 'nowMs'), node: text(o, 'node', nodeNameBytesMax) };
     case 'client.ok': {
       const k = o.key === null ? null : text(o, 'key', 64);
       return { t: 'client.ok', id: uint(o, 'id'), client: clientId(o), number: uint(o, 'number', 0xffff_ffff), key: k, node: text(o, 'node', nodeNameBytesMax) };
@@ -391,10 +401,10 @@ export function validate(x: unknown, valueBytesMax: number = valueBytesMaxCeilin
 }
 
 export function isClientRequest(m: Message): m is ClientRequest {
-  return m.t === 'get' || m.t === 'put' || m.t === 'del' || m.t === 'local' || m.t === 'status' || m.t === 'repair' || m.t === 'client.set';
+  return m.t === 'get' || m.t === 'put' || m.t === 'del' || m.t === 'local' || m.t === 'status' || m.t === 'repair' || m.t === 'client.set' || m.t === 'time';
 }
 export function isClientReply(m: Message): m is ClientReply {
-  return m.t === 'get.ok' || m.t === 'put.ok' || m.t === 'del.ok' || m.t === 'local.ok' || m.t === 'status.ok' || m.t === 'repair.ok' || m.t === 'client.ok' || m.t === 'fail';
+  return m.t === 'get.ok' || m.t === 'put.ok' || m.t === 'del.ok' || m.t === 'local.ok' || m.t === 'status.ok' || m.t === 'repair.ok' || m.t === 'client.ok' || m.t === 'time.ok' || m.t === 'fail';
 }
 export function isPeerMessage(m: Message): m is PeerMessage {
   return 'from' in m;

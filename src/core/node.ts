@@ -564,6 +564,7 @@ export class Node {
       }
       case 'status': return this.reply(client, { t: 'status.ok', id: req.id, status: this.status() });
       case 'repair': return this.onRepair(client, req.id);
+      case 'time': return this.reply(client, { t: 'time.ok', id: req.id, nowMs: this.nowMs, node: this.name });
       case 'client.set': return this.countDrop('unexpected'); // the runtime keeps the credentials (io/client-registry.ts)
       default: return this.coordinator.request(client, req);
     }

@@ -30,6 +30,8 @@ type Script = (req: ClientRequest, copy: number) => ClientReply | ClientReply[] 
 
 class FakeReplica {
   readonly received: ClientRequest[] = [];
+  readonly probes: ClientRequest[] = [];
+  probeScript: (req: ClientRequest) => ClientReply | null = (req) => ({ t: 'time.ok', id: req.id, nowMs: Date.now(), node: this.name });
   private readonly copies = new Map<number, number>();
   script: Script = () => null;
 
@@ -66,6 +68,12 @@ class FakeReplica {
   }
 
   private handle(req: ClientRequest, from: RemoteInfo): void {
+    if (req.t === 'time') { // the client's clock probe, a side channel: answered with the true time unless a script says otherwise
+      this.probes.push(req);
+      const out = this.probeScript(req);
+      if (out !== null) this.sendTo(from, out);
+      return;
+    }
     this.received.push(req);
     const copy = (this.copies.get(req.id) ?? 0) + 1;
     this.copies.set(req.id, copy);
@@ -93,7 +101,7 @@ function answer(name: string, store: Map<number, string> = new Map()): Script {
       case 'status': return { t: 'status.ok', id: req.id, status: statusOf(name) };
       case 'del': store.delete(req.key); return { t: 'del.ok', id: req.id, key: req.key, stamp, coordinator: name };
       case 'repair': return { t: 'repair.ok', id: req.id, node: name, peers: [] };
-      case 'client.set': return null;
+      case 'client.set': case 'time': return null;
     }
   };
 }
@@ -344,6 +352,27 @@ describe('cli/client (against fake coordinators on loopback)', () => {
     expect((dropped.forged ?? 0) - (before.forged ?? 0)).to.equal(1);
     expect((dropped.mismatched ?? 0) - (before.mismatched ?? 0)).to.equal(1);
     expect((dropped.unexpected ?? 0) - (before.unexpected ?? 0)).to.equal(1);
+  });
+
+  it('a NoResponse from a coordinator whose clock is an hour ahead says so, and by how much', async () => {
+    const c = await KvClient.open({ configPath, timeoutMs: 800 });
+    try {
+      // It refuses every request as expired (unanswered), but answers the clock probe.
+      fake1.reset(() => null);
+      fake1.probeScript = (req) => ({ t: 'time.ok', id: req.id, nowMs: Date.now() + 3_600_000, node: 'fake-1' });
+      fake1.probes.length = 0;
+      const e = await rejection(c.get(5, 'ONE'));
+      expect(e.name).to.equal('NoResponseError');
+      expect(e.message).to.match(/^no reply from fake-1 \(127\.0\.0\.1:\d+\) within the deadline: its clock is about 3600\d{3} ms ahead of this client's \(max_clock_skew_ms 500; it answered a clock probe\), so it takes this client's requests for expired ones/);
+      expect(fake1.probes).to.have.length(1);
+      // Clocks that agree: the usual message.
+      fake1.probeScript = (req) => ({ t: 'time.ok', id: req.id, nowMs: Date.now(), node: 'fake-1' });
+      await new Promise((r) => setTimeout(r, 1_100));
+      expect((await rejection(c.get(6, 'ONE'))).message).to.match(/within the deadline; is it running\?$/);
+    } finally {
+      fake1.probeScript = (req) => ({ t: 'time.ok', id: req.id, nowMs: Date.now(), node: 'fake-1' });
+      await c.close();
+    }
   });
 
   it('opens against another coordinator by name', async () => {

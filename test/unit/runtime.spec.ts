@@ -200,6 +200,10 @@ describe('io/runtime (real UDP on loopback, real log files)', function () {
     const reader = new RawClient(new Codec(clientKeys({ client: 'reader', number: 555, key: Buffer.from([...keys][0]!, 'hex') }), valueBytesMax));
     try {
       expect(await reader.request(ports[1]!, { t: 'get', id: 1, key: 40, level: 'QUORUM', sentAtMs: Date.now(), deadlineMs: Date.now() + 5_000 })).to.include({ t: 'get.ok' });
+      // Any role may ask a replica's clock (what a client's NoResponse uses to name a clock that disagrees).
+      const time = await reader.request(ports[1]!, { t: 'time', id: 5 });
+      expect(time).to.include({ t: 'time.ok', node: 'replica-2' });
+      expect(Math.abs((time as Extract<ClientReply, { t: 'time.ok' }>).nowMs - Date.now())).to.be.below(1_000);
       const put = await reader.request(ports[1]!, { t: 'put', id: 2, key: 40, value: 'no', level: 'QUORUM', sentAtMs: Date.now(), deadlineMs: Date.now() + 5_000 });
       expect(put).to.deep.include({ t: 'fail', error: 'Forbidden', message: 'Forbidden: client "reader" has role read; \'put\' needs role write or admin' });
       const status = await reader.request(ports[1]!, { t: 'status', id: 3 });
