@@ -59,8 +59,9 @@ function checkU32(what: string, n: number): void {
 export class Sealer {
   private session: Buffer = randomBytes(sessionBytes);
   private counter = 0;
-  /** Traffic keys of this session, per base key (the peer key, or one per client answered). */
-  private readonly keys = new Map<string, { base: Buffer; traffic: Buffer }>();
+  /** Traffic keys of this session, per base key object (the peer key, or one per client answered). */
+  private readonly keys = new Map<Buffer, { cls: SenderClass; keyId: number; traffic: Buffer }>();
+  private readonly nonce = Buffer.alloc(12);
 
   constructor(readonly sender: number) {
     checkU32('sender', sender);
@@ -78,7 +79,8 @@ export class Sealer {
     this.session.copy(out, 10);
     out.writeUInt32BE(Math.floor(counter / 2 ** 32), 18);
     out.writeUInt32BE(counter >>> 0, 22);
-    const cipher = createCipheriv('aes-256-gcm', this.trafficKeyFor(k), nonceOf(out), { authTagLength: aeadTagBytes });
+    out.copy(this.nonce, 4, 18, 26); // createCipheriv copies the IV: one buffer serves every datagram
+    const cipher = createCipheriv('aes-256-gcm', this.trafficKeyFor(k), this.nonce, { authTagLength: aeadTagBytes });
     cipher.setAAD(out.subarray(0, headerBytes));
     const body = cipher.update(payload);
     cipher.final();
@@ -93,14 +95,13 @@ export class Sealer {
   }
 
   private trafficKeyFor(k: SealKey): Buffer {
-    const name = `${k.cls}/${k.keyId}`;
-    const known = this.keys.get(name);
-    if (known !== undefined && known.base.equals(k.key)) return known.traffic;
+    const known = this.keys.get(k.key);
+    if (known !== undefined && known.cls === k.cls && known.keyId === k.keyId) return known.traffic;
     checkU32('keyId', k.keyId);
     if (k.key.length !== keyBytes) throw new RangeError(`seal: a base key must be ${keyBytes} bytes, got ${k.key.length}`);
     if (this.keys.size >= sealSessionsMax) this.keys.clear();
     const traffic = trafficKey(k.key, k.cls, k.keyId, this.sender, this.session);
-    this.keys.set(name, { base: k.key, traffic });
+    this.keys.set(k.key, { cls: k.cls, keyId: k.keyId, traffic });
     return traffic;
   }
 
@@ -111,11 +112,6 @@ export class Sealer {
   }
 }
 
-function nonceOf(datagram: Buffer): Buffer {
-  const nonce = Buffer.alloc(12);
-  datagram.copy(nonce, 4, 18, 26);
-  return nonce;
-}
 
 interface SessionState { base: Buffer; traffic: Buffer; window: ReplayWindow }
 
@@ -123,6 +119,7 @@ interface SessionState { base: Buffer; traffic: Buffer; window: ReplayWindow }
 export class Opener {
   /** Least recently heard first (a Map keeps insertion order; a hit moves to the end). */
   private readonly sessions = new Map<string, SessionState>();
+  private readonly nonce = Buffer.alloc(12);
 
   constructor(private readonly keyFor: KeyLookup, private readonly sessionsMax = sealSessionsMax) {}
 
@@ -146,7 +143,8 @@ export class Opener {
     const counter = bytes.readUInt32BE(18) * 2 ** 32 + bytes.readUInt32BE(22);
     let payload: Buffer;
     try {
-      const decipher = createDecipheriv('aes-256-gcm', state.traffic, nonceOf(bytes), { authTagLength: aeadTagBytes });
+      bytes.copy(this.nonce, 4, 18, 26);
+      const decipher = createDecipheriv('aes-256-gcm', state.traffic, this.nonce, { authTagLength: aeadTagBytes });
       decipher.setAAD(bytes.subarray(0, headerBytes));
       decipher.setAuthTag(bytes.subarray(n - aeadTagBytes));
       payload = decipher.update(bytes.subarray(headerBytes, n - aeadTagBytes));
