@@ -3,7 +3,7 @@
 // id -> pending); each request is retransmitted with exponential backoff and jitter, under the same
 // id, until the reply carrying that id arrives, its deadline passes or the replica's port refuses.
 // The coordinator answers a retransmission from its dedup cache, so a request never runs twice.
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { isBadCookieNotice } from '../io/cookie-notice.js';
 import { resolveHosts } from '../io/resolve.js';
@@ -15,7 +15,7 @@ import { roles, type Role } from '../core/authorization.js';
 import { ConfigError, loadConfig, requestTimeoutMsMax } from '../io/config.js';
 import { clientRequestsInFlightMax, messageIdMax, retryCeilingMs } from '../core/limits.js';
 import { repairDeadlineMs } from '../core/anti-entropy.js';
-import type { ClientReply, ClientRequest, ClientSetRequest, FailReply, Message, RepairPeerResult, StatusReport } from '../core/messages.js';
+import type { ClientReply, ClientRequest, ClientSetRequest, FailReply, KeyringRequest, Message, RepairPeerResult, StatusReport } from '../core/messages.js';
 import { clientIdPattern, isClientReply, utf8Bytes } from '../core/messages.js';
 import { RttEstimator, type QuantileGuard } from '../core/rtt.js';
 import { requiredAcks } from '../core/quorum.js';
@@ -125,6 +125,10 @@ export interface ClientOptions {
   credentials?: string;
 }
 
+/** One replica's answer to a `kvc keyring` step: its key ids and the one it seals with. */
+export interface KeyringAnswer { node: string; ok: boolean; keys: number[]; use: number | null; error: string | null }
+/** refused: why the step was sent to nobody (use, remove); else ok when every replica stored it. */
+export interface KeyringChange { op: KeyringRequest['op']; keyId: number; ok: boolean; answers: KeyringAnswer[]; refused: string | null }
 /** One replica's answer to `kvc client add|revoke`. */
 export interface ClientChangeAnswer { node: string; ok: boolean; key: string | null; number: number | null; error: string | null }
 /** ok: every replica stored the change. credential: the issued one (null for a revocation or when no replica stored it). */
@@ -248,6 +252,56 @@ export class KvClient {
   async revokeClient(id: string): Promise<ClientChange> {
     checkClientId(id);
     return this.setClient({ t: 'client.set', client: id, number: 0, role: 'read', atMs: Date.now(), revoked: true });
+  }
+
+  /** Admin: every replica's peer key ids and the one it seals with (a replica that does not answer: ok false). */
+  async keyringList(): Promise<KeyringAnswer[]> {
+    return this.keyringStep({ op: 'list', keyId: 0 });
+  }
+
+  /** Admin: a new random peer key, installed on every replica beside the one in use (nothing seals with it yet). */
+  async keyringInstall(): Promise<KeyringChange> {
+    const keyId = randomInt(1, 2 ** 31);
+    const answers = await this.keyringStep({ op: 'install', keyId, key: randomBytes(32).toString('hex') });
+    return { op: 'install', keyId, ok: answers.every((a) => a.ok), answers, refused: null };
+  }
+
+  /**
+   * Admin: every replica seals with key `keyId` from now on. Refused, and sent to nobody, unless every
+   * replica answers that it holds the key: a replica without it could open nothing its peers send.
+   */
+  async keyringUse(keyId: number): Promise<KeyringChange> {
+    const listed = await this.keyringList();
+    const lacking = listed.filter((a) => !a.ok || !a.keys.includes(keyId));
+    if (lacking.length > 0) {
+      return { op: 'use', keyId, ok: false, answers: listed, refused: `${lacking.map((a) => (a.ok ? `${a.node} does not hold key ${keyId}` : `${a.node} did not answer`)).join('; ')}: install it everywhere first (kvc keyring install, or again once they are back)` };
+    }
+    const answers = await this.keyringStep({ op: 'use', keyId });
+    return { op: 'use', keyId, ok: answers.every((a) => a.ok), answers, refused: null };
+  }
+
+  /** Admin: forgets key `keyId` everywhere. Refused unless every replica answers and none seals with it. */
+  async keyringRemove(keyId: number): Promise<KeyringChange> {
+    const listed = await this.keyringList();
+    const users = listed.filter((a) => !a.ok || a.use === keyId);
+    if (users.length > 0) {
+      return { op: 'remove', keyId, ok: false, answers: listed, refused: `${users.map((a) => (a.ok ? `${a.node} seals with key ${keyId}` : `${a.node} did not answer (it may still seal with it)`)).join('; ')}` };
+    }
+    const answers = await this.keyringStep({ op: 'remove', keyId });
+    return { op: 'remove', keyId, ok: answers.every((a) => a.ok), answers, refused: null };
+  }
+
+  private async keyringStep(step: { op: KeyringRequest['op']; keyId: number; key?: string }): Promise<KeyringAnswer[]> {
+    return Promise.all(this.config.nodes.map(async (node): Promise<KeyringAnswer> => {
+      try {
+        const reply = await this.request({ t: 'keyring', op: step.op, keyId: step.keyId, key: step.key ?? null }, node, 'keyring.ok', this.config.writeTimeoutMs);
+        if (reply.t !== 'keyring.ok') throw new Error(`client: expected keyring.ok, got ${reply.t}`);
+        return { node: node.name, ok: true, keys: reply.keys, use: reply.use, error: null };
+      } catch (e) {
+        if (!(e instanceof KvError)) throw e;
+        return { node: node.name, ok: false, keys: [], use: null, error: e.message };
+      }
+    }));
   }
 
   private async setClient(req: Omit<ClientSetRequest, 'id'>): Promise<ClientChange> {

@@ -13,7 +13,7 @@ import { validate, type StatusReport } from '../core/messages.js';
 import type { Level, Stamp } from '../core/types.js';
 import { ConfigError } from '../io/config.js';
 import {
-  BadInputError, CancelledError, ClusterError, KvClient, KvError, type ClientChange, type ClientOptions, type DelResult, type GetResult, type LocalResult, type PutResult,
+  BadInputError, CancelledError, ClusterError, KvClient, KvError, type ClientChange, type ClientOptions, type KeyringAnswer, type KeyringChange, type DelResult, type GetResult, type LocalResult, type PutResult,
   type RepairResult,
 } from './client.js';
 import { isRefused, parseShellLine, type ShellCommand } from './shell-parse.js';
@@ -298,6 +298,36 @@ async function clientRevoke(a: CommonArgs & { id: string }): Promise<void> {
   await oneShot(a, (c) => c.revokeClient(a.id), (r) => clientChangeText(r, 'revoked', null), (r) => clientChangeJson(r, null), (r) => (r.ok ? exitOk : exitClusterError));
 }
 
+function keyringAnswersText(answers: KeyringAnswer[]): string[] {
+  return answers.map((a) => (a.ok ? `  ${a.node}: keys ${a.keys.map((k) => (k === a.use ? `${k} (in use)` : String(k))).join(', ')}` : `  ${a.node}: no answer: ${a.error}`));
+}
+
+/** Every replica holds the same keys and seals with the same one. */
+function keyringAgrees(answers: KeyringAnswer[]): boolean {
+  const views = new Set(answers.map((a) => (a.ok ? `${[...a.keys].sort((x, y) => x - y).join(',')}/${a.use}` : 'none')));
+  return views.size === 1 && !views.has('none');
+}
+
+function keyringChangeText(c: KeyringChange): string {
+  if (c.refused !== null) return [`keyring ${c.op} ${c.keyId} refused, sent to no replica: ${c.refused}`, ...keyringAnswersText(c.answers)].join('\n');
+  const done = c.answers.filter((a) => a.ok).length;
+  const next = c.op === 'install' ? `; next: kvc keyring use ${c.keyId}` : c.op === 'use' ? '; once the old key is used by no replica: kvc keyring remove <old id>' : '';
+  return [`keyring ${c.op} ${c.keyId}: ${c.ok ? 'every replica' : `${done} of ${c.answers.length} replicas`}${c.ok ? next : ' (run it again once the others are back)'}`, ...keyringAnswersText(c.answers)].join('\n');
+}
+
+async function keyring(a: CommonArgs & { action: string; id?: number | undefined }): Promise<void> {
+  if (a.action === 'list') {
+    await oneShot(a, (c) => c.keyringList(), (r) => [`peer keys of every replica${keyringAgrees(r) ? ' (all agree)' : ': THEY DIFFER'}`, ...keyringAnswersText(r)].join('\n'),
+      (r) => ({ ok: keyringAgrees(r), replicas: r }), (r) => (keyringAgrees(r) ? exitOk : exitClusterError));
+    return;
+  }
+  await oneShot(a, (c) => {
+    if (a.action === 'install') return c.keyringInstall();
+    if (a.id === undefined || !Number.isInteger(a.id) || a.id < 1) throw new BadInputError(`keyring ${a.action} needs the key id (kvc keyring list shows them)`);
+    return a.action === 'use' ? c.keyringUse(a.id) : c.keyringRemove(a.id);
+  }, keyringChangeText, (r) => ({ ok: r.ok, op: r.op, keyId: r.keyId, refused: r.refused, replicas: r.answers }), (r) => (r.ok ? exitOk : exitClusterError));
+}
+
 // ---- the shell ----------------------------------------------------------------------------------
 
 function shellHelp(coordinator: string): string {
@@ -477,6 +507,10 @@ async function main(): Promise<void> {
       .option('out', { type: 'string', describe: 'where add writes the credential (default: ./<id>.credentials; never over an existing file)' })
       .check((a) => (a.action !== 'add' || a.role !== undefined ? true : 'client add needs --role read|write|admin')),
     (a) => (a.action === 'add' ? clientAdd({ ...a, id: word(a.id), role: a.role! }) : clientRevoke({ ...a, id: word(a.id) })))
+    .command('keyring <action> [id]', 'admin: rotate the replicas\' peer key: list; install (a new key beside the one in use); use <id> (refused unless every replica holds it); remove <id> (refused while any replica seals with it)', (y) => y
+      .positional('action', { type: 'string', choices: ['list', 'install', 'use', 'remove'] })
+      .positional('id', { type: 'number', describe: 'the key id (use, remove)' }),
+    (a) => keyring({ ...a, action: a.action! }))
     .command('status', 'a replica\'s view: ring ranges and replicas UP/DOWN, hints pending, keys, log, dropped datagrams', () => {},
       (a) => oneShot(a, (c) => c.status(), statusText, (s) => ({ ok: true, ...s })))
     .epilog('Exit status: 0 success (found or not); 1 the cluster answered with an error or did not answer; 2 input refused before sending (bad key, value, level, replica or config).')

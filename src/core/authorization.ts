@@ -7,7 +7,7 @@ import type { Message } from './messages.js';
 import type { NodeIndex } from './types.js';
 
 export const roles = ['read', 'write', 'admin'] as const;
-/** read: get, local. write: read + put, del. admin: write + status, repair, issuing and revoking clients. */
+/** read: get, local. write: read + put, del. admin: write + status, repair, issuing and revoking clients, rotating keys. */
 export type Role = (typeof roles)[number];
 
 /** Who proved to have sealed a datagram: a replica, or a client credential (role null: revoked). */
@@ -32,8 +32,8 @@ const nobody: readonly SenderKind[] = [];
 const table = {
   get: anyRole, local: anyRole, time: anyRole,
   put: writers, del: writers,
-  status: admins, repair: admins, 'client.set': admins,
-  'get.ok': nobody, 'put.ok': nobody, 'del.ok': nobody, 'local.ok': nobody, 'status.ok': nobody, 'repair.ok': nobody, 'client.ok': nobody, 'time.ok': nobody, fail: nobody,
+  status: admins, repair: admins, 'client.set': admins, keyring: admins,
+  'get.ok': nobody, 'put.ok': nobody, 'del.ok': nobody, 'local.ok': nobody, 'status.ok': nobody, 'repair.ok': nobody, 'client.ok': nobody, 'time.ok': nobody, 'keyring.ok': nobody, fail: nobody,
   rw: peers, 'rw.ok': peers, rr: peers, 'rr.ok': peers, hints: peers, 'hints.ok': peers,
   ae: peers, 'ae.ok': peers, 'ae.pull': peers, 'ae.pull.ok': peers, hb: peers,
 } as const satisfies Record<Message['t'], readonly SenderKind[]>;

@@ -106,6 +106,8 @@ export const quarantinedKeysListedMax = 16;
  * datagram may be overtaken by the sender's later ones (to any destination) and still be accepted.
  */
 export const replayWindowCounters = 8_192;
+/** Peer keys one keyring holds at once (rotation installs a new one beside the one in use). */
+export const keyringKeysMax = 8;
 /** Sender sessions (with their replay windows and traffic keys) a process remembers, least recently heard first out. */
 export const sealSessionsMax = 2_048;
 /** A sender never seals more datagrams than this under one session (the counter is a JS integer); it would start a new session first. */

@@ -38,7 +38,10 @@ export interface ClientSetRequest { t: 'client.set'; id: number; client: string;
  * request past its deadline by its own clock without a word: see coordinator.ts).
  */
 export interface TimeRequest { t: 'time'; id: number }
-export type ClientRequest = GetRequest | PutRequest | DelRequest | LocalRequest | StatusRequest | RepairRequest | ClientSetRequest | TimeRequest;
+export const keyringOps = ['list', 'install', 'use', 'remove'] as const;
+/** Admin: one step of a peer key rotation on this replica (kvc keyring), durable before the answer; `key` (hex) for install only. */
+export interface KeyringRequest { t: 'keyring'; id: number; op: (typeof keyringOps)[number]; keyId: number; key: string | null }
+export type ClientRequest = GetRequest | PutRequest | DelRequest | LocalRequest | StatusRequest | RepairRequest | ClientSetRequest | TimeRequest | KeyringRequest;
 /** The client requests a coordinator fans out to the replicas of their key. */
 export type CoordinatedRequest = GetRequest | PutRequest | DelRequest;
 
@@ -60,7 +63,9 @@ export interface FailReply {
 export interface ClientSetReply { t: 'client.ok'; id: number; client: string; number: number; key: string | null; node: string }
 /** The replica's wall clock when it answered. */
 export interface TimeReply { t: 'time.ok'; id: number; nowMs: number; node: string }
-export type ClientReply = GetReply | PutReply | DelReply | LocalReply | StatusReply | RepairReply | ClientSetReply | TimeReply | FailReply;
+/** The replica's peer key ids after the step, and the one it seals with. */
+export interface KeyringReply { t: 'keyring.ok'; id: number; node: string; keys: number[]; use: number }
+export type ClientReply = GetReply | PutReply | DelReply | LocalReply | StatusReply | RepairReply | ClientSetReply | TimeReply | KeyringReply | FailReply;
 
 export interface RangeReport { first: Key; last: Key; replicas: string[] }
 /** hintsExpired: hints for this target dropped past max_hint_window_ms since this node started (repair those keys). */
@@ -337,6 +342,13 @@ function validateOrThrow(x: unknown, valueBytesMax: number): Message {
       return { t: 'client.set', id: uint(o, 'id'), client: clientId(o), number: uint(o, 'number', 0xffff_ffff), role: role as Role, atMs: uint(o, 'atMs'), revoked: o.revoked };
     }
     case 'time': return { t: 'time', id: uint(o, 'id') };
+    case 'keyring': {
+      if (typeof o.op !== 'string' || !(keyringOps as readonly string[]).includes(o.op)) fail(`op: expected one of ${keyringOps.join(', ')}, got ${describe(o.op)}`);
+      if (o.key !== null && (typeof o.key !== 'string' || !/^[0-9a-f]{64}$/.test(o.key))) fail('key: expected 64 hex digits or null');
+      return { t: 'keyring', id: uint(o, 'id'), op: o.op as KeyringRequest['op'], keyId: uint(o, 'keyId', 0xffff_ffff), key: o.key };
+    }
+    case 'keyring.ok':
+      return { t: 'keyring.ok', id: uint(o, 'id'), node: text(o, 'node', nodeNameBytesMax), keys: list(o.keys, 'keys', 64).map((k) => uint({ k }, 'k', 0xffff_ffff)), use: uint(o, 'use', 0xffff_ffff) };
     case 'time.ok': return { t: 'time.ok', id: uint(o, 'id'), nowMs: uint(o, 'nowMs'), node: text(o, 'node', nodeNameBytesMax) };
     case 'client.ok': {
       const k = o.key === null ? null : text(o, 'key', 64);
@@ -401,10 +413,10 @@ export function validate(x: unknown, valueBytesMax: number = valueBytesMaxCeilin
 }
 
 export function isClientRequest(m: Message): m is ClientRequest {
-  return m.t === 'get' || m.t === 'put' || m.t === 'del' || m.t === 'local' || m.t === 'status' || m.t === 'repair' || m.t === 'client.set' || m.t === 'time';
+  return m.t === 'get' || m.t === 'put' || m.t === 'del' || m.t === 'local' || m.t === 'status' || m.t === 'repair' || m.t === 'client.set' || m.t === 'time' || m.t === 'keyring';
 }
 export function isClientReply(m: Message): m is ClientReply {
-  return m.t === 'get.ok' || m.t === 'put.ok' || m.t === 'del.ok' || m.t === 'local.ok' || m.t === 'status.ok' || m.t === 'repair.ok' || m.t === 'client.ok' || m.t === 'time.ok' || m.t === 'fail';
+  return m.t === 'get.ok' || m.t === 'put.ok' || m.t === 'del.ok' || m.t === 'local.ok' || m.t === 'status.ok' || m.t === 'repair.ok' || m.t === 'client.ok' || m.t === 'time.ok' || m.t === 'keyring.ok' || m.t === 'fail';
 }
 export function isPeerMessage(m: Message): m is PeerMessage {
   return 'from' in m;

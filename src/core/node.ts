@@ -565,7 +565,7 @@ export class Node {
       case 'status': return this.reply(client, { t: 'status.ok', id: req.id, status: this.status() });
       case 'repair': return this.onRepair(client, req.id);
       case 'time': return this.reply(client, { t: 'time.ok', id: req.id, nowMs: this.nowMs, node: this.name });
-      case 'client.set': return this.countDrop('unexpected'); // the runtime keeps the credentials (io/client-registry.ts)
+      case 'client.set': case 'keyring': return this.countDrop('unexpected'); // the runtime keeps credentials and keys (io/)
       default: return this.coordinator.request(client, req);
     }
   }

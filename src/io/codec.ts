@@ -28,7 +28,7 @@ export type DecodedMany = { ok: true; msgs: Message[]; invalid: string[]; origin
 export interface CodecKeys {
   /** The header's sender: a replica's node index, or a client's credential number. */
   sender: number;
-  /** The key encode seals under unless told another (a replica: the peer key in use; a client: its credential). */
+  /** The key encode seals under unless told another (a replica: the peer key in use, read at each send; a client: its credential). */
   send: SealKey;
   /** The base key for an incoming datagram's (class, keyId, sender), or null: refused as unknown-key. */
   keyFor: KeyLookup;
@@ -44,7 +44,7 @@ export class Codec {
   private readonly cbor = new Encoder({ mapsAsObjects: true, useRecords: false });
   private readonly sealer: Sealer;
   private readonly opener: Opener;
-  private readonly sendKey: SealKey;
+  private readonly keys: CodecKeys;
 
   constructor(keys: CodecKeys, private readonly valueBytesMax: number) {
     if (!Number.isInteger(valueBytesMax) || valueBytesMax < 1 || valueBytesMax > valueBytesMaxCeiling) {
@@ -52,11 +52,11 @@ export class Codec {
     }
     this.sealer = new Sealer(keys.sender);
     this.opener = new Opener(keys.keyFor);
-    this.sendKey = keys.send;
+    this.keys = keys;
   }
 
   /** Throws only on a caller bug: a message too big for one datagram. */
-  encode(msg: Message, key: SealKey = this.sendKey): Buffer {
+  encode(msg: Message, key: SealKey = this.keys.send): Buffer {
     const payload = this.cbor.encode(msg);
     const total = tagBytes + payload.length;
     if (total > datagramBytesMax) {
@@ -66,7 +66,7 @@ export class Codec {
   }
 
   /** Seals any payload bytes as a datagram (for tests that need authenticated bytes the encoder would never make). */
-  sealPayload(payload: Uint8Array, key: SealKey = this.sendKey): Buffer {
+  sealPayload(payload: Uint8Array, key: SealKey = this.keys.send): Buffer {
     return this.sealer.seal(payload, key);
   }
 
@@ -74,7 +74,7 @@ export class Codec {
    * Messages for one destination, in as few datagrams as fit, in order. A lone message goes as a
    * plain map; several as an array (items encoded one by one: an array header plus its items is CBOR).
    */
-  encodeBatch(msgs: readonly Message[], key: SealKey = this.sendKey): Buffer[] {
+  encodeBatch(msgs: readonly Message[], key: SealKey = this.keys.send): Buffer[] {
     if (msgs.length === 1) return [this.encode(msgs[0]!, key)];
     const datagrams: Buffer[] = [];
     let items: Buffer[] = [];

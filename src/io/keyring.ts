@@ -6,8 +6,10 @@
 //
 //   {"version":1,"use":1,"keys":[{"id":1,"key":"<64 hex>"}],"clientRoot":"<64 hex>"}
 import { randomBytes, randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { keyringKeysMax } from '../core/limits.js';
+import type { KeyringRequest } from '../core/messages.js';
 import type { ClusterConfig } from '../core/types.js';
 import { writeOnce } from './secret-file.js';
 
@@ -15,11 +17,63 @@ export const keyringVersion = 1;
 const keyHexPattern = /^[0-9a-f]{64}$/;
 
 export interface Keyring {
-  /** Peer keys by id. */
-  readonly keys: ReadonlyMap<number, Buffer>;
+  /** Peer keys by id: every one of them opens datagrams; rotation (kvc keyring) changes them. */
+  readonly keys: Map<number, Buffer>;
   /** The id of the peer key this replica seals with. */
-  readonly use: number;
+  use: number;
   readonly clientRoot: Buffer;
+}
+
+/**
+ * A rotation step (kvc keyring install|use|remove), applied to this replica's keyring in memory;
+ * `changed` says whether the file must be written. Refused: using a key not installed, removing the
+ * key in use, a key id installed with other bytes, more than keyringKeysMax keys.
+ */
+export function applyKeyringChange(ring: Keyring, req: KeyringRequest): { ok: true; changed: boolean } | { ok: false; reason: string } {
+  const held = ring.keys.get(req.keyId);
+  switch (req.op) {
+    case 'list': return { ok: true, changed: false };
+    case 'install': {
+      const key = Buffer.from(req.key ?? '', 'hex');
+      if (key.length !== 32) return { ok: false, reason: 'install needs a key of 32 bytes' };
+      if (held !== undefined) return held.equals(key) ? { ok: true, changed: false } : { ok: false, reason: `key id ${req.keyId} is installed here with other bytes` };
+      if (ring.keys.size >= keyringKeysMax) return { ok: false, reason: `this keyring holds ${ring.keys.size} keys, the most it may (remove one first)` };
+      ring.keys.set(req.keyId, key);
+      return { ok: true, changed: true };
+    }
+    case 'use':
+      if (held === undefined) return { ok: false, reason: `key ${req.keyId} is not installed here (kvc keyring install first)` };
+      if (ring.use === req.keyId) return { ok: true, changed: false };
+      ring.use = req.keyId;
+      return { ok: true, changed: true };
+    case 'remove':
+      if (ring.use === req.keyId) return { ok: false, reason: `key ${req.keyId} is the one in use here (kvc keyring use another first)` };
+      return { ok: true, changed: ring.keys.delete(req.keyId) };
+  }
+}
+
+export function keyringText(ring: Keyring): string {
+  const keys = [...ring.keys].map(([id, key]) => ({ id, key: key.toString('hex') }));
+  return `${JSON.stringify({ version: keyringVersion, use: ring.use, keys, clientRoot: ring.clientRoot.toString('hex') })}\n`;
+}
+
+/** Writes the keyring durably (a file of this process's own, fsync, rename over, fsync the dir), mode 0600. */
+export function saveKeyring(path: string, ring: Keyring): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, keyringText(ring));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }
 
 /** Where a cluster's keyring lives: `<data_dir>/keyring`, beside the replicas' data dirs. */

@@ -16,9 +16,14 @@ export interface ReplicaKeys extends CodecKeys {
 
 /** Replica to replica only (tools measure with it): seals under the key in use, opens under any key of the ring. */
 export function peerKeys(keyring: Keyring, self: number): CodecKeys {
+  let send: SealKey = { cls: 'peer', keyId: keyring.use, key: keyring.keys.get(keyring.use)! };
   return {
     sender: self,
-    send: { cls: 'peer', keyId: keyring.use, key: keyring.keys.get(keyring.use)! },
+    /** The key in use now: `kvc keyring use` changes it while the replica runs. */
+    get send(): SealKey {
+      if (send.keyId !== keyring.use) send = { cls: 'peer', keyId: keyring.use, key: keyring.keys.get(keyring.use)! };
+      return send;
+    },
     keyFor: (cls: SenderClass, keyId: number) => (cls === 'peer' ? keyring.keys.get(keyId) ?? null : null),
   };
 }
@@ -26,7 +31,8 @@ export function peerKeys(keyring: Keyring, self: number): CodecKeys {
 export function replicaKeys(keyring: Keyring, clients: ClientRegistry, self: number): ReplicaKeys {
   const peer = peerKeys(keyring, self);
   return {
-    ...peer,
+    sender: self,
+    get send(): SealKey { return peer.send; },
     keyFor: (cls: SenderClass, keyId: number, sender: number) => {
       if (cls === 'client') return clients.lookup(keyId)?.key ?? null;
       return peer.keyFor(cls, keyId, sender); // replies are for clients: none

@@ -107,7 +107,7 @@ export class ReplicaMetrics {
 
   /** A client request as received; a retransmission (same sender and id) is not counted again. */
   requestIn(from: Address, msg: ClientRequest, nowMs: number): void {
-    if (msg.t === 'client.set' || msg.t === 'time') return; // an admin's change, a clock probe: not request kinds of the figures
+    if (msg.t === 'client.set' || msg.t === 'keyring' || msg.t === 'time') return; // admins' changes, a clock probe: not request kinds of the figures
     const id = `${from} ${msg.id}`;
     if (this.awaiting.has(id)) return;
     this.requests[msg.t]++;

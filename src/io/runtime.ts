@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Effect, Input, LogEvent } from '../core/effects.js';
-import { isClientReply, isClientRequest, type ClientReply, type ClientSetRequest, type Message } from '../core/messages.js';
+import { isClientReply, isClientRequest, type ClientReply, type ClientSetRequest, type KeyringRequest, type Message } from '../core/messages.js';
 import { dropLogIntervalMs } from '../core/limits.js';
 import { encodeRecord, type LogRecord } from '../core/log-record.js';
 import { Node } from '../core/node.js';
@@ -17,7 +17,7 @@ import type { Address, ClusterConfig, NodeSpec, RepairMode } from '../core/types
 import { Codec } from './codec.js';
 import { ClientRegistry } from './client-registry.js';
 import { credentialsPath, writeBootstrapCredential } from './credentials.js';
-import { keyringPath, loadKeyring, type Keyring } from './keyring.js';
+import { applyKeyringChange, keyringPath, loadKeyring, saveKeyring, type Keyring } from './keyring.js';
 import { replicaKeys, type ReplicaKeys } from './keys.js';
 import type { Origin, SealKey } from './seal.js';
 import { ConfigError, loadConfig, nodeIndexByName } from './config.js';
@@ -110,7 +110,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
     `${opened.truncatedBytes > 0 ? `; dropped ${opened.truncatedBytes} damaged bytes` : ''}`);
 
   const metrics = new ReplicaMetrics(Date.now());
-  const started = new Runtime(node, codec, keys, clients, opened.log, logger, opts.onFatal ?? (() => {}), metrics);
+  const started = new Runtime(node, codec, keys, clients, { ring: keyring, path: keyringPath(config) }, opened.log, logger, opts.onFatal ?? (() => {}), metrics);
   runtime = started;
   started.start(udp);
   const snapshot = () => {
@@ -207,6 +207,7 @@ class Runtime {
     private readonly codec: Codec,
     private readonly keys: ReplicaKeys,
     private readonly clients: ClientRegistry,
+    private readonly keyring: { ring: Keyring; path: string },
     private readonly log: LogFile,
     private readonly logger: Logger,
     private readonly onFatal: (error: Error) => void,
@@ -246,6 +247,10 @@ class Runtime {
         this.setClient(from, msg);
         continue;
       }
+      if (msg.t === 'keyring' && refusal(msg, sender) === null) {
+        this.changeKeyring(from, msg);
+        continue;
+      }
       if (isClientRequest(msg)) this.metrics.requestIn(from, msg, Date.now());
       this.step({ kind: 'message', from, msg, sender });
     }
@@ -270,6 +275,25 @@ class Runtime {
       if (r.ok && r.changed) this.logger.info({ event: 'client-set' }, `client ${JSON.stringify(req.client)} ${r.entry.revoked ? 'revoked' : `issued (number ${r.entry.number}, role ${r.entry.role})`}`);
     } catch (e) {
       reply = { t: 'fail', id: req.id, error: 'Unavailable', message: `Unavailable: ${this.node.name} could not store the change: ${errorText(e)}` };
+    }
+    this.send([{ kind: 'reply', to: from, msg: reply }]);
+  }
+
+  /** An admin's rotation step: applied, durable in the keyring file, then answered with the keys as they stand. */
+  private changeKeyring(from: Address, req: KeyringRequest): void {
+    const { ring, path } = this.keyring;
+    let reply: ClientReply;
+    try {
+      const r = applyKeyringChange(ring, req);
+      if (r.ok && r.changed) {
+        saveKeyring(path, ring);
+        this.logger.info({ event: 'keyring' }, `keyring ${req.op} ${req.keyId}: keys ${[...ring.keys.keys()].join(', ')}, sealing with ${ring.use}`);
+      }
+      reply = r.ok
+        ? { t: 'keyring.ok', id: req.id, node: this.node.name, keys: [...ring.keys.keys()], use: ring.use }
+        : { t: 'fail', id: req.id, error: 'InvalidRequest', message: `InvalidRequest: ${this.node.name}: ${r.reason}` };
+    } catch (e) {
+      reply = { t: 'fail', id: req.id, error: 'Unavailable', message: `Unavailable: ${this.node.name} could not store the keyring: ${errorText(e)}` };
     }
     this.send([{ kind: 'reply', to: from, msg: reply }]);
   }

@@ -145,6 +145,27 @@ describe('integration: the real cluster (pm2, UDP, hinted handoff)', function ()
     }
   });
 
+  it('kvc keyring: install, use and remove rotate the peer key on every replica while it serves', async () => {
+    const listed = await cluster.kvc(['keyring', 'list', '--json']);
+    expect(listed.code, listed.stderr).to.equal(0);
+    const old = (JSON.parse(listed.stdout) as { replicas: { use: number }[] }).replicas[0]!.use;
+    const installed = await cluster.kvc(['keyring', 'install', '--json']);
+    expect(installed.code, installed.stdout + installed.stderr).to.equal(0);
+    const fresh = (JSON.parse(installed.stdout) as { keyId: number }).keyId;
+    const used = await cluster.kvc(['keyring', 'use', String(fresh)]);
+    expect(used.stdout).to.contain(`keyring use ${fresh}: every replica`);
+    const refused = await cluster.kvc(['keyring', 'remove', String(fresh)]);
+    expect(refused.code).to.equal(1);
+    expect(refused.stdout).to.contain('refused, sent to no replica');
+    expect((await cluster.kvc(['keyring', 'remove', String(old)])).code).to.equal(0);
+    const after = await cluster.kvc(['keyring', 'list']);
+    expect(after.stdout).to.contain('(all agree)');
+    expect(after.stdout).to.contain(`replica-4: keys ${fresh} (in use)`);
+    const c = await cluster.client('replica-2');
+    await c.put(45, 'under the new key', 'ALL');
+    expect((await c.get(45, 'ALL')).value).to.equal('under the new key');
+  });
+
   it('random, truncated and forged datagrams are dropped and counted by reason; replicas keep serving', async () => {
     const before = await cluster.processes();
     const credential = loadCredential(join(cluster.dir, 'data/credentials'));

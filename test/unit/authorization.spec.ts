@@ -7,8 +7,8 @@ import { validate } from '../../src/core/messages.js';
 
 /** P peer, R read, W write, A admin: who may send it to a replica. */
 const expected: Record<Message['t'], string> = {
-  get: 'RWA', local: 'RWA', time: 'RWA', put: 'WA', del: 'WA', status: 'A', repair: 'A', 'client.set': 'A',
-  'get.ok': '', 'put.ok': '', 'del.ok': '', 'local.ok': '', 'status.ok': '', 'repair.ok': '', 'client.ok': '', 'time.ok': '', fail: '',
+  get: 'RWA', local: 'RWA', time: 'RWA', put: 'WA', del: 'WA', status: 'A', repair: 'A', 'client.set': 'A', keyring: 'A',
+  'get.ok': '', 'put.ok': '', 'del.ok': '', 'local.ok': '', 'status.ok': '', 'repair.ok': '', 'client.ok': '', 'time.ok': '', 'keyring.ok': '', fail: '',
   rw: 'P', 'rw.ok': 'P', rr: 'P', 'rr.ok': 'P', hints: 'P', 'hints.ok': 'P', ae: 'P', 'ae.ok': 'P', 'ae.pull': 'P', 'ae.pull.ok': 'P', hb: 'P',
 };
 const letter: Record<SenderKind, string> = { peer: 'P', read: 'R', write: 'W', admin: 'A' };

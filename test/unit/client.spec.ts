@@ -101,7 +101,7 @@ function answer(name: string, store: Map<number, string> = new Map()): Script {
       case 'status': return { t: 'status.ok', id: req.id, status: statusOf(name) };
       case 'del': store.delete(req.key); return { t: 'del.ok', id: req.id, key: req.key, stamp, coordinator: name };
       case 'repair': return { t: 'repair.ok', id: req.id, node: name, peers: [] };
-      case 'client.set': case 'time': return null;
+      case 'client.set': case 'time': case 'keyring': return null;
     }
   };
 }

@@ -10,6 +10,7 @@ import { loadCredential, type Credential } from '../../src/io/credentials.js';
 import { loadKeyring } from '../../src/io/keyring.js';
 import { clientKeys, peerKeys } from '../../src/io/keys.js';
 import { createLogger, startReplica, type Replica } from '../../src/io/runtime.js';
+import { KvClient } from '../../src/cli/client.js';
 
 const names = ['replica-1', 'replica-2', 'replica-3'];
 const valueBytesMax = 60_000;
@@ -218,6 +219,49 @@ describe('io/runtime (real UDP on loopback, real log files)', function () {
       expect(replicas[1]!.node.dropped).to.deep.include({ forbidden: 2, revoked: 1 });
     } finally {
       reader.close();
+    }
+  });
+
+  it('rotates the peer key while serving: install, use (refused while a replica is away), remove; traffic flows throughout', async function () {
+    this.timeout(30_000);
+    replicas = await Promise.all(names.map((name) => startReplica({ configPath, name, logger: pino({ level: 'silent' }) })));
+    const admin = await KvClient.open({ configPath, coordinator: 'replica-1', timeoutMs: 1_500 });
+    try {
+      const old = keyring().use;
+      const putAll = async (value: string) => {
+        for (let i = 0; ; i++) { // restarted replicas serve writes only from their start on: retry briefly
+          try { return await admin.put(50, value, 'ALL'); } catch (e) { if (i > 20) throw e; await new Promise((r) => setTimeout(r, 100)); }
+        }
+      };
+      await putAll('before');
+      const installed = await admin.keyringInstall();
+      expect(installed.ok).to.equal(true);
+      const fresh = installed.keyId;
+      expect((await admin.keyringList()).map((a) => [...a.keys].sort())).to.deep.equal(names.map(() => [old, fresh].sort()));
+
+      // replica-3 away: use is refused and sent to nobody.
+      const away = replicas.pop()!;
+      await away.stop();
+      const refused = await admin.keyringUse(fresh);
+      expect(refused.ok).to.equal(false);
+      expect(refused.refused).to.match(/replica-3 did not answer/);
+      expect((await admin.keyringList()).filter((a) => a.ok).map((a) => a.use)).to.deep.equal([old, old]);
+      replicas.push(await startReplica({ configPath, name: 'replica-3', logger: pino({ level: 'silent' }) }));
+
+      const used = await admin.keyringUse(fresh);
+      expect(used.ok, JSON.stringify(used)).to.equal(true);
+      expect(await putAll('after use')).to.include({ key: 50 });
+      expect((await admin.get(50, 'ALL')).value).to.equal('after use');
+      expect((await admin.keyringRemove(fresh)).refused).to.match(/seals with key/);
+      expect((await admin.keyringRemove(old)).ok).to.equal(true);
+      expect((await admin.keyringList()).map((a) => [a.keys, a.use])).to.deep.equal(names.map(() => [[fresh], fresh]));
+      expect(await putAll('after remove')).to.include({ key: 50 });
+      // Durable: what a restart reads.
+      expect(keyring()).to.deep.include({ use: fresh });
+      expect([...keyring().keys.keys()]).to.deep.equal([fresh]);
+      for (const r of replicas) expect(r.node.store.read(50)?.value).to.equal('after remove');
+    } finally {
+      await admin.close();
     }
   });
 
