@@ -209,7 +209,7 @@ export class KvClient {
     });
   }
 
-  /** Reads nodes.toml and the cluster cookie. Throws ConfigError or BadInputError. */
+  /** Reads nodes.toml and this client's credential. Throws ConfigError or BadInputError. */
   static async open(opts: ClientOptions = {}): Promise<KvClient> {
     const configPath = findConfigPath(opts.configPath);
     let config: ClusterConfig;
@@ -476,7 +476,7 @@ export class KvClient {
     const id = this.takeId();
     const lifeMs = this.timeoutMs ?? coordinatorTimeoutMs + deadlineSlackMs;
     // A get or put tells the coordinator when this client stops waiting (wall clock, under the
-    // HMAC): past it the coordinator refuses to start it, so a NoResponse here means the request
+    // seal): past it the coordinator refuses to start it, so a NoResponse here means the request
     // can no longer be stamped anywhere once this deadline (give or take the clock skew) passed.
     const sentAtMs = Date.now();
     const msg = (req.t === 'get' || req.t === 'put' || req.t === 'del' ? { ...req, id, sentAtMs, deadlineMs: sentAtMs + lifeMs } : { ...req, id }) as ClientRequest;

@@ -87,7 +87,7 @@ function logFullText(s: StatusReport): string {
   return `${s.logWritable ? '' : ' (DISK FULL: not writable, acking no writes)'}${s.logAppendsFailed > 0 ? `, ${count(s.logAppendsFailed, 'append')} refused for lack of space` : ''}`;
 }
 
-/** What is wrong with each peer, as this replica sees it: clock, config, cookie. */
+/** What is wrong with each peer, as this replica sees it: clock, config, keys. */
 function peerProblems(s: StatusReport): string[] {
   const out: string[] = [];
   for (const p of s.peers) {

@@ -27,7 +27,7 @@ export type Input =
   | { kind: 'dropped'; from: Address; reason: string }
   /**
    * An unauthenticated "bad cookie" notice came from this address: its owner says our datagrams fail
-   * its HMAC check. Anyone could send one, so it is only shown and logged, never acted upon.
+   * its authentication. Anyone could send one, so it is only shown and logged, never acted upon.
    */
   | { kind: 'cookie-notice'; from: Address };
 

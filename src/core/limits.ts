@@ -8,7 +8,7 @@ export const keyCount = keyMax - keyMin + 1;
 
 /** One UDP datagram carries one message; stay well under the 65,507-byte IPv4 payload limit. */
 export const datagramBytesMax = 65_000;
-/** Room for the message envelope, the HMAC tag and a replica's name around one value. */
+/** Room for the message envelope, the seal's header and tag and a replica's name around one value. */
 export const envelopeBytesMax = 5_000;
 /** The largest value (UTF-8 bytes) any configuration may allow: the largest message still fits one datagram. */
 export const valueBytesMaxCeiling = datagramBytesMax - envelopeBytesMax;

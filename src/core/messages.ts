@@ -78,9 +78,9 @@ export interface PeerReport {
   clockRefused: boolean;
   /** Its heartbeats carry another config digest: no replica traffic either way. */
   configMismatch: boolean;
-  /** Datagrams from its address failed the HMAC check lately (it has another cookie). */
+  /** Datagrams from its address failed authentication lately (it has another keyring). */
   forged: boolean;
-  /** It told us lately (unauthenticated notice) that our datagrams fail its HMAC check. */
+  /** It told us lately (unauthenticated notice) that our datagrams fail its authentication. */
   refusesOurCookie: boolean;
 }
 /** Anti-entropy with one peer since this node started: rounds finished, when the last one did, keys repaired each way. */

@@ -1,6 +1,6 @@
-// What a node checks about each peer before it trusts its traffic, beside the HMAC: that its clock
+// What a node checks about each peer before it trusts its traffic, beside the AEAD: that its clock
 // is within max_clock_skew_ms of ours, that its config agrees with ours (config-digest.ts), and
-// whether either side's datagrams are being refused as forged (another cookie). Each problem is
+// whether either side's datagrams are being refused as forged (another keyring). Each problem is
 // logged with the peer's name at most once a minute, and shown in status.
 import type { LogEvent } from './effects.js';
 import { cookieProblemShownMs, peerProblemLogIntervalMs } from './limits.js';

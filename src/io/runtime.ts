@@ -70,7 +70,7 @@ export interface Replica {
   stop(): Promise<void>;
 }
 
-/** Loads the config and cookie, binds the port, replays the log and starts serving. */
+/** Loads the config, the keyring and the client registry, binds the port, replays the log and starts serving. */
 export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   const config = await resolveHosts(loadConfig(opts.configPath));
   const self = nodeIndexByName(config, opts.name);

@@ -1,4 +1,4 @@
-// Secret files (the keyring, credentials, the legacy cookie): made once, mode 0600, never half-written.
+// Secret files (the keyring, credentials): made once, mode 0600, never half-written.
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
