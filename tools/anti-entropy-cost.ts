@@ -1,13 +1,15 @@
 // What one anti-entropy round costs on the wire, measured on the simulated cluster of the default
-// shape (4 replicas, RF 3) with every datagram encoded as the real codec would (CBOR + HMAC tag):
+// shape (4 replicas, RF 3) with every datagram encoded as the real codec would (CBOR, sealed):
 //   npm run anti-entropy-cost
 // Three cases: replicas that agree on all 256 keys; one key that differs; a replica that lost everything.
 import { Codec } from '../src/io/codec.js';
+import { newKeyringText, parseKeyring } from '../src/io/keyring.js';
+import { peerKeys } from '../src/io/keys.js';
 import type { Message } from '../src/core/messages.js';
 import { SimCluster } from './sim/cluster.js';
 
 const antiEntropyMessages = new Set(['ae', 'ae.ok', 'ae.pull', 'ae.pull.ok', 'hints', 'hints.ok']);
-const codec = new Codec(new Uint8Array(32).fill(7), 60_000);
+const codec = new Codec(peerKeys(parseKeyring(newKeyringText(), 'a generated keyring'), 0), 60_000);
 
 interface Count { datagrams: number; bytes: number }
 

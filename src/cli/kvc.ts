@@ -4,7 +4,9 @@
 // answer, 2 input refused before anything was sent (bad key, value, level, replica or config).
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { Role } from '../core/authorization.js';
+import { credentialText } from '../io/credentials.js';
 import { compareStamps, formatStamp } from '../core/hlc.js';
 import { formatKey, type KeySpace } from '../core/keyspace.js';
 import { count } from '../core/text.js';
@@ -14,7 +16,7 @@ import type { RingChange } from '../core/ring/state.js';
 import type { Level, Stamp } from '../core/types.js';
 import { ConfigError } from '../io/config.js';
 import {
-  BadInputError, CancelledError, ClusterError, KvClient, KvError, type ClientOptions, type DelResult, type GetResult, type LocalResult, type PutResult,
+  BadInputError, CancelledError, ClusterError, KvClient, KvError, type ClientChange, type ClientOptions, type KeyringAnswer, type KeyringChange, type DelResult, type GetResult, type LocalResult, type PutResult,
   type RepairResult,
 } from '../client/client.js';
 import { changeFromArgs, liveRing, planJson, planOf, planText, ringJson, ringText, type LiveRing } from './ring-view.js';
@@ -93,7 +95,7 @@ function logFullText(s: StatusReport): string {
   return `${s.logWritable ? '' : ' (DISK FULL: not writable, acking no writes)'}${s.logAppendsFailed > 0 ? `, ${count(s.logAppendsFailed, 'append')} refused for lack of space` : ''}`;
 }
 
-/** What is wrong with each peer, as this replica sees it: clock, config, cookie. */
+/** What is wrong with each peer, as this replica sees it: clock, config, keys. */
 function peerProblems(s: StatusReport): string[] {
   const out: string[] = [];
   for (const p of s.peers) {
@@ -101,8 +103,8 @@ function peerProblems(s: StatusReport): string[] {
     const problems: string[] = [];
     if (p.clockRefused) problems.push(`clock ${p.clockOffsetMs !== null && p.clockOffsetMs >= 0 ? '+' : ''}${p.clockOffsetMs ?? '?'} ms beyond max_clock_skew_ms (traffic refused)`);
     if (p.configMismatch) problems.push('another config (nodes, replication_factor or value_bytes_max differ; traffic refused)');
-    if (p.forged) problems.push('its datagrams fail our HMAC check (another cookie)');
-    if (p.refusesOurCookie) problems.push('says our datagrams fail its HMAC check (another cookie)');
+    if (p.forged) problems.push('its datagrams fail our authentication (another keyring)');
+    if (p.refusesOurCookie) problems.push('says our datagrams fail its authentication (another keyring)');
     if (problems.length > 0) out.push(`${p.name}: ${problems.join('; ')}`);
   }
   return out;
@@ -266,7 +268,7 @@ function errorJson(e: unknown): Json {
 
 interface CommonArgs {
   config?: string | undefined; coordinator?: string | undefined; json: boolean; timeoutMs?: number | undefined;
-  seen?: string | undefined; seenFile?: string | undefined; trace?: boolean | undefined;
+  seen?: string | undefined; seenFile?: string | undefined; trace?: boolean | undefined; credentials?: string | undefined;
 }
 
 /** `--seen`: a stamp as kvc prints it (1763700000123.0@2) or as --json does ([1763700000123,0,2]). */
@@ -316,6 +318,7 @@ function clientOptions(args: CommonArgs): ClientOptions {
   if (args.coordinator !== undefined) opts.coordinator = args.coordinator;
   if (args.timeoutMs !== undefined) opts.timeoutMs = args.timeoutMs;
   if (args.trace === true) opts.trace = true;
+  if (args.credentials !== undefined) opts.credentials = args.credentials;
   return opts;
 }
 
@@ -356,6 +359,67 @@ async function ringPlan(args: CommonArgs & { node?: string | undefined }, words:
     const live = await liveRing(c, args.node);
     return [live, planOf(live, change)];
   }, ([live, p]) => planText(live, p), ([live, p]) => planJson(live, p));
+}
+
+// ---- credentials ---------------------------------------------------------------------------------
+
+function clientChangeText(c: ClientChange, what: string, out: string | null): string {
+  const done = c.answers.filter((a) => a.ok).map((a) => a.node);
+  const missed = c.answers.filter((a) => !a.ok);
+  const lines = [`${what} client ${c.client} on ${c.ok ? 'every replica' : `${done.length} of ${c.answers.length} replicas`} (${done.join(', ') || 'none'})`];
+  for (const a of missed) lines.push(`  ${a.node}: not stored: ${a.error}`);
+  if (out !== null) lines.push(`credential written to ${out} (mode 0600): give it to that client only (kvc --credentials ${out}, or KV_CREDENTIALS)`);
+  if (!c.ok) lines.push(`run the same command again once ${missed.map((a) => a.node).join(', ')} ${missed.length === 1 ? 'is' : 'are'} reachable`);
+  return lines.join('\n');
+}
+
+function clientChangeJson(c: ClientChange, out: string | null): Json {
+  return { ok: c.ok, client: c.client, replicas: c.answers.map((a) => ({ node: a.node, ok: a.ok, error: a.error })), ...(out === null ? {} : { credentials: out }) };
+}
+
+/** `kvc client add <id> --role R`: issues it on every replica, then writes the credential file (never over an existing one). */
+async function clientAdd(a: CommonArgs & { id: string; role: string; out?: string | undefined }): Promise<void> {
+  const out = a.out ?? `${a.id}.credentials`;
+  await oneShot(a, async (c) => {
+    if (existsSync(out)) throw new BadInputError(`${out} exists already: remove it or give another --out`);
+    const change = await c.issueClient(a.id, a.role as Role);
+    if (change.credential !== null) writeFileSync(out, credentialText(change.credential), { mode: 0o600, flag: 'wx' });
+    return { change, out: change.credential === null ? null : out };
+  }, (r) => clientChangeText(r.change, 'issued', r.out), (r) => clientChangeJson(r.change, r.out), (r) => (r.change.ok ? exitOk : exitClusterError));
+}
+
+async function clientRevoke(a: CommonArgs & { id: string }): Promise<void> {
+  await oneShot(a, (c) => c.revokeClient(a.id), (r) => clientChangeText(r, 'revoked', null), (r) => clientChangeJson(r, null), (r) => (r.ok ? exitOk : exitClusterError));
+}
+
+function keyringAnswersText(answers: KeyringAnswer[]): string[] {
+  return answers.map((a) => (a.ok ? `  ${a.node}: keys ${a.keys.map((k) => (k === a.use ? `${k} (in use)` : String(k))).join(', ')}` : `  ${a.node}: no answer: ${a.error}`));
+}
+
+/** Every replica holds the same keys and seals with the same one. */
+function keyringAgrees(answers: KeyringAnswer[]): boolean {
+  const views = new Set(answers.map((a) => (a.ok ? `${[...a.keys].sort((x, y) => x - y).join(',')}/${a.use}` : 'none')));
+  return views.size === 1 && !views.has('none');
+}
+
+function keyringChangeText(c: KeyringChange): string {
+  if (c.refused !== null) return [`keyring ${c.op} ${c.keyId} refused, sent to no replica: ${c.refused}`, ...keyringAnswersText(c.answers)].join('\n');
+  const done = c.answers.filter((a) => a.ok).length;
+  const next = c.op === 'install' ? `; next: kvc keyring use ${c.keyId}` : c.op === 'use' ? '; once the old key is used by no replica: kvc keyring remove <old id>' : '';
+  return [`keyring ${c.op} ${c.keyId}: ${c.ok ? 'every replica' : `${done} of ${c.answers.length} replicas`}${c.ok ? next : ' (run it again once the others are back)'}`, ...keyringAnswersText(c.answers)].join('\n');
+}
+
+async function keyring(a: CommonArgs & { action: string; id?: number | undefined }): Promise<void> {
+  if (a.action === 'list') {
+    await oneShot(a, (c) => c.keyringList(), (r) => [`peer keys of every replica${keyringAgrees(r) ? ' (all agree)' : ': THEY DIFFER'}`, ...keyringAnswersText(r)].join('\n'),
+      (r) => ({ ok: keyringAgrees(r), replicas: r }), (r) => (keyringAgrees(r) ? exitOk : exitClusterError));
+    return;
+  }
+  await oneShot(a, (c) => {
+    if (a.action === 'install') return c.keyringInstall();
+    if (a.id === undefined || !Number.isInteger(a.id) || a.id < 1) throw new BadInputError(`keyring ${a.action} needs the key id (kvc keyring list shows them)`);
+    return a.action === 'use' ? c.keyringUse(a.id) : c.keyringRemove(a.id);
+  }, keyringChangeText, (r) => ({ ok: r.ok, op: r.op, keyId: r.keyId, refused: r.refused, replicas: r.answers }), (r) => (r.ok ? exitOk : exitClusterError));
 }
 
 // ---- the shell ----------------------------------------------------------------------------------
@@ -517,6 +581,7 @@ async function main(): Promise<void> {
     .option('seen', { type: 'string', describe: 'the newest stamp an earlier run printed: this request is ordered after it (env KV_SEEN)', default: process.env.KV_SEEN })
     .option('trace', { type: 'boolean', default: false, describe: 'trace each get, put, del and repair: every message, replica step and ack, printed below the result (in the shell: tracing on)' })
     .option('seen-file', { type: 'string', describe: 'read the newest stamp seen from this file before the request and keep it there after (env KV_SEEN_FILE)', default: process.env.KV_SEEN_FILE })
+    .option('credentials', { type: 'string', describe: 'this client\'s credential file (default: $KV_CREDENTIALS, else <data_dir>/credentials, the admin\'s on a replica host)' })
     .command('$0', 'open the interactive shell (reads commands line by line when stdin is not a terminal)', () => {}, (a) => shell(a))
     .command('get <key>', 'read a key', (y) => y
       .positional('key', { type: 'string', describe: 'integer 0..255; text under partitioner = "hashed"' })
@@ -563,6 +628,17 @@ async function main(): Promise<void> {
       (a) => oneShot(a, (c) => clusterView(c), (v) => renderTop(v, process.stdout.columns ?? 120), (v) => ({ ok: true, ...v }),
         (v) => (v.unreachable.length === v.replicas.length ? exitClusterError : exitOk)))
     .command('top', 'kvc state redrawn every second on the terminal (q quits)', () => {}, (a) => top(a))
+    .command('client <action> <id>', 'admin: issue a credential (add, with --role) or revoke one (revoke), on every replica', (y) => y
+      .positional('action', { type: 'string', choices: ['add', 'revoke'] })
+      .positional('id', { type: 'string', describe: 'the client\'s name: 1..64 of A-Z a-z 0-9 _ . @ -' })
+      .option('role', { type: 'string', choices: ['read', 'write', 'admin'], describe: 'read: get, local; write: read + put, del; admin: write + status, repair, client' })
+      .option('out', { type: 'string', describe: 'where add writes the credential (default: ./<id>.credentials; never over an existing file)' })
+      .check((a) => (a.action !== 'add' || a.role !== undefined ? true : 'client add needs --role read|write|admin')),
+    (a) => (a.action === 'add' ? clientAdd({ ...a, id: word(a.id), role: a.role! }) : clientRevoke({ ...a, id: word(a.id) })))
+    .command('keyring <action> [id]', 'admin: rotate the replicas\' peer key: list; install (a new key beside the one in use); use <id> (refused unless every replica holds it); remove <id> (refused while any replica seals with it)', (y) => y
+      .positional('action', { type: 'string', choices: ['list', 'install', 'use', 'remove'] })
+      .positional('id', { type: 'number', describe: 'the key id (use, remove)' }),
+    (a) => keyring({ ...a, action: a.action! }))
     .command('status', 'a replica\'s view: ring ranges and replicas UP/DOWN, hints pending, keys, log, dropped datagrams', () => {},
       (a) => oneShot(a, (c) => c.status(), statusText, (s) => ({ ok: true, ...s })))
     .epilog('Exit status: 0 success (found or not); 1 the cluster answered with an error or did not answer; 2 input refused before sending (bad key, value, level, replica or config).')

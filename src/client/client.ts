@@ -3,19 +3,20 @@
 // id -> pending); each request is retransmitted with exponential backoff and jitter, under the same
 // id, until the reply carrying that id arrives, its deadline passes or the replica's port refuses.
 // The coordinator answers a retransmission from its dedup cache, so a request never runs twice.
-import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { cookieBytesMin, cookieFromEnvironment } from '../io/cookie.js';
 import { isBadCookieNotice } from '../io/cookie-notice.js';
 import { resolveHosts } from '../io/resolve.js';
 import { aheadOf, compareStamps } from '../core/hlc.js';
 import { Codec } from '../io/codec.js';
+import { clientKeys } from '../io/keys.js';
+import { credentialsPath, loadCredential, type Credential } from '../io/credentials.js';
+import { roles, type Role } from '../core/authorization.js';
 import { ConfigError, loadConfig, requestTimeoutMsMax } from '../io/config.js';
 import { clientRequestsInFlightMax, messageIdMax, retryCeilingMs } from '../core/limits.js';
 import { repairDeadlineMs } from '../core/anti-entropy.js';
-import type { ClientReply, ClientRequest, FailReply, Message, RepairPeerResult, StatusReport } from '../core/messages.js';
-import { isClientReply, utf8Bytes } from '../core/messages.js';
+import type { ClientReply, ClientRequest, ClientSetRequest, FailReply, KeyringRequest, Message, RepairPeerResult, StatusReport } from '../core/messages.js';
+import { clientIdPattern, isClientReply, utf8Bytes } from '../core/messages.js';
 import { RttEstimator, type QuantileGuard } from '../core/rtt.js';
 import { keySpaceOf, parseKey, isKeyRefused, type KeySpace } from '../core/keyspace.js';
 import { parseLevel, requiredAcks } from '../core/quorum.js';
@@ -45,6 +46,9 @@ export const retransmitCeilingMs = retryCeilingMs;
 export const deadlineSlackMs = 1_000;
 /** Requests one client holds open at once; past it a request is refused with OverloadedError, unsent. */
 export const requestsInFlightMax = clientRequestsInFlightMax;
+/** A coordinator's clock as a probe measured it names it in a NoResponse error for this long; probes to one coordinator at most this often. */
+const clockProbeShownMs = 30_000;
+const clockProbeIntervalMs = 1_000;
 /** A coordinator's "bad cookie" notice names it in a NoResponse error for this long. */
 const cookieNoticeShownMs = 30_000;
 /** Ids start at a random point below this, so two clients on one address rarely reuse each other's. */
@@ -53,7 +57,7 @@ const idStartMax = 2 ** 47;
 // ---- errors, matched by .name ----------------------------------------------------------------
 
 /** What went wrong, as kvc prints it and --json reports it. */
-export type ErrorKind = 'Unavailable' | 'Timeout' | 'Overloaded' | 'InvalidRequest' | 'NoResponse' | 'BadInput';
+export type ErrorKind = 'Unavailable' | 'Timeout' | 'Overloaded' | 'InvalidRequest' | 'Forbidden' | 'NoResponse' | 'BadInput';
 
 export abstract class KvError extends Error {
   abstract readonly kind: ErrorKind;
@@ -77,6 +81,8 @@ export class TimeoutError extends ClusterError { override name = 'TimeoutError';
 /** Also raised locally, unsent, when this client already has requestsInFlightMax requests open. */
 export class OverloadedError extends ClusterError { override name = 'OverloadedError'; readonly kind = 'Overloaded'; }
 export class InvalidRequestError extends ClusterError { override name = 'InvalidRequestError'; readonly kind = 'InvalidRequest'; }
+/** The credential's role does not allow the request, or the credential is revoked: nothing was done. */
+export class ForbiddenError extends ClusterError { override name = 'ForbiddenError'; readonly kind = 'Forbidden'; }
 /** No reply by the deadline, the replica's host refused (nothing listens), or the client was closed first. The request may still have run. */
 export class NoResponseError extends KvError { override name = 'NoResponseError'; readonly kind = 'NoResponse'; }
 /** The caller gave up on the request (the shell's Ctrl-C); it may still run. */
@@ -90,6 +96,7 @@ function errorFromFail(reply: FailReply): ClusterError {
     case 'Timeout': return new TimeoutError(reply);
     case 'Overloaded': return new OverloadedError(reply);
     case 'InvalidRequest': return new InvalidRequestError(reply);
+    case 'Forbidden': return new ForbiddenError(reply);
   }
 }
 
@@ -126,7 +133,18 @@ export interface ClientOptions {
   seen?: Stamp;
   /** Trace every get, put, del and repair (the shell's `tracing on`); per request: TraceOption. */
   trace?: boolean;
+  /** This client's credential file. Default: $KV_CREDENTIALS, else `<data_dir>/credentials` (the admin's, on a replica host). */
+  credentials?: string;
 }
+
+/** One replica's answer to a `kvc keyring` step: its key ids and the one it seals with. */
+export interface KeyringAnswer { node: string; ok: boolean; keys: number[]; use: number | null; error: string | null }
+/** refused: why the step was sent to nobody (use, remove); else ok when every replica stored it. */
+export interface KeyringChange { op: KeyringRequest['op']; keyId: number; ok: boolean; answers: KeyringAnswer[]; refused: string | null }
+/** One replica's answer to `kvc client add|revoke`. */
+export interface ClientChangeAnswer { node: string; ok: boolean; key: string | null; number: number | null; error: string | null }
+/** ok: every replica stored the change. credential: the issued one (null for a revocation or when no replica stored it). */
+export interface ClientChange { client: string; ok: boolean; answers: ClientChangeAnswer[]; credential: Credential | null }
 
 /** What the socket saw; for tests, the benchmark and debugging. */
 export interface ClientCounters {
@@ -167,6 +185,10 @@ export class KvClient {
   private closed = false;
   /** The newest stamp any reply carried: sent with every get and put (see GetRequest.seen). */
   private newest: Stamp | null;
+  /** Each coordinator's wall clock minus this client's, as the last clock probe measured it, and when (performance.now()). */
+  private readonly clockOffsets = new Map<string, { offsetMs: number; atMs: number }>();
+  /** The clock probe last sent to each coordinator (performance.now() and wall clock when sent). */
+  private readonly clockProbes = new Map<string, { id: number; atMs: number; sentMs: number }>();
   /** Replicas that sent a "bad cookie" notice, and when (performance.now()). */
   private readonly cookieRefusedBy = new Map<string, number>();
   /** Smoothed round trip and its variation, for the RTO; unset until the first sample. */
@@ -191,6 +213,8 @@ export class KvClient {
     private readonly timeoutMs: number | undefined,
     private readonly codec: Codec,
     seen: Stamp | null,
+    /** Where this client's credential came from, for error messages. */
+    readonly credentialsFile: string,
   ) {
     this.newest = seen;
     this.keySpace = keySpaceOf(config);
@@ -202,7 +226,7 @@ export class KvClient {
     });
   }
 
-  /** Reads nodes.toml and the cluster cookie. Throws ConfigError or BadInputError. */
+  /** Reads nodes.toml and this client's credential. Throws ConfigError or BadInputError. */
   static async open(opts: ClientOptions = {}): Promise<KvClient> {
     const configPath = findConfigPath(opts.configPath);
     let config: ClusterConfig;
@@ -219,17 +243,102 @@ export class KvClient {
     if (opts.timeoutMs !== undefined && (!Number.isInteger(opts.timeoutMs) || opts.timeoutMs < 1 || opts.timeoutMs > requestTimeoutMsMax)) {
       throw new BadInputError(`timeout: expected an integer in 1..${requestTimeoutMsMax} ms, got ${opts.timeoutMs}`);
     }
-    let cookie: Buffer;
+    const credentialsFile = opts.credentials ?? (process.env.KV_CREDENTIALS || credentialsPath(config));
+    let credential: Credential;
     try {
-      cookie = cookieFromEnvironment() ?? readCookie(config.cookieFile);
+      credential = loadCredential(credentialsFile);
     } catch (e) {
-      if (e instanceof ConfigError) throw e;
       throw new ConfigError(e instanceof Error ? e.message : String(e));
     }
-    const codec = new Codec(cookie, config.valueBytesMax, keySpaceOf(config));
-    const client = new KvClient(config, coordinator, failover, opts.timeoutMs, codec, opts.seen ?? null);
+    const codec = new Codec(clientKeys(credential), config.valueBytesMax, keySpaceOf(config));
+    const client = new KvClient(config, coordinator, failover, opts.timeoutMs, codec, opts.seen ?? null, credentialsFile);
     client.tracing = opts.trace === true;
     return client;
+  }
+
+  /**
+   * Admin: issues a credential for client `id` with `role` on every replica (a new key each time; an
+   * earlier one of the same id stops working). Resolves with each replica's answer; the key is there
+   * when at least one replica stored it, and every replica that did derives the same one.
+   */
+  async issueClient(id: string, role: Role): Promise<ClientChange> {
+    checkClientId(id);
+    if (!(roles as readonly string[]).includes(role)) throw new BadInputError(`role: expected one of ${roles.join(', ')}, got ${JSON.stringify(role)}`);
+    return this.setClient({ t: 'client.set', client: id, number: randomInt(1, 2 ** 32), role, atMs: Date.now(), revoked: false });
+  }
+
+  /** Admin: revokes client `id`'s credential on every replica. */
+  async revokeClient(id: string): Promise<ClientChange> {
+    checkClientId(id);
+    return this.setClient({ t: 'client.set', client: id, number: 0, role: 'read', atMs: Date.now(), revoked: true });
+  }
+
+  /** Admin: every replica's peer key ids and the one it seals with (a replica that does not answer: ok false). */
+  async keyringList(): Promise<KeyringAnswer[]> {
+    return this.keyringStep({ op: 'list', keyId: 0 });
+  }
+
+  /** Admin: a new random peer key, installed on every replica beside the one in use (nothing seals with it yet). */
+  async keyringInstall(): Promise<KeyringChange> {
+    const keyId = randomInt(1, 2 ** 31);
+    const answers = await this.keyringStep({ op: 'install', keyId, key: randomBytes(32).toString('hex') });
+    return { op: 'install', keyId, ok: answers.every((a) => a.ok), answers, refused: null };
+  }
+
+  /**
+   * Admin: every replica seals with key `keyId` from now on. Refused, and sent to nobody, unless every
+   * replica answers that it holds the key: a replica without it could open nothing its peers send.
+   */
+  async keyringUse(keyId: number): Promise<KeyringChange> {
+    const listed = await this.keyringList();
+    const lacking = listed.filter((a) => !a.ok || !a.keys.includes(keyId));
+    if (lacking.length > 0) {
+      return { op: 'use', keyId, ok: false, answers: listed, refused: `${lacking.map((a) => (a.ok ? `${a.node} does not hold key ${keyId}` : `${a.node} did not answer`)).join('; ')}: install it everywhere first (kvc keyring install, or again once they are back)` };
+    }
+    const answers = await this.keyringStep({ op: 'use', keyId });
+    return { op: 'use', keyId, ok: answers.every((a) => a.ok), answers, refused: null };
+  }
+
+  /** Admin: forgets key `keyId` everywhere. Refused unless every replica answers and none seals with it. */
+  async keyringRemove(keyId: number): Promise<KeyringChange> {
+    const listed = await this.keyringList();
+    const users = listed.filter((a) => !a.ok || a.use === keyId);
+    if (users.length > 0) {
+      return { op: 'remove', keyId, ok: false, answers: listed, refused: `${users.map((a) => (a.ok ? `${a.node} seals with key ${keyId}` : `${a.node} did not answer (it may still seal with it)`)).join('; ')}` };
+    }
+    const answers = await this.keyringStep({ op: 'remove', keyId });
+    return { op: 'remove', keyId, ok: answers.every((a) => a.ok), answers, refused: null };
+  }
+
+  private async keyringStep(step: { op: KeyringRequest['op']; keyId: number; key?: string }): Promise<KeyringAnswer[]> {
+    return Promise.all(this.config.nodes.map(async (node): Promise<KeyringAnswer> => {
+      try {
+        const reply = await this.request({ t: 'keyring', op: step.op, keyId: step.keyId, key: step.key ?? null }, node, 'keyring.ok', this.config.writeTimeoutMs);
+        if (reply.t !== 'keyring.ok') throw new Error(`client: expected keyring.ok, got ${reply.t}`);
+        return { node: node.name, ok: true, keys: reply.keys, use: reply.use, error: null };
+      } catch (e) {
+        if (!(e instanceof KvError)) throw e;
+        return { node: node.name, ok: false, keys: [], use: null, error: e.message };
+      }
+    }));
+  }
+
+  private async setClient(req: Omit<ClientSetRequest, 'id'>): Promise<ClientChange> {
+    const answers = await Promise.all(this.config.nodes.map(async (node): Promise<ClientChangeAnswer> => {
+      try {
+        const reply = await this.request(req, node, 'client.ok', this.config.writeTimeoutMs);
+        if (reply.t !== 'client.ok') throw new Error(`client: expected client.ok, got ${reply.t}`);
+        return { node: node.name, ok: true, key: reply.key, number: reply.number, error: null };
+      } catch (e) {
+        if (!(e instanceof KvError)) throw e;
+        return { node: node.name, ok: false, key: null, number: null, error: e.message };
+      }
+    }));
+    const keys = new Set(answers.filter((a) => a.ok).map((a) => `${a.number}/${a.key}`));
+    if (keys.size > 1) throw new Error(`client: the replicas derived different keys for ${req.client}: their keyrings differ (${[...keys].join(', ')})`);
+    const stored = answers.find((a) => a.ok);
+    const credential = stored?.key == null || stored.number === null ? null : { client: req.client, number: stored.number, key: Buffer.from(stored.key, 'hex') };
+    return { client: req.client, ok: answers.every((a) => a.ok), answers, credential };
   }
 
   /** The replica the next get or put goes to (with failover: the one that answered last). */
@@ -399,7 +508,7 @@ export class KvClient {
     const id = this.takeId();
     const lifeMs = this.timeoutMs ?? coordinatorTimeoutMs + deadlineSlackMs;
     // A get or put tells the coordinator when this client stops waiting (wall clock, under the
-    // HMAC): past it the coordinator refuses to start it, so a NoResponse here means the request
+    // seal): past it the coordinator refuses to start it, so a NoResponse here means the request
     // can no longer be stamped anywhere once this deadline (give or take the clock skew) passed.
     const sentAtMs = Date.now();
     const msg = (req.t === 'get' || req.t === 'put' || req.t === 'del' ? { ...req, id, sentAtMs, deadlineMs: sentAtMs + lifeMs } : { ...req, id }) as ClientRequest;
@@ -486,6 +595,7 @@ export class KvClient {
         continue;
       }
       this.counters.retransmitted++;
+      if (!p.retransmitted && (p.msg.t === 'get' || p.msg.t === 'put' || p.msg.t === 'del')) this.probeClock(p.to, now);
       p.retransmitted = true;
       this.send(p);
       p.waitMs = Math.min(p.waitMs * 2, retransmitCeilingMs);
@@ -495,16 +605,44 @@ export class KvClient {
     if (next < Infinity) this.arm(next);
   }
 
+  /**
+   * A coordinated request went unanswered for a round trip: ask its coordinator what time it is, so
+   * that a NoResponse can say whether the two clocks disagree (a coordinator ahead of this client by
+   * more than a request's life refuses every request as expired, silently). A side channel: one
+   * probe per coordinator at a time, at most one a second, never retransmitted, outside the counters.
+   */
+  private probeClock(to: NodeSpec, now: number): void {
+    if (now - (this.clockProbes.get(to.name)?.atMs ?? -Infinity) < clockProbeIntervalMs) return;
+    const id = this.takeId();
+    this.clockProbes.set(to.name, { id, atMs: now, sentMs: Date.now() });
+    this.sendDatagram(this.codec.encode({ t: 'time', id }), to);
+  }
+
+  /** A probe's answer: the coordinator's clock minus this client's, taken at the middle of the round trip. */
+  private clockAnswer(msg: Extract<ClientReply, { t: 'time.ok' }>, from: NodeSpec): void {
+    const probe = this.clockProbes.get(from.name);
+    if (probe === undefined || probe.id !== msg.id) return;
+    this.clockProbes.delete(from.name);
+    this.clockOffsets.set(from.name, { offsetMs: Math.round(msg.nowMs - (probe.sentMs + Date.now()) / 2), atMs: performance.now() });
+  }
+
   private rtoMs(): number {
     return this.rtt.timeoutMs();
   }
 
   private noReplyText(to: NodeSpec): string {
+    const clock = this.clockOffsets.get(to.name);
+    if (clock !== undefined && performance.now() - clock.atMs < clockProbeShownMs && Math.abs(clock.offsetMs) > this.config.maxClockSkewMs) {
+      const way = clock.offsetMs > 0 ? 'ahead of' : 'behind';
+      return `no reply from ${to.name} (${to.host}:${to.port}) within the deadline: its clock is about ${Math.abs(clock.offsetMs)} ms ${way} this client's ` +
+        `(max_clock_skew_ms ${this.config.maxClockSkewMs}; it answered a clock probe), ` +
+        `${clock.offsetMs > 0 ? 'so it takes this client\'s requests for expired ones and refuses them unanswered' : 'so it refuses this client\'s requests'}; fix the clock (NTP) of this host or of ${to.name}`;
+    }
     const noticeAt = this.cookieRefusedBy.get(to.name);
     if (noticeAt !== undefined && performance.now() - noticeAt < cookieNoticeShownMs) {
-      return `no reply from ${to.name} (${to.host}:${to.port}) within the deadline: it says this client's datagrams fail its HMAC check ` +
-        `(an unauthenticated notice): this client's cookie (${process.env.KV_COOKIE ? 'KV_COOKIE' : this.config.cookieFile}) is not the cluster's; ` +
-        `copy the cookie file from a replica host, or set the same KV_COOKIE`;
+      return `no reply from ${to.name} (${to.host}:${to.port}) within the deadline: it says this client's datagrams fail its check ` +
+        `(an unauthenticated notice): this client's credential (${this.credentialsFile}) is not one the cluster issued, or was issued again since; ` +
+        `ask an admin for one (kvc client add <id> --role R)`;
     }
     return `no reply from ${to.name} (${to.host}:${to.port}) within the deadline; is it running?`;
   }
@@ -517,7 +655,10 @@ export class KvClient {
     const decoded = this.codec.decodeMany(datagram);
     if (!decoded.ok) return this.drop(decoded.error);
     for (const _ of decoded.invalid) this.drop('invalid');
-    for (const msg of decoded.msgs) this.accept(msg);
+    for (const msg of decoded.msgs) {
+      if (msg.t === 'time.ok') this.clockAnswer(msg, from);
+      else this.accept(msg);
+    }
   }
 
   private accept(msg: Message): void {
@@ -561,24 +702,14 @@ function jittered(waitMs: number): number {
   return waitMs * (0.75 + Math.random() * 0.5);
 }
 
+function checkClientId(id: string): void {
+  if (!clientIdPattern.test(id)) throw new BadInputError(`client id: expected 1..64 characters from A-Z a-z 0-9 _ . @ -, got ${JSON.stringify(id)}`);
+}
+
 function nodeByName(config: ClusterConfig, name: string, what: string): NodeSpec {
   const spec = config.nodes.find((n) => n.name === name);
   if (spec === undefined) {
     throw new BadInputError(`${what}: unknown replica ${JSON.stringify(name)} (replicas: ${config.nodes.map((n) => n.name).join(', ')})`);
   }
   return spec;
-}
-
-/** The client only reads the cookie: a missing one means no replica has started, so none could answer. */
-function readCookie(path: string): Buffer {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ConfigError(`no cookie at ${path}: start the cluster first (npm start)`);
-    throw new ConfigError(`cookie ${path}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  const cookie = Buffer.from(text.trim(), 'utf8');
-  if (cookie.length < cookieBytesMin) throw new ConfigError(`cookie ${path}: ${cookie.length} bytes after trimming, under the minimum of ${cookieBytesMin}`);
-  return cookie;
 }

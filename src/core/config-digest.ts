@@ -3,7 +3,7 @@
 // the default byte-ordered one, the partitioner with its key limit. Two replicas
 // that disagree on these place keys differently or refuse each other's values, so they exchange no
 // replica traffic. Tuning fields (timeouts, gossip, repair mode, listen addresses) may differ.
-// CRC-32 is enough: this catches a stale or edited copy of the file, the cookie guards against forgery.
+// CRC-32 is enough: this catches a stale or edited copy of the file, the AEAD (io/seal.ts) guards against forgery.
 import { crc32 } from './crc32.js';
 import type { ClusterConfig } from './types.js';
 

@@ -414,7 +414,7 @@ export class Coordinator {
 }
 
 /**
- * A client request's identity: its id and sent time, both under the HMAC, and not the address it
+ * A client request's identity: its id and sent time, both sealed with it, and not the address it
  * came from, so the same datagram replayed from another address is still recognised (sameClient).
  */
 function clientOpKey(req: CoordinatedRequest): string {

@@ -1,13 +1,18 @@
 // What goes into a node and what comes out of it.
 import type { LogRecord } from './log-record.js';
+import type { Principal } from './authorization.js';
 import type { ClientReply, Message } from './messages.js';
 import type { Address } from './types.js';
 
 export type Input =
   /** Replay is done: start heartbeating and serving. */
   | { kind: 'start' }
-  /** A decoded, validated, authenticated datagram and the address it came from. */
-  | { kind: 'message'; from: Address; msg: Message }
+  /**
+   * A decoded, validated, authenticated datagram and the address it came from. `sender`: who its key
+   * proves sealed it (the runtime always says; absent only where no keys are in play, as in the
+   * simulator): the node refuses what the authorization table does not let that sender send.
+   */
+  | { kind: 'message'; from: Address; msg: Message; sender?: Principal }
   /** Time passed: retransmit, expire, heartbeat, sweep hints. */
   | { kind: 'tick' }
   /** Every record up to and including `upToLsn` is durable; the log is now `logBytes` long. */
@@ -22,7 +27,7 @@ export type Input =
   | { kind: 'dropped'; from: Address; reason: string }
   /**
    * An unauthenticated "bad cookie" notice came from this address: its owner says our datagrams fail
-   * its HMAC check. Anyone could send one, so it is only shown and logged, never acted upon.
+   * its authentication. Anyone could send one, so it is only shown and logged, never acted upon.
    */
   | { kind: 'cookie-notice'; from: Address };
 

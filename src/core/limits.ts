@@ -21,7 +21,7 @@ export const hashedHintsPerTargetMax = 100_000;
 
 /** One UDP datagram carries one message; stay well under the 65,507-byte IPv4 payload limit. */
 export const datagramBytesMax = 65_000;
-/** Room for the message envelope, the HMAC tag and a replica's name around one value. */
+/** Room for the message envelope, the seal's header and tag and a replica's name around one value. */
 export const envelopeBytesMax = 5_000;
 /** The largest value (UTF-8 bytes) any configuration may allow: the largest message still fits one datagram. */
 export const valueBytesMaxCeiling = datagramBytesMax - envelopeBytesMax;
@@ -129,3 +129,15 @@ export const slowRequestsKeptMax = 16;
 export const slowRequestLinesPerSecondMax = 10;
 /** Traces trace_probability sampled that a node keeps for `state`, newest last. */
 export const sampledTracesKeptMax = 16;
+/**
+ * Datagram counters one sender session's replay window spans (RFC 6479; WireGuard's 8192): a
+ * sender's counter is shared by everything it sends under one key, so this is also how far a
+ * datagram may be overtaken by the sender's later ones (to any destination) and still be accepted.
+ */
+export const replayWindowCounters = 8_192;
+/** Peer keys one keyring holds at once (rotation installs a new one beside the one in use). */
+export const keyringKeysMax = 8;
+/** Sender sessions (with their replay windows and traffic keys) a process remembers, least recently heard first out. */
+export const sealSessionsMax = 2_048;
+/** A sender never seals more datagrams than this under one session (the counter is a JS integer); it would start a new session first. */
+export const sealCounterMax = Number.MAX_SAFE_INTEGER;

@@ -7,6 +7,7 @@ import { parseState, type StateReport } from './state.js';
 import { parseReplicaSteps, parseTraceReport, type TraceEvent, type TraceReport } from './trace.js';
 import { byteOrdered, type KeyCheck } from './keyspace.js';
 import { utf8Bytes } from './text.js';
+import { roles, type Role } from './authorization.js';
 import { clientErrors, levels, type ClientError, type Key, type Level, type NodeIndex, type Stamp, type StoredValue } from './types.js';
 
 // ---- client <-> coordinator ----------------------------------------------------------------
@@ -33,7 +34,22 @@ export interface StatusRequest { t: 'status'; id: number }
 export interface RepairRequest { t: 'repair'; id: number; trace?: true }
 /** Everything the replica knows (state.ts): for kvc state, kvc top. */
 export interface StateRequest { t: 'state'; id: number }
-export type ClientRequest = GetRequest | PutRequest | DelRequest | LocalRequest | StatusRequest | RepairRequest | StateRequest;
+/**
+ * Admin, at `atMs`: issue (again: a new key) or revoke the credential of client `client`,
+ * known on the wire by `number`. Every replica stores it durably before answering; the role is the
+ * replicas' record, never the client's claim.
+ */
+export interface ClientSetRequest { t: 'client.set'; id: number; client: string; number: number; role: Role; atMs: number; revoked: boolean }
+/**
+ * What time it is on the replica. A client whose request went unanswered asks, so that its
+ * NoResponse can say when the coordinator's clock and its own disagree (a coordinator refuses a
+ * request past its deadline by its own clock without a word: see coordinator.ts).
+ */
+export interface TimeRequest { t: 'time'; id: number }
+export const keyringOps = ['list', 'install', 'use', 'remove'] as const;
+/** Admin: one step of a peer key rotation on this replica (kvc keyring), durable before the answer; `key` (hex) for install only. */
+export interface KeyringRequest { t: 'keyring'; id: number; op: (typeof keyringOps)[number]; keyId: number; key: string | null }
+export type ClientRequest = GetRequest | PutRequest | DelRequest | LocalRequest | StatusRequest | RepairRequest | ClientSetRequest | TimeRequest | KeyringRequest | StateRequest;
 /** The client requests a coordinator fans out to the replicas of their key. */
 export type CoordinatedRequest = GetRequest | PutRequest | DelRequest;
 
@@ -52,7 +68,13 @@ export interface FailReply extends Traced {
   acks?: number; required?: number;
 }
 export interface StateReply { t: 'state.ok'; id: number; state: StateReport }
-export type ClientReply = GetReply | PutReply | DelReply | LocalReply | StatusReply | RepairReply | FailReply | StateReply;
+/** The credential's key as this replica derives it (hex; null once revoked): every replica derives the same. */
+export interface ClientSetReply { t: 'client.ok'; id: number; client: string; number: number; key: string | null; node: string }
+/** The replica's wall clock when it answered. */
+export interface TimeReply { t: 'time.ok'; id: number; nowMs: number; node: string }
+/** The replica's peer key ids after the step, and the one it seals with. */
+export interface KeyringReply { t: 'keyring.ok'; id: number; node: string; keys: number[]; use: number }
+export type ClientReply = GetReply | PutReply | DelReply | LocalReply | StatusReply | RepairReply | ClientSetReply | TimeReply | KeyringReply | FailReply | StateReply;
 
 /** A range of the ring in slots (0..255; under the byte-ordered partitioner a slot is its key). */
 export interface RangeReport { first: number; last: number; replicas: string[] }
@@ -66,9 +88,9 @@ export interface PeerReport {
   clockRefused: boolean;
   /** Its heartbeats carry another config digest: no replica traffic either way. */
   configMismatch: boolean;
-  /** Datagrams from its address failed the HMAC check lately (it has another cookie). */
+  /** Datagrams from its address failed authentication lately (it has another keyring). */
   forged: boolean;
-  /** It told us lately (unauthenticated notice) that our datagrams fail its HMAC check. */
+  /** It told us lately (unauthenticated notice) that our datagrams fail its authentication. */
   refusesOurCookie: boolean;
 }
 /** Anti-entropy with one peer since this node started: rounds finished, when the last one did, keys repaired each way. */
@@ -247,6 +269,14 @@ function describe(v: unknown): string {
   return Array.isArray(v) ? 'an array' : typeof v;
 }
 
+/** A client's name: what `kvc client add` was given. */
+export const clientIdPattern = /^[A-Za-z0-9_.@-]{1,64}$/;
+function clientId(o: Record<string, unknown>): string {
+  const v = o.client;
+  if (typeof v !== 'string' || !clientIdPattern.test(v)) fail(`client: expected 1..64 characters from A-Z a-z 0-9 _ . @ -, got ${describe(v)}`);
+  return v;
+}
+
 /** Only the types: whether the age is acceptable is the coordinator's call, by its own clock. */
 function requestAge(o: Record<string, unknown>): RequestAge {
   const age: RequestAge = { sentAtMs: uint(o, 'sentAtMs'), deadlineMs: uint(o, 'deadlineMs') };
@@ -356,6 +386,25 @@ function validateOrThrow(x: unknown, valueBytesMax: number, keys: KeyCheck): Mes
     case 'local': return { t: 'local', id: uint(o, 'id'), key: key(o, keys) };
     case 'status': return { t: 'status', id: uint(o, 'id') };
     case 'repair': return { t: 'repair', id: uint(o, 'id') };
+    case 'client.set': {
+      const role = o.role;
+      if (typeof role !== 'string' || !(roles as readonly string[]).includes(role)) fail(`role: expected one of ${roles.join(', ')}, got ${describe(role)}`);
+      if (typeof o.revoked !== 'boolean') fail(`revoked: expected true or false, got ${describe(o.revoked)}`);
+      return { t: 'client.set', id: uint(o, 'id'), client: clientId(o), number: uint(o, 'number', 0xffff_ffff), role: role as Role, atMs: uint(o, 'atMs'), revoked: o.revoked };
+    }
+    case 'time': return { t: 'time', id: uint(o, 'id') };
+    case 'keyring': {
+      if (typeof o.op !== 'string' || !(keyringOps as readonly string[]).includes(o.op)) fail(`op: expected one of ${keyringOps.join(', ')}, got ${describe(o.op)}`);
+      if (o.key !== null && (typeof o.key !== 'string' || !/^[0-9a-f]{64}$/.test(o.key))) fail('key: expected 64 hex digits or null');
+      return { t: 'keyring', id: uint(o, 'id'), op: o.op as KeyringRequest['op'], keyId: uint(o, 'keyId', 0xffff_ffff), key: o.key };
+    }
+    case 'keyring.ok':
+      return { t: 'keyring.ok', id: uint(o, 'id'), node: text(o, 'node', nodeNameBytesMax), keys: list(o.keys, 'keys', 64).map((k) => uint({ k }, 'k', 0xffff_ffff)), use: uint(o, 'use', 0xffff_ffff) };
+    case 'time.ok': return { t: 'time.ok', id: uint(o, 'id'), nowMs: uint(o, 'nowMs'), node: text(o, 'node', nodeNameBytesMax) };
+    case 'client.ok': {
+      const k = o.key === null ? null : text(o, 'key', 64);
+      return { t: 'client.ok', id: uint(o, 'id'), client: clientId(o), number: uint(o, 'number', 0xffff_ffff), key: k, node: text(o, 'node', nodeNameBytesMax) };
+    }
     case 'get.ok': return { t: 'get.ok', id: uint(o, 'id'), key: key(o, keys), ...version(o, valueBytesMax), coordinator: text(o, 'coordinator', nodeNameBytesMax) };
     case 'put.ok': return { t: 'put.ok', id: uint(o, 'id'), key: key(o, keys), stamp: stamp(o.stamp), coordinator: text(o, 'coordinator', nodeNameBytesMax) };
     case 'del.ok': return { t: 'del.ok', id: uint(o, 'id'), key: key(o, keys), stamp: stamp(o.stamp), coordinator: text(o, 'coordinator', nodeNameBytesMax) };
@@ -430,10 +479,10 @@ export function validate(x: unknown, valueBytesMax: number = valueBytesMaxCeilin
 }
 
 export function isClientRequest(m: Message): m is ClientRequest {
-  return m.t === 'get' || m.t === 'put' || m.t === 'del' || m.t === 'local' || m.t === 'status' || m.t === 'repair' || m.t === 'state';
+  return m.t === 'get' || m.t === 'put' || m.t === 'del' || m.t === 'local' || m.t === 'status' || m.t === 'repair' || m.t === 'state' || m.t === 'client.set' || m.t === 'time' || m.t === 'keyring';
 }
 export function isClientReply(m: Message): m is ClientReply {
-  return m.t === 'get.ok' || m.t === 'put.ok' || m.t === 'del.ok' || m.t === 'local.ok' || m.t === 'status.ok' || m.t === 'repair.ok' || m.t === 'fail' || m.t === 'state.ok';
+  return m.t === 'get.ok' || m.t === 'put.ok' || m.t === 'del.ok' || m.t === 'local.ok' || m.t === 'status.ok' || m.t === 'repair.ok' || m.t === 'state.ok' || m.t === 'client.ok' || m.t === 'time.ok' || m.t === 'keyring.ok' || m.t === 'fail';
 }
 export function isPeerMessage(m: Message): m is PeerMessage {
   return 'from' in m;

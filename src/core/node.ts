@@ -1,6 +1,7 @@
 // A ringkv replica and coordinator as one synchronous state machine: inputs in, effects out.
 // It never touches a socket, a file, a timer, the clock or Math.random (see ARCHITECTURE.md).
 import { AntiEntropy } from './anti-entropy.js';
+import { refusal, refusalText, type Principal, type Refusal } from './authorization.js';
 import { Coordinator } from './coordinator.js';
 import { PeerDedup } from './dedup.js';
 import type { Effect, Input, LogEvent } from './effects.js';
@@ -270,10 +271,10 @@ export class Node {
     this.clockMs = nowMs; // with its fraction, for the HLC's counter (see hlc.counterPerMs)
     switch (input.kind) {
       case 'start': this.start(); break;
-      case 'message': if (this.started) this.receive(input.from, input.msg); break;
+      case 'message': if (this.started) this.receive(input.from, input.msg, input.sender); break;
       case 'tick': if (this.started) this.tick(); break;
       case 'synced': this.synced(input.upToLsn, input.logBytes); break;
-      case 'dropped': this.countDrop(input.reason); if (input.reason === 'forged') this.forgedFrom(input.from); break;
+      case 'dropped': this.countDrop(input.reason); if (input.reason === 'forged' || input.reason === 'unknown-key') this.forgedFrom(input.from); break;
       case 'append-failed': this.appendFailed(input.fromLsn, input.toLsn, input.reason); break;
       case 'cookie-notice': this.cookieNotice(input.from); break;
     }
@@ -305,12 +306,27 @@ export class Node {
     this.antiEntropy.start();
   }
 
-  private receive(from: Address, msg: Message): void {
+  private receive(from: Address, msg: Message, sender: Principal | undefined): void {
+    if (sender !== undefined) {
+      const why = refusal(msg, sender);
+      if (why !== null) return this.refuse(from, msg, sender, why);
+    }
     if (isClientRequest(msg)) return this.onClientRequest(from, msg);
     if (!('from' in msg)) return this.countDrop('unexpected');
     const peer = msg.from;
     if (peer === this.self || this.addresses[peer] !== from) return this.countDrop('spoofed');
     this.onPeerMessage(peer, msg);
+  }
+
+  /**
+   * A message its sender may not send: counted by reason; a client is told why (sealed under its own
+   * credential, so only it can read it), a replica message from a client changes nothing.
+   */
+  private refuse(from: Address, msg: Message, sender: Principal, why: Refusal): void {
+    this.countDrop(why);
+    if (sender.kind === 'client' && isClientRequest(msg)) {
+      this.reply(from, { t: 'fail', id: msg.id, error: 'Forbidden', message: refusalText(msg, sender, why) });
+    }
   }
 
   private onPeerMessage(peer: NodeIndex, msg: Message): void {
@@ -626,6 +642,8 @@ export class Node {
       case 'status': return this.reply(client, { t: 'status.ok', id: req.id, status: this.status() });
       case 'repair': return this.onRepair(client, req);
       case 'state': return this.reply(client, { t: 'state.ok', id: req.id, state: this.state() });
+      case 'time': return this.reply(client, { t: 'time.ok', id: req.id, nowMs: this.nowMs, node: this.name });
+      case 'client.set': case 'keyring': return this.countDrop('unexpected'); // the runtime keeps credentials and keys (io/)
       default: return this.coordinator.request(client, req);
     }
   }

@@ -1,6 +1,6 @@
-// What a node checks about each peer before it trusts its traffic, beside the HMAC: that its clock
+// What a node checks about each peer before it trusts its traffic, beside the AEAD: that its clock
 // is within max_clock_skew_ms of ours, that its config agrees with ours (config-digest.ts), and
-// whether either side's datagrams are being refused as forged (another cookie). Each problem is
+// whether either side's datagrams are being refused as forged (another keyring). Each problem is
 // logged with the peer's name at most once a minute, and shown in status.
 import type { LogEvent } from './effects.js';
 import { cookieProblemShownMs, peerProblemLogIntervalMs } from './limits.js';
@@ -85,18 +85,18 @@ export class PeerChecks {
       `beyond max_clock_skew_ms (${this.maxSkewMs}); not stored, clock not moved`);
   }
 
-  /** A datagram from the peer's address failed the HMAC check. */
+  /** A datagram from the peer's address failed authentication (forged, or under a key this replica does not hold). */
   forged(peer: NodeIndex, nowMs: number): void {
     this.state(peer).forgedAtMs = nowMs;
-    this.logPeer(peer, 'forged', nowMs, `datagrams from ${this.nameOf(peer)}'s address fail the HMAC check: it runs with another cookie ` +
-      `(copy the cookie file to every host, or set the same KV_COOKIE everywhere); it has been told so`);
+    this.logPeer(peer, 'forged', nowMs, `datagrams from ${this.nameOf(peer)}'s address fail authentication: it runs with another keyring ` +
+      `(copy the keyring file to every replica host); it has been told so`);
   }
 
-  /** The peer said (unauthenticated, so only a hint) that our datagrams fail its HMAC check. */
+  /** The peer said (unauthenticated, so only a hint) that our datagrams fail its authentication. */
   refusesOurCookie(peer: NodeIndex, nowMs: number): void {
     this.state(peer).refusesOurCookieAtMs = nowMs;
-    this.logPeer(peer, 'notice', nowMs, `${this.nameOf(peer)} says our datagrams fail its HMAC check (an unauthenticated notice): ` +
-      `this replica's cookie differs from its cookie`);
+    this.logPeer(peer, 'notice', nowMs, `${this.nameOf(peer)} says our datagrams fail its authentication (an unauthenticated notice): ` +
+      `this replica's keyring differs from its keyring`);
   }
 
   report(peer: NodeIndex, nowMs: number): { clockOffsetMs: number | null; clockRefused: boolean; configMismatch: boolean; forged: boolean; refusesOurCookie: boolean } {

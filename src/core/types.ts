@@ -36,7 +36,8 @@ export const repairModes = ['hinted-handoff', 'read-repair', 'both'] as const;
 export type RepairMode = (typeof repairModes)[number];
 
 /** The errors a client can be answered with. */
-export const clientErrors = ['Unavailable', 'Timeout', 'Overloaded', 'InvalidRequest'] as const;
+/** Forbidden: the request's credential is revoked, or its role does not allow the request (core/authorization.ts). */
+export const clientErrors = ['Unavailable', 'Timeout', 'Overloaded', 'InvalidRequest', 'Forbidden'] as const;
 export type ClientError = (typeof clientErrors)[number];
 
 /** "host:port" of a UDP endpoint. */

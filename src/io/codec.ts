@@ -1,15 +1,17 @@
-// The wire format: one datagram = [32-byte HMAC-SHA256 tag][CBOR payload], tag = HMAC(cookie, payload).
-// The payload is one message (a CBOR map) or several to the same destination (a CBOR array of
-// maps): coalescing what one event-loop turn sends to a peer saves a syscall and an HMAC per message.
-// The tag is checked before the payload reaches the CBOR decoder, so bytes from anyone without the
-// cookie are never parsed. decode never throws: every refusal is a value the runtime counts.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+// The wire format: one datagram = a CBOR payload sealed by seal.ts (cleartext header, AES-256-GCM,
+// tag). The payload is one message (a CBOR map) or several to the same destination (a CBOR array of
+// maps): coalescing what one event-loop turn sends to a peer saves a syscall and a seal per message.
+// The datagram is opened (authenticated, decrypted, checked against its session's replay window)
+// before the payload reaches the CBOR decoder, so bytes from anyone without a key are never parsed.
+// decode never throws: every refusal is a value the runtime counts.
 import { Encoder } from 'cbor-x';
 import { datagramBytesMax, valueBytesMaxCeiling } from '../core/limits.js';
 import { byteOrdered, type KeyCheck } from '../core/keyspace.js';
 import { validate, type Message } from '../core/messages.js';
+import { Opener, Sealer, sealOverheadBytes, type KeyLookup, type OpenError, type Origin, type SealKey } from './seal.js';
 
-export const tagBytes = 32;
+/** Bytes sealing adds around a payload (header and AEAD tag). */
+export const tagBytes = sealOverheadBytes;
 /** Nesting a decoded payload may have; our deepest message (status.ok) needs 5. */
 const payloadDepthMax = 16;
 
@@ -18,10 +20,20 @@ const strayBreak: unknown = (() => {
   try { return new Encoder({ mapsAsObjects: true, useRecords: false }).decode(Uint8Array.of(0xff)); } catch { return undefined; }
 })();
 
-export type DecodeError = 'short' | 'forged' | 'cbor' | 'invalid' | 'oversize';
-export type Decoded = { ok: true; msg: Message } | { ok: false; error: DecodeError; detail: string };
-/** A datagram's messages; `invalid` holds the reasons for the ones in a batch that validate refused. */
-export type DecodedMany = { ok: true; msgs: Message[]; invalid: string[] } | { ok: false; error: DecodeError; detail: string };
+export type DecodeError = OpenError | 'cbor' | 'invalid' | 'oversize';
+export type Decoded = { ok: true; msg: Message; origin: Origin } | { ok: false; error: DecodeError; detail: string };
+/** A datagram's messages and who sealed it; `invalid` holds the reasons for the ones in a batch that validate refused. */
+export type DecodedMany = { ok: true; msgs: Message[]; invalid: string[]; origin: Origin } | { ok: false; error: DecodeError; detail: string };
+
+/** What a process seals with and accepts (see io/keys.ts for replicas' and clients'). */
+export interface CodecKeys {
+  /** The header's sender: a replica's node index, or a client's credential number. */
+  sender: number;
+  /** The key encode seals under unless told another (a replica: the peer key in use, read at each send; a client: its credential). */
+  send: SealKey;
+  /** The base key for an incoming datagram's (class, keyId, sender), or null: refused as unknown-key. */
+  keyFor: KeyLookup;
+}
 
 /** Messages one datagram may carry. */
 export const messagesPerDatagramMax = 1_024;
@@ -29,42 +41,50 @@ export const messagesPerDatagramMax = 1_024;
 const arrayHeaderBytesMax = 3;
 
 export class Codec {
-  private readonly cookie: Buffer;
   // Plain maps with string keys come back as plain objects; no record extension on the wire.
   private readonly cbor = new Encoder({ mapsAsObjects: true, useRecords: false });
+  private readonly sealer: Sealer;
+  private readonly opener: Opener;
+  private readonly keys: CodecKeys;
 
-  /** `keys`: the cluster's key space, which says what a key on the wire is (byte-ordered 0..255 by default). */
-  constructor(cookie: Uint8Array, private readonly valueBytesMax: number, private readonly keys: KeyCheck = byteOrdered) {
-    if (cookie.length === 0) throw new Error('codec: empty cookie');
+  /** `keySpace`: the cluster's key space, which says what a key on the wire is (byte-ordered 0..255 by default). */
+  constructor(keys: CodecKeys, private readonly valueBytesMax: number, private readonly keySpace: KeyCheck = byteOrdered) {
     if (!Number.isInteger(valueBytesMax) || valueBytesMax < 1 || valueBytesMax > valueBytesMaxCeiling) {
       throw new Error(`codec: valueBytesMax ${valueBytesMax} outside 1..${valueBytesMaxCeiling}`);
     }
-    this.cookie = Buffer.from(cookie);
+    this.sealer = new Sealer(keys.sender);
+    this.opener = new Opener(keys.keyFor);
+    this.keys = keys;
   }
 
   /** Throws only on a caller bug: a message too big for one datagram. */
-  encode(msg: Message): Buffer {
+  encode(msg: Message, key: SealKey = this.keys.send): Buffer {
     const payload = this.cbor.encode(msg);
     const total = tagBytes + payload.length;
     if (total > datagramBytesMax) {
       throw new Error(`codec: a '${msg.t}' message encodes to ${total} bytes, over the datagram limit of ${datagramBytesMax}`);
     }
-    return Buffer.concat([this.tagOf(payload), payload], total);
+    return this.sealer.seal(payload, key);
+  }
+
+  /** Seals any payload bytes as a datagram (for tests that need authenticated bytes the encoder would never make). */
+  sealPayload(payload: Uint8Array, key: SealKey = this.keys.send): Buffer {
+    return this.sealer.seal(payload, key);
   }
 
   /**
    * Messages for one destination, in as few datagrams as fit, in order. A lone message goes as a
    * plain map; several as an array (items encoded one by one: an array header plus its items is CBOR).
    */
-  encodeBatch(msgs: readonly Message[]): Buffer[] {
-    if (msgs.length === 1) return [this.encode(msgs[0]!)];
+  encodeBatch(msgs: readonly Message[], key: SealKey = this.keys.send): Buffer[] {
+    if (msgs.length === 1) return [this.encode(msgs[0]!, key)];
     const datagrams: Buffer[] = [];
     let items: Buffer[] = [];
     let bytes = tagBytes + arrayHeaderBytesMax;
     const flush = () => {
       if (items.length === 0) return;
       const payload = items.length === 1 ? items[0]! : Buffer.concat([arrayHeader(items.length), ...items]);
-      datagrams.push(Buffer.concat([this.tagOf(payload), payload]));
+      datagrams.push(this.sealer.seal(payload, key));
       items = [];
       bytes = tagBytes + arrayHeaderBytesMax;
     };
@@ -85,10 +105,10 @@ export class Codec {
   decodeMany(datagram: Uint8Array): DecodedMany {
     const payload = this.authenticated(datagram);
     if (!payload.ok) return payload;
-    const decoded = payload.value;
+    const { value: decoded, origin } = payload;
     if (!Array.isArray(decoded)) {
-      const v = validate(decoded, this.valueBytesMax, this.keys);
-      return v.ok ? { ok: true, msgs: [v.msg], invalid: [] } : refuse('invalid', v.reason);
+      const v = validate(decoded, this.valueBytesMax, this.keySpace);
+      return v.ok ? { ok: true, msgs: [v.msg], invalid: [], origin } : refuse('invalid', v.reason);
     }
     if (decoded.length === 0 || decoded.length > messagesPerDatagramMax) {
       return refuse('invalid', `a batch of ${decoded.length} messages (1..${messagesPerDatagramMax} allowed)`);
@@ -96,30 +116,27 @@ export class Codec {
     const msgs: Message[] = [];
     const invalid: string[] = [];
     for (const item of decoded) {
-      const v = validate(item, this.valueBytesMax, this.keys);
+      const v = validate(item, this.valueBytesMax, this.keySpace);
       if (v.ok) msgs.push(v.msg);
       else invalid.push(v.reason);
     }
-    return { ok: true, msgs, invalid };
+    return { ok: true, msgs, invalid, origin };
   }
 
   decode(datagram: Uint8Array): Decoded {
     const payload = this.authenticated(datagram);
     if (!payload.ok) return payload;
-    const v = validate(payload.value, this.valueBytesMax, this.keys);
-    return v.ok ? { ok: true, msg: v.msg } : refuse('invalid', v.reason);
+    const v = validate(payload.value, this.valueBytesMax, this.keySpace);
+    return v.ok ? { ok: true, msg: v.msg, origin: payload.origin } : refuse('invalid', v.reason);
   }
 
-  /** The decoded payload of a datagram whose tag is right and whose CBOR is plain data. */
-  private authenticated(datagram: Uint8Array): { ok: true; value: unknown } | { ok: false; error: DecodeError; detail: string } {
+  /** The decoded payload of a datagram that opened (authentic, not replayed) and whose CBOR is plain data. */
+  private authenticated(datagram: Uint8Array): { ok: true; value: unknown; origin: Origin } | { ok: false; error: DecodeError; detail: string } {
     const n = datagram.length;
-    if (n < tagBytes + 1) return refuse('short', `${n} bytes, under the ${tagBytes + 1}-byte minimum (tag and payload)`);
     if (n > datagramBytesMax) return refuse('oversize', `${n} bytes, over the datagram limit of ${datagramBytesMax}`);
-    const bytes = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength);
-    const payload = bytes.subarray(tagBytes);
-    if (!timingSafeEqual(bytes.subarray(0, tagBytes), this.tagOf(payload))) {
-      return refuse('forged', 'HMAC tag does not match (another cookie, or altered in transit)');
-    }
+    const opened = this.opener.open(datagram);
+    if (!opened.ok) return opened;
+    const payload = opened.payload;
     let decoded: unknown;
     try {
       decoded = this.cbor.decode(payload);
@@ -128,11 +145,7 @@ export class Codec {
     }
     const problem = nonPlainData(decoded, 0);
     if (problem !== null) return refuse('cbor', problem);
-    return { ok: true, value: decoded };
-  }
-
-  private tagOf(payload: Uint8Array): Buffer {
-    return createHmac('sha256', this.cookie).update(payload).digest();
+    return { ok: true, value: decoded, origin: opened.origin };
   }
 }
 

@@ -1,5 +1,5 @@
-// The "bad cookie" notice: a replica that receives a datagram whose HMAC tag fails answers it with
-// these few plain bytes, so a sender with the wrong cookie learns so within a round trip instead
+// The "bad cookie" notice: a replica that receives a datagram that fails authentication answers it with
+// these few plain bytes, so a sender with the wrong keys learns so within a round trip instead
 // of timing out in silence. The notice cannot be authenticated (the two sides share no key), so a
 // receiver takes it only as a hint to log and show, never as a reason to act. It is shorter than
 // any real datagram (tag + payload), so it cannot be mistaken for one, and it is smaller than what

@@ -13,7 +13,7 @@ import type { Address } from '../core/types.js';
 export const requestKinds = ['get', 'put', 'del', 'local', 'status', 'repair', 'state'] as const;
 export type RequestKind = (typeof requestKinds)[number];
 /** The coordinator's own error answers, counted by kind. */
-export const errorKinds = ['Unavailable', 'Timeout', 'Overloaded', 'InvalidRequest'] as const;
+export const errorKinds = ['Unavailable', 'Timeout', 'Overloaded', 'InvalidRequest', 'Forbidden'] as const;
 export type ErrorKindCounted = (typeof errorKinds)[number];
 
 /** Rates and the p99 cover this much of the recent past. */
@@ -118,6 +118,7 @@ export class ReplicaMetrics {
 
   /** A client request as received; a retransmission (same sender and id) is not counted again. */
   requestIn(from: Address, msg: ClientRequest, nowMs: number): void {
+    if (msg.t === 'client.set' || msg.t === 'keyring' || msg.t === 'time') return; // admins' changes, a clock probe: not request kinds of the figures
     const id = `${from} ${msg.id}`;
     if (this.awaiting.has(id)) return;
     this.requests[msg.t]++;

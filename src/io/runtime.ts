@@ -6,17 +6,22 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Effect, Input, LogEvent } from '../core/effects.js';
-import { isClientReply, isClientRequest, type Message } from '../core/messages.js';
+import { isClientReply, isClientRequest, type ClientReply, type ClientSetRequest, type KeyringRequest, type Message } from '../core/messages.js';
 import { dropLogIntervalMs } from '../core/limits.js';
 import { encodeRecord, type LogRecord } from '../core/log-record.js';
 import { Node } from '../core/node.js';
 import { count } from '../core/text.js';
 import { Outbox, type Outgoing } from '../core/outbox.js';
-import type { Address, NodeSpec, RepairMode } from '../core/types.js';
+import { refusal, type Principal } from '../core/authorization.js';
+import type { Address, ClusterConfig, NodeSpec, RepairMode } from '../core/types.js';
 import { Codec } from './codec.js';
+import { ClientRegistry } from './client-registry.js';
+import { credentialsPath, writeBootstrapCredential } from './credentials.js';
+import { applyKeyringChange, keyringPath, loadKeyring, saveKeyring, type Keyring } from './keyring.js';
+import { replicaKeys, type ReplicaKeys } from './keys.js';
+import type { Origin, SealKey } from './seal.js';
 import { ConfigError, loadConfig, nodeIndexByName } from './config.js';
 import { keySpaceOf } from '../core/keyspace.js';
-import { cookieFromEnvironment, loadCookie } from './cookie.js';
 import { badCookieNotice, isBadCookieNotice, NoticeLimiter } from './cookie-notice.js';
 import { nextGeneration, recordCleanStop } from './generation.js';
 import { LogFullError, openLog, type LogFile } from './log-file.js';
@@ -33,6 +38,8 @@ export const tickIntervalMs = 5;
  */
 const syncOnLoopMsMax = 20;
 const slowSyncBackoffMs = 1_000;
+/** Client addresses whose credential the runtime remembers, to seal their replies under it. */
+const clientAddressesMax = 65_536;
 /** At stop: fsync rounds to run while the node keeps appending in answer to the previous one. */
 const stopSyncRoundsMax = 8;
 
@@ -70,14 +77,17 @@ export interface Replica {
   stop(): Promise<void>;
 }
 
-/** Loads the config and cookie, binds the port, replays the log and starts serving. */
+/** Loads the config, the keyring and the client registry, binds the port, replays the log and starts serving. */
 export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   const config = await resolveHosts(loadConfig(opts.configPath));
   const self = nodeIndexByName(config, opts.name);
   const spec = config.nodes[self]!;
   const logger = opts.logger ?? createLogger(spec.name);
   const dataDir = opts.dataDir ?? join(config.dataDir, spec.name);
-  const codec = new Codec(cookieFromEnvironment() ?? clusterCookie(config.cookieFile, dataDir, spec.name, logger), config.valueBytesMax, keySpaceOf(config));
+  const keyring = clusterKeyring(config, dataDir, spec.name, logger);
+  const clients = ClientRegistry.load(dataDir, keyring.clientRoot);
+  const keys = replicaKeys(keyring, clients, self);
+  const codec = new Codec(keys, config.valueBytesMax, keySpaceOf(config));
 
   // Bind first: the port doubles as a lock, so a second kvd of this replica fails here, before it
   // could touch the log the first one is writing. Datagrams before start are ignored (senders retry).
@@ -119,7 +129,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   const metrics = new ReplicaMetrics(Date.now());
   let servingWrites = () => {};
   const writesServed = new Promise<void>((resolve) => { servingWrites = resolve; });
-  const started = new Runtime(node, codec, opened.log, logger, opts.onFatal ?? (() => {}), metrics, () => servingWrites(), dataDir);
+    const started = new Runtime(node, codec, keys, clients, { ring: keyring, path: keyringPath(config) }, opened.log, logger, opts.onFatal ?? (() => {}), metrics, () => servingWrites(), dataDir);
   runtime = started;
   started.start(udp);
   const snapshot = () => {
@@ -130,19 +140,28 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
 }
 
 /**
- * The cluster's cookie. Only a replica with an empty data dir may make it (the first start of a new
- * cluster): one that already holds data belongs to a cluster whose cookie exists somewhere, and a
- * new one would cut it off from its peers in silence (they drop its datagrams as forged).
+ * The cluster's peer keyring. Only a replica with an empty data dir may make it (the first start of a
+ * new cluster), and the one that does also writes the admin credential for the local user beside it:
+ * a replica that already holds data belongs to a cluster whose keyring exists somewhere, and a new
+ * one would cut it off from its peers in silence (they refuse its datagrams as unknown-key).
  */
-function clusterCookie(cookieFile: string, dataDir: string, name: string, logger: Logger): Buffer {
+function clusterKeyring(config: ClusterConfig, dataDir: string, name: string, logger: Logger): Keyring {
+  const path = keyringPath(config);
   const holdsData = entriesOf(dataDir).length > 0;
-  const { cookie, created } = loadCookie(cookieFile, { mayCreate: !holdsData });
-  if (cookie === null) {
-    throw new ConfigError(`${name}: no cookie at ${cookieFile}, but ${dataDir} already holds data: copy the cluster's cookie `
-      + `there (the same file every replica and kvc read) rather than let this replica make a new one that its peers would refuse`);
+  const { keyring, created } = loadKeyring(path, { mayCreate: !holdsData });
+  if (keyring === null) {
+    throw new ConfigError(`${name}: no keyring at ${path}, but ${dataDir} already holds data: copy the cluster's keyring `
+      + `there (the same file every replica reads) rather than let this replica make a new one that its peers would refuse`);
   }
-  if (created) logger.info({ event: 'cookie-created' }, `made a new cluster cookie at ${cookieFile} (mode 0600; every replica and kvc of this cluster need this file)`);
-  return cookie;
+  if (created) {
+    const credentials = credentialsPath(config);
+    if (!writeBootstrapCredential(credentials, keyring.clientRoot)) {
+      logger.warn({ event: 'keyring-created' }, `${credentials} is there already, from before this new keyring: it opens nothing here; remove it and restart, or issue a credential`);
+    }
+    logger.info({ event: 'keyring-created' }, `made a new peer keyring at ${path} (mode 0600; every replica of this cluster needs this file, and no client) `
+      + `and the admin's credential at ${credentials} (what kvc uses by default)`);
+  }
+  return keyring;
 }
 
 function entriesOf(dir: string): string[] {
@@ -197,12 +216,17 @@ class Runtime {
   private readonly outgoing = new Map<Address, Message[]>();
   private flushScheduled = false;
   private readonly notices = new NoticeLimiter();
+  /** The credential each client address last sent under: its replies are sealed under it (least recently heard first out). */
+  private readonly clientKeys = new Map<Address, SealKey>();
   /** log.recordsWritten as of the last log write reported to the metrics. */
   private recordsReported = 0;
 
   constructor(
     private readonly node: Node,
     private readonly codec: Codec,
+    private readonly keys: ReplicaKeys,
+    private readonly clients: ClientRegistry,
+    private readonly keyring: { ring: Keyring; path: string },
     private readonly log: LogFile,
     private readonly logger: Logger,
     private readonly onFatal: (error: Error) => void,
@@ -233,15 +257,78 @@ class Runtime {
     if (isBadCookieNotice(bytes)) return this.step({ kind: 'cookie-notice', from });
     const decoded = this.codec.decodeMany(bytes);
     if (!decoded.ok) {
-      if (decoded.error === 'forged' && this.notices.allow(from, Date.now())) this.udp?.send(from, badCookieNotice);
+      if ((decoded.error === 'forged' || decoded.error === 'unknown-key') && this.notices.allow(from, Date.now())) this.udp?.send(from, badCookieNotice);
       return this.drop(from, decoded.error, decoded.detail);
     }
-    // The node checks that a replica's message comes from that replica's address ('spoofed').
+    const sender = this.principal(decoded.origin);
+    if (sender === null) return this.drop(from, 'unknown-key', 'a credential revoked meanwhile');
+    if (sender.kind === 'client') this.heardClient(from, decoded.origin.keyId);
+    // The node checks that the sender may send each message (core/authorization.ts), and that a
+    // replica's message comes from that replica's address ('spoofed').
     for (const msg of decoded.msgs) {
+      if (msg.t === 'client.set' && refusal(msg, sender) === null) {
+        this.setClient(from, msg);
+        continue;
+      }
+      if (msg.t === 'keyring' && refusal(msg, sender) === null) {
+        this.changeKeyring(from, msg);
+        continue;
+      }
       if (isClientRequest(msg)) this.metrics.requestIn(from, msg, Date.now());
-      this.step({ kind: 'message', from, msg });
+      this.step({ kind: 'message', from, msg, sender });
     }
     for (const reason of decoded.invalid) this.drop(from, 'invalid', reason);
+  }
+
+  /** Who the datagram's key proves sent it: a replica, or a client with the role the registry gives it. */
+  private principal(origin: Origin): Principal | null {
+    if (origin.cls === 'peer') return { kind: 'peer', node: origin.sender };
+    const c = this.clients.lookup(origin.keyId);
+    return c === null ? null : { kind: 'client', id: c.client, role: c.revoked ? null : c.role };
+  }
+
+  /** An admin issues or revokes a credential: durable here before the answer leaves. */
+  private setClient(from: Address, req: ClientSetRequest): void {
+    let reply: ClientReply;
+    try {
+      const r = this.clients.apply(req);
+      reply = r.ok
+        ? { t: 'client.ok', id: req.id, client: req.client, number: r.entry.number ?? req.number, key: r.key?.toString('hex') ?? null, node: this.node.name }
+        : { t: 'fail', id: req.id, error: 'InvalidRequest', message: `InvalidRequest: ${r.reason}` };
+      if (r.ok && r.changed) this.logger.info({ event: 'client-set' }, `client ${JSON.stringify(req.client)} ${r.entry.revoked ? 'revoked' : `issued (number ${r.entry.number}, role ${r.entry.role})`}`);
+    } catch (e) {
+      reply = { t: 'fail', id: req.id, error: 'Unavailable', message: `Unavailable: ${this.node.name} could not store the change: ${errorText(e)}` };
+    }
+    this.send([{ kind: 'reply', to: from, msg: reply }]);
+  }
+
+  /** An admin's rotation step: applied, durable in the keyring file, then answered with the keys as they stand. */
+  private changeKeyring(from: Address, req: KeyringRequest): void {
+    const { ring, path } = this.keyring;
+    let reply: ClientReply;
+    try {
+      const r = applyKeyringChange(ring, req);
+      if (r.ok && r.changed) {
+        saveKeyring(path, ring);
+        this.logger.info({ event: 'keyring' }, `keyring ${req.op} ${req.keyId}: keys ${[...ring.keys.keys()].join(', ')}, sealing with ${ring.use}`);
+      }
+      reply = r.ok
+        ? { t: 'keyring.ok', id: req.id, node: this.node.name, keys: [...ring.keys.keys()], use: ring.use }
+        : { t: 'fail', id: req.id, error: 'InvalidRequest', message: `InvalidRequest: ${this.node.name}: ${r.reason}` };
+    } catch (e) {
+      reply = { t: 'fail', id: req.id, error: 'Unavailable', message: `Unavailable: ${this.node.name} could not store the keyring: ${errorText(e)}` };
+    }
+    this.send([{ kind: 'reply', to: from, msg: reply }]);
+  }
+
+  private heardClient(from: Address, clientNumber: number): void {
+    const known = this.clientKeys.get(from);
+    if (known !== undefined && known.keyId === clientNumber) return;
+    const key = this.keys.replyKey(clientNumber);
+    if (key === null) return;
+    this.clientKeys.delete(from);
+    this.clientKeys.set(from, key);
+    if (this.clientKeys.size > clientAddressesMax) this.clientKeys.delete(this.clientKeys.keys().next().value!);
   }
 
   private drop(from: Address, reason: string, detail: string): void {
@@ -452,23 +539,32 @@ class Runtime {
     this.flushScheduled = false;
     const udp = this.udp;
     for (const [to, msgs] of this.outgoing) {
-      let datagrams: Buffer[];
-      try {
-        datagrams = this.codec.encodeBatch(msgs);
-      } catch {
-        // One oversize message must not take the others with it: send them one by one.
-        datagrams = [];
-        for (const msg of msgs) {
-          try {
-            datagrams.push(this.codec.encode(msg));
-          } catch (e1) {
-            this.logger.warn({ event: 'send-dropped' }, `not sent to ${to}: ${errorText(e1)}`);
-          }
-        }
-      }
-      for (const d of datagrams) udp?.send(to, d);
+      // Replies to a client are sealed under its credential, everything else under the peer key.
+      const replyKey = this.clientKeys.get(to);
+      const replies = replyKey === undefined ? [] : msgs.filter(isClientReply);
+      const rest = replies.length === 0 ? msgs : msgs.filter((m) => !isClientReply(m));
+      for (const d of this.encode(to, replies, replyKey)) udp?.send(to, d);
+      for (const d of this.encode(to, rest, undefined)) udp?.send(to, d);
     }
     this.outgoing.clear();
+  }
+
+  private encode(to: Address, msgs: Message[], key: SealKey | undefined): Buffer[] {
+    if (msgs.length === 0) return [];
+    try {
+      return this.codec.encodeBatch(msgs, key);
+    } catch {
+      // One oversize message must not take the others with it: send them one by one.
+      const datagrams: Buffer[] = [];
+      for (const msg of msgs) {
+        try {
+          datagrams.push(this.codec.encode(msg, key));
+        } catch (e1) {
+          this.logger.warn({ event: 'send-dropped' }, `not sent to ${to}: ${errorText(e1)}`);
+        }
+      }
+      return datagrams;
+    }
   }
 
   private fail(error: Error): void {

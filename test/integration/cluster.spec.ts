@@ -1,16 +1,19 @@
 // The real cluster, in hinted-handoff mode: four kvd processes under pm2 (the repo's
 // ecosystem.config.js), real UDP on 127.0.0.1, driven through KvClient, kvc and raw datagrams.
 // One cluster for the whole file; the tests run in order and the destructive ones come last.
-import { createHmac, randomBytes, randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Encoder } from 'cbor-x';
 import { expect } from 'chai';
 import { KvError, UnavailableError } from '../../src/client/client.js';
 import type { Message } from '../../src/core/messages.js';
 import type { Key, Level } from '../../src/core/types.js';
-import { Codec } from '../../src/io/codec.js';
+import { Codec, tagBytes } from '../../src/io/codec.js';
+import { loadCredential } from '../../src/io/credentials.js';
+import { loadKeyring } from '../../src/io/keyring.js';
+import { clientKeys, peerKeys } from '../../src/io/keys.js';
 import { Cluster, replicaNames, replicasOf, rejection, sleep, waitFor, type ReplicaName } from './harness.js';
 
 const levels: readonly Level[] = ['ONE', 'TWO', 'THREE', 'QUORUM', 'ALL'];
@@ -112,28 +115,85 @@ describe('integration: the real cluster (pm2, UDP, hinted handoff)', function ()
     expect(endThree).to.include({ code: 0, stderr: '' });
   });
 
+  it('kvc client add issues a read-only credential on every replica; its put is Forbidden; revoked, every replica refuses it', async () => {
+    const file = join(cluster.dir, 'reader.credentials');
+    const added = await cluster.kvc(['client', 'add', 'reader', '--role', 'read', '--out', file]);
+    expect(added, added.stderr).to.include({ code: 0 });
+    expect(added.stdout).to.contain('issued client reader on every replica (replica-1, replica-2, replica-3, replica-4)');
+    expect(statSync(file).mode & 0o777).to.equal(0o600);
+    const again = await cluster.kvc(['client', 'add', 'reader', '--role', 'read', '--out', file]);
+    expect(again.code).to.equal(2);
+    expect(again.stderr).to.contain(`${file} exists already`);
+
+    const admin = await cluster.client('replica-1');
+    await admin.put(44, 'readable', 'ALL');
+    const asReader = (args: string[]) => cluster.kvc(['--credentials', file, ...args]);
+    const got = await asReader(['get', '44', '--json']);
+    expect(JSON.parse(got.stdout)).to.deep.include({ ok: true, value: 'readable' });
+    const put = await asReader(['put', '44', 'overwritten', '--json']);
+    expect(put.code).to.equal(1);
+    expect(JSON.parse(put.stdout)).to.deep.include({ ok: false, error: 'Forbidden', message: 'Forbidden: client "reader" has role read; \'put\' needs role write or admin' });
+    expect((await asReader(['status'])).stderr).to.contain('Forbidden:');
+    expect((await admin.get(44, 'ALL')).value).to.equal('readable');
+
+    const revoked = await cluster.kvc(['client', 'revoke', 'reader']);
+    expect(revoked, revoked.stderr).to.include({ code: 0 });
+    expect(revoked.stdout).to.contain('revoked client reader on every replica');
+    for (const n of replicaNames) {
+      const r = await asReader(['get', '44', '--coordinator', n, '--json']);
+      expect(JSON.parse(r.stdout), n).to.deep.include({ ok: false, error: 'Forbidden', message: 'Forbidden: the credential of client "reader" is revoked (kvc client add issues a new one)' });
+    }
+  });
+
+  it('kvc keyring: install, use and remove rotate the peer key on every replica while it serves', async () => {
+    const listed = await cluster.kvc(['keyring', 'list', '--json']);
+    expect(listed.code, listed.stderr).to.equal(0);
+    const old = (JSON.parse(listed.stdout) as { replicas: { use: number }[] }).replicas[0]!.use;
+    const installed = await cluster.kvc(['keyring', 'install', '--json']);
+    expect(installed.code, installed.stdout + installed.stderr).to.equal(0);
+    const fresh = (JSON.parse(installed.stdout) as { keyId: number }).keyId;
+    const used = await cluster.kvc(['keyring', 'use', String(fresh)]);
+    expect(used.stdout).to.contain(`keyring use ${fresh}: every replica`);
+    const refused = await cluster.kvc(['keyring', 'remove', String(fresh)]);
+    expect(refused.code).to.equal(1);
+    expect(refused.stdout).to.contain('refused, sent to no replica');
+    expect((await cluster.kvc(['keyring', 'remove', String(old)])).code).to.equal(0);
+    const after = await cluster.kvc(['keyring', 'list']);
+    expect(after.stdout).to.contain('(all agree)');
+    expect(after.stdout).to.contain(`replica-4: keys ${fresh} (in use)`);
+    const c = await cluster.client('replica-2');
+    await c.put(45, 'under the new key', 'ALL');
+    expect((await c.get(45, 'ALL')).value).to.equal('under the new key');
+  });
+
   it('random, truncated and forged datagrams are dropped and counted by reason; replicas keep serving', async () => {
     const before = await cluster.processes();
-    const cookie = Buffer.from(readFileSync(join(cluster.dir, 'data/cookie'), 'utf8').trim(), 'utf8');
-    const codec = new Codec(cookie, 60_000);
+    const credential = loadCredential(join(cluster.dir, 'data/credentials'));
+    const keyring = loadKeyring(join(cluster.dir, 'data/keyring'), { mayCreate: false }).keyring!;
+    const codec = new Codec(clientKeys(credential), 60_000);
     const cbor = new Encoder({ mapsAsObjects: true, useRecords: false });
-    const tagged = (payload: Uint8Array) => Buffer.concat([createHmac('sha256', cookie).update(payload).digest(), payload]);
+    const tagged = (payload: Uint8Array) => codec.sealPayload(payload);
     const target: Key = 33; // held by replica-1, -2, -3
     const writer = await cluster.client('replica-1');
     await writer.put(target, 'genuine', 'ALL');
 
     const put = (id: number, value: string): Message => ({ t: 'put', id, key: target, value, level: 'ONE', sentAtMs: Date.now(), deadlineMs: Date.now() + 10_000 });
     const real = codec.encode(put(8, 'cut short'));
-    const realPayload = real.subarray(32);
+    const realPayload = cbor.encode(put(8, 'cut short'));
+    const notOurs = (n: number) => { const b = randomBytes(n); b[0] = 0x80 | b[0]!; return b; }; // no version of ours
     const junkFor = (self: number): { reason: string; bytes: Buffer }[] => [
-      ...Array.from({ length: 10 }, () => ({ reason: 'short', bytes: randomBytes(randomInt(1, 33)) })),
+      ...Array.from({ length: 10 }, () => ({ reason: 'short', bytes: randomBytes(randomInt(1, tagBytes + 1)) })),
       { reason: 'short', bytes: real.subarray(0, 20) },
-      ...Array.from({ length: 20 }, () => ({ reason: 'forged', bytes: randomBytes(randomInt(33, 1_500)) })),
-      { reason: 'forged', bytes: new Codec(randomBytes(32), 60_000).encode(put(7, 'forged')) },
+      ...Array.from({ length: 10 }, () => ({ reason: 'version', bytes: notOurs(randomInt(tagBytes + 1, 1_500)) })),
+      // A real datagram's header (a key the replica holds) over random bytes.
+      ...Array.from({ length: 10 }, () => ({ reason: 'forged', bytes: Buffer.concat([real.subarray(0, 26), randomBytes(randomInt(17, 1_500))]) })),
+      { reason: 'forged', bytes: new Codec(clientKeys({ ...credential, key: randomBytes(32) }), 60_000).encode(put(7, 'forged')) },
       { reason: 'forged', bytes: real.subarray(0, real.length - 3) },
       { reason: 'cbor', bytes: tagged(realPayload.subarray(0, realPayload.length - 3)) },
       { reason: 'invalid', bytes: tagged(cbor.encode({ t: 'put', id: 9, key: 999, value: 'no such key', level: 'ONE' })) },
-      { reason: 'spoofed', bytes: tagged(cbor.encode({ t: 'hb', from: (self + 1) % 4, gen: 1, counter: 1, hlc: [1, 0, (self + 1) % 4], wall: 1, digest: '0a1b2c3d' })) },
+      // A heartbeat under a client's credential is forbidden; under the peer key but from the test's address, spoofed.
+      { reason: 'forbidden', bytes: tagged(cbor.encode({ t: 'hb', from: (self + 1) % 4, gen: 1, counter: 1, hlc: [1, 0, (self + 1) % 4], wall: 1, digest: '0a1b2c3d' })) },
+      { reason: 'spoofed', bytes: new Codec(peerKeys(keyring, (self + 1) % 4), 60_000).encode({ t: 'hb', from: (self + 1) % 4, gen: 1, counter: 1, hlc: [1, 0, (self + 1) % 4], wall: 1, digest: '0a1b2c3d' }) },
       { reason: 'oversize', bytes: randomBytes(65_100) },
     ];
 

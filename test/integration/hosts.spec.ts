@@ -1,15 +1,16 @@
 // Four hosts and a client machine in network namespaces, set up as the README's "Running on several
-// machines" says: one nodes.toml copied to every host and the client, one cookie copied likewise,
+// machines" says: one nodes.toml copied to every host and the client, the keyring copied to every replica host and a credential to the client,
 // `pm2 start ecosystem.config.js` on each host (which starts only that host's replica). Then QUORUM
 // through every coordinator, a host stopped and back, a host cut off both ways and one way, a host
-// with another config and a client with another cookie. Skipped, saying why, where namespaces
+// with another config, a host with another keyring and a client with another cluster's credential. Skipped, saying why, where namespaces
 // cannot be made (not root, no ip, no veth).
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StatusReport } from '../../src/core/messages.js';
-import { loadOrCreateCookie } from '../../src/io/cookie.js';
+import { writeBootstrapCredential } from '../../src/io/credentials.js';
+import { loadKeyring } from '../../src/io/keyring.js';
 import { repoRoot, waitFor } from './harness.js';
 import { namespacesUnavailable, NetnsHosts, subnet, type HostSpec } from './netns.js';
 
@@ -39,6 +40,15 @@ describe('integration: four hosts in network namespaces, one replica each under 
   const peer = async (observer: string, name: string) => (await status(observer)).peers.find((p) => p.name === name)!;
   const local = async (key: number, node: string) => JSON.parse((await net!.kvc(['local', String(key), '--node', node, '--json'])).stdout) as { value: string | null };
 
+  /** A cluster's keyring and its admin's credential, made in the test's dir. */
+  const secrets = (name: string): { ring: { keyring: string }; admin: { credentials: string } } => {
+    const keyring = join(net!.dir, `${name}.keyring`);
+    const credentials = join(net!.dir, `${name}.credentials`);
+    writeBootstrapCredential(credentials, loadKeyring(keyring, { mayCreate: true }).keyring!.clientRoot);
+    return { ring: { keyring }, admin: { credentials } };
+  };
+  let ours: ReturnType<typeof secrets>;
+
   before(async function () {
     this.timeout(45_000);
     const why = namespacesUnavailable();
@@ -48,11 +58,10 @@ describe('integration: four hosts in network namespaces, one replica each under 
     }
     net = new NetnsHosts(hosts, `${subnet}.100`);
     net.build();
-    // The cookie is made once, then copied to every host and the client with nodes.toml.
-    const cookie = join(net.dir, 'cookie');
-    loadOrCreateCookie(cookie);
-    for (const h of hosts) net.install(h.name, toml(), cookie);
-    net.install('client', toml(), cookie);
+    ours = secrets('ours');
+    // The keyring is made once and copied to every replica host with nodes.toml; the client gets the admin's credential.
+    for (const h of hosts) net.install(h.name, toml(), ours.ring);
+    net.install('client', toml(), ours.admin);
     await Promise.all(hosts.map((h) => net!.pm2(h.name, 'start', 'ecosystem.config.js')));
     await waitFor('every replica to see every other UP', async () => {
       const all = await Promise.all(names.map(status));
@@ -146,7 +155,7 @@ describe('integration: four hosts in network namespaces, one replica each under 
 
   it('a host restarted with another nodes.toml (RF 2) is named as mismatched and gets no replica traffic; fixed, it is back', async () => {
     await net!.pm2('host4', 'stop', 'replica-4');
-    net!.install('host4', toml(2), join(net!.dir, 'cookie'));
+    net!.install('host4', toml(2), ours.ring);
     await net!.pm2('host4', 'start', 'replica-4');
     await waitFor('replica-1 to name replica-4\'s config as different', async () => (await peer('replica-1', 'replica-4')).configMismatch, 10_000, 200);
     const p = await peer('replica-1', 'replica-4');
@@ -155,7 +164,7 @@ describe('integration: four hosts in network namespaces, one replica each under 
     const text = (await net!.kvc(['status', '--coordinator', 'replica-1'])).stdout;
     expect(text).to.contain('PROBLEM replica-4: another config');
     await net!.pm2('host4', 'stop', 'replica-4');
-    net!.install('host4', toml(), join(net!.dir, 'cookie'));
+    net!.install('host4', toml(), ours.ring);
     await net!.pm2('host4', 'start', 'replica-4');
     await waitFor('replica-1 to see replica-4 agree and UP', async () => {
       const q = await peer('replica-1', 'replica-4');
@@ -163,45 +172,42 @@ describe('integration: four hosts in network namespaces, one replica each under 
     }, 10_000, 200);
   });
 
-  it('a host with another cookie: both sides log it within seconds and name each other in status', async () => {
-    const other = join(net!.dir, 'other-cookie');
-    loadOrCreateCookie(other);
+  it('a host with another keyring: both sides log it within seconds and name each other in status', async () => {
+    const other = secrets('other-host');
     await net!.pm2('host3', 'stop', 'replica-3');
-    net!.install('host3', toml(), other);
+    net!.install('host3', toml(), other.ring);
     await net!.pm2('host3', 'start', 'replica-3');
     try {
       await waitFor('replica-1 to name replica-3\'s datagrams forged', async () => (await peer('replica-1', 'replica-3')).forged, 10_000, 200);
-      expect(net!.logs('host1')).to.contain("bad-cookie: datagrams from replica-3's address fail the HMAC check: it runs with another cookie");
-      await waitFor('replica-3 to log the notices of its peers', async () => net!.logs('host3').includes('says our datagrams fail its HMAC check'), 10_000, 200);
-      // Asked with replica-3's own cookie, its status names the peers that refuse it.
-      net!.install('client', toml(), other);
+      expect(net!.logs('host1')).to.contain("bad-cookie: datagrams from replica-3's address fail authentication: it runs with another keyring");
+      await waitFor('replica-3 to log the notices of its peers', async () => net!.logs('host3').includes('says our datagrams fail its authentication'), 10_000, 200);
+      // Asked with a credential of replica-3's own keyring, its status names the peers that refuse it.
+      net!.install('client', toml(), other.admin);
       const s = await status('replica-3');
       expect(s.peers.filter((p) => p.refusesOurCookie).map((p) => p.name)).to.include('replica-1');
       expect((await net!.kvc(['status', '--coordinator', 'replica-3'])).stdout).to.contain('PROBLEM replica-1: ');
     } finally {
-      net!.install('client', toml(), join(net!.dir, 'cookie'));
+      net!.install('client', toml(), ours.admin);
       await net!.pm2('host3', 'stop', 'replica-3');
-      net!.install('host3', toml(), join(net!.dir, 'cookie'));
+      net!.install('host3', toml(), ours.ring);
       await net!.pm2('host3', 'start', 'replica-3');
     }
   });
 
-  it('a client machine with another cookie is told so within seconds', async () => {
-    const other = join(net!.dir, 'other-cookie');
-    loadOrCreateCookie(other);
-    net!.install('client', toml(), other);
+  it('a client machine with another cluster\'s credential is told so within seconds', async () => {
+    const other = secrets('other-client');
+    net!.install('client', toml(), other.admin);
     try {
       const r = await net!.kvc(['get', '1', '--coordinator', 'replica-2', '--json', '--timeout-ms', '1500']);
       const o = JSON.parse(r.stdout) as { ok: boolean; error: string; message: string };
       expect(o).to.deep.include({ ok: false, error: 'NoResponse' });
-      expect(o.message).to.contain("it says this client's datagrams fail its HMAC check");
-      // KV_COOKIE takes the file's place: the cluster's cookie given that way, the same client is served.
-      const cookie = readFileSync(join(net!.dir, 'cookie'), 'utf8').trim();
+      expect(o.message).to.contain("it says this client's datagrams fail its check");
+      // KV_CREDENTIALS takes the default file's place: the cluster's credential given that way, the same client is served.
       const kvc = [process.execPath, join(repoRoot, 'dist/cli/kvc.js'), '--config', join(net!.hostDir('client'), 'nodes.toml')];
-      const served = await net!.exec('client', [...kvc, 'get', '1', '--coordinator', 'replica-2', '--json'], undefined, { KV_COOKIE: cookie });
+      const served = await net!.exec('client', [...kvc, 'get', '1', '--coordinator', 'replica-2', '--json'], undefined, { KV_CREDENTIALS: ours.admin.credentials });
       expect(JSON.parse(served.stdout)).to.deep.include({ ok: true, key: 1 });
     } finally {
-      net!.install('client', toml(), join(net!.dir, 'cookie'));
+      net!.install('client', toml(), ours.admin);
     }
   });
 });

@@ -1,7 +1,7 @@
 // Hosts for the multi-host test, built from network namespaces: one namespace holds a bridge, and
 // each host (and the client machine) is a namespace of its own with one veth on that bridge and an
 // address in 10.213.0.0/24, which exists only inside these namespaces. Each host gets its own copy
-// of nodes.toml and the cookie, its own data dir and its own pm2 (PM2_HOME), as a real machine
+// of nodes.toml and its secrets (the keyring on a replica host, a credential on a client), its own data dir and its own pm2 (PM2_HOME), as a real machine
 // would. teardown() kills every pm2 and process inside, then deletes every namespace (the veths
 // and the bridge go with them); it runs from after() and again on process exit.
 import { spawn, spawnSync } from 'node:child_process';
@@ -76,19 +76,23 @@ export class NetnsHosts {
     this.namespaces.push(ns);
   }
 
-  /** A directory of the host's own: its nodes.toml, cookie, data and PM2_HOME. */
+  /** A directory of the host's own: its nodes.toml, secrets, data and PM2_HOME. */
   hostDir(host: string): string {
     const d = join(this.dir, host);
     mkdirSync(join(d, 'pm2'), { recursive: true });
     return d;
   }
 
-  /** Writes the host's own copy of the config, and a copy of the cookie. */
-  install(host: string, toml: string, cookieFrom: string): void {
+  /**
+   * Writes the host's own copy of the config, and a copy of a secret into its data dir: a replica
+   * host gets the cluster's `keyring`, a client machine a `credentials` file, never the keyring.
+   */
+  install(host: string, toml: string, secret: { keyring: string } | { credentials: string }): void {
     const d = this.hostDir(host);
     writeFileSync(join(d, 'nodes.toml'), toml);
     mkdirSync(join(d, 'data'), { recursive: true });
-    copyFileSync(cookieFrom, join(d, 'data', 'cookie'));
+    if ('keyring' in secret) copyFileSync(secret.keyring, join(d, 'data', 'keyring'));
+    else copyFileSync(secret.credentials, join(d, 'data', 'credentials'));
   }
 
   /** Runs a command inside the host's namespace with its PM2_HOME and KV_CONFIG. */
@@ -97,7 +101,7 @@ export class NetnsHosts {
     const env: NodeJS.ProcessEnv = { ...process.env, PM2_HOME: join(d, 'pm2'), KV_CONFIG: join(d, 'nodes.toml'), ...extraEnv };
     delete env.NODE_OPTIONS;
     delete env.KV_NODES;
-    delete env.KV_COOKIE;
+    delete env.KV_CREDENTIALS;
     Object.assign(env, extraEnv);
     return new Promise((resolve, reject) => {
       const child = spawn('ip', ['netns', 'exec', this.ns(host), ...args], { cwd: repoRoot, env, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
@@ -124,7 +128,7 @@ export class NetnsHosts {
     return (JSON.parse(out.slice(out.indexOf('['))) as { name: string; pm2_env: { status: string } }[]).map((p) => ({ name: p.name, status: p.pm2_env.status }));
   }
 
-  /** kvc in the client's namespace, with the client's copy of the config and cookie. */
+  /** kvc in the client's namespace, with the client's copy of the config and credential. */
   kvc(args: readonly string[], stdin?: string, machine = 'client'): Promise<RunResult> {
     return this.exec(machine, [process.execPath, kvcJs, '--config', join(this.hostDir(machine), 'nodes.toml'), ...args], stdin);
   }

@@ -9,7 +9,8 @@ import { KvClient, KvError } from '../../src/client/client.js';
 import type { ClientReply, Message } from '../../src/core/messages.js';
 import type { Key, Stamp } from '../../src/core/types.js';
 import { Codec } from '../../src/io/codec.js';
-import { loadOrCreateCookie } from '../../src/io/cookie.js';
+import { loadCredential } from '../../src/io/credentials.js';
+import { clientKeys } from '../../src/io/keys.js';
 import { Cluster, rawSocket, replicaNames, replicasOf, sleep, waitFor, type Pm2Event, type ReplicaName } from './harness.js';
 
 /** The refusal of a write the previous process may have stamped (coordinator.ts): it may have been applied. */
@@ -60,7 +61,7 @@ describe('integration: a restarted replica is ready only once it serves writes',
   it('a put in flight to replica-2 across its restart (killed, restarted by pm2; sent before, retransmitted after) is answered Timeout and applied once', async () => {
     const key: Key = 128; // on replica-3, replica-4 and replica-1: replica-2 only coordinates it
     expect(replicasOf(key)).to.deep.equal(['replica-3', 'replica-4', 'replica-1']);
-    const codec = new Codec(loadOrCreateCookie(join(cluster.dir, 'data', 'cookie')), 60_000);
+    const codec = new Codec(clientKeys(loadCredential(join(cluster.dir, 'data', 'credentials'))), 60_000);
     const client = await rawSocket(codec);
     sockets.push(client.socket);
     const port = cluster.ports[1]!;

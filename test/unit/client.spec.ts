@@ -11,16 +11,29 @@ import type { ClientReply, ClientRequest, Message, StatusReport } from '../../sr
 import { Codec } from '../../src/io/codec.js';
 import type { TraceReport } from '../../src/core/trace.js';
 import type { Key } from '../../src/core/types.js';
+import { ClientRegistry } from '../../src/io/client-registry.js';
+import { writeBootstrapCredential } from '../../src/io/credentials.js';
+import { newKeyringText, parseKeyring, type Keyring } from '../../src/io/keyring.js';
+import { replicaKeys } from '../../src/io/keys.js';
+import type { SealKey } from '../../src/io/seal.js';
 
-const cookie = Buffer.from('a-test-cookie-of-enough-length-0123456789', 'utf8');
 const valueBytesMax = 100;
-const codec = new Codec(cookie, valueBytesMax);
+const dir = mkdtempSync(join(tmpdir(), 'ringkv-client-'));
+const keyring = parseKeyring(newKeyringText(), 'a test keyring');
+/** A replica of this cluster's keys: it opens the admin's datagrams, and its replies go under that credential. */
+function replicaCodec(ring: Keyring): { codec: Codec; replyKey: SealKey } {
+  const keys = replicaKeys(ring, ClientRegistry.load(dir, ring.clientRoot), 0);
+  return { codec: new Codec(keys, valueBytesMax), replyKey: keys.replyKey(0)! };
+}
+const { codec, replyKey } = replicaCodec(keyring);
 
 /** Answers a request, or returns null to drop it. `copy` counts the datagrams seen with this id, from 1. */
 type Script = (req: ClientRequest, copy: number) => ClientReply | ClientReply[] | null;
 
 class FakeReplica {
   readonly received: ClientRequest[] = [];
+  readonly probes: ClientRequest[] = [];
+  probeScript: (req: ClientRequest) => ClientReply | null = (req) => ({ t: 'time.ok', id: req.id, nowMs: Date.now(), node: this.name });
   private readonly copies = new Map<number, number>();
   script: Script = () => null;
 
@@ -44,9 +57,9 @@ class FakeReplica {
     this.script = script;
   }
 
-  /** Sends any message, tagged with any codec (a wrong cookie makes a forgery). */
-  sendTo(to: RemoteInfo, msg: Message, withCodec = codec): void {
-    this.socket.send(withCodec.encode(msg), to.port, to.address);
+  /** Sends any message, sealed by any codec under any key (another cluster's makes a forgery). */
+  sendTo(to: RemoteInfo, msg: Message, withCodec = codec, key: SealKey = replyKey): void {
+    this.socket.send(withCodec.encode(msg, key), to.port, to.address);
   }
 
   private receive(datagram: Buffer, from: RemoteInfo): void {
@@ -57,6 +70,12 @@ class FakeReplica {
   }
 
   private handle(req: ClientRequest, from: RemoteInfo): void {
+    if (req.t === 'time') { // the client's clock probe, a side channel: answered with the true time unless a script says otherwise
+      this.probes.push(req);
+      const out = this.probeScript(req);
+      if (out !== null) this.sendTo(from, out);
+      return;
+    }
     this.received.push(req);
     const copy = (this.copies.get(req.id) ?? 0) + 1;
     this.copies.set(req.id, copy);
@@ -84,7 +103,7 @@ function answer(name: string, store: Map<Key, string> = new Map()): Script {
       case 'status': return { t: 'status.ok', id: req.id, status: statusOf(name) };
       case 'del': store.delete(req.key); return { t: 'del.ok', id: req.id, key: req.key, stamp, coordinator: name };
       case 'repair': return { t: 'repair.ok', id: req.id, node: name, peers: [] };
-      case 'state': return null;
+      case 'state': case 'client.set': case 'time': case 'keyring': return null;
     }
   };
 }
@@ -120,15 +139,13 @@ async function rejection(p: Promise<unknown>): Promise<Error & Record<string, un
 }
 
 describe('cli/client (against fake coordinators on loopback)', () => {
-  let dir: string;
   let configPath: string;
   let fake1: FakeReplica;
   let fake2: FakeReplica;
   let client: KvClient;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'ringkv-client-'));
-    writeFileSync(join(dir, 'cookie'), cookie.toString('utf8') + '\n');
+    writeBootstrapCredential(join(dir, 'data', 'credentials'), keyring.clientRoot);
     fake1 = await FakeReplica.start('fake-1');
     fake2 = await FakeReplica.start('fake-2');
     configPath = join(dir, 'nodes.toml');
@@ -247,7 +264,7 @@ describe('cli/client (against fake coordinators on loopback)', () => {
     expect(new Set(fake1.received.map((r) => r.id)).size).to.equal(1);
   });
 
-  for (const error of ['Unavailable', 'Timeout', 'Overloaded', 'InvalidRequest'] as const) {
+  for (const error of ['Unavailable', 'Timeout', 'Overloaded', 'InvalidRequest', 'Forbidden'] as const) {
     it(`turns a ${error} reply into ${error}Error, keeping its message, acks and required`, async () => {
       fake1.reset((req) => ({ t: 'fail', id: req.id, error, message: `${error}: as the fake says`, acks: 1, required: 2 }));
       const e = await rejection(client.put(42, 'v', 'QUORUM'));
@@ -340,7 +357,7 @@ describe('cli/client (against fake coordinators on loopback)', () => {
 
   it('drops forged replies and replies of the wrong type, then accepts the real one', async () => {
     const before = { ...client.counters.dropped };
-    const forger = new Codec(Buffer.from('another-cluster-cookie-0123456789'), valueBytesMax);
+    const forger = replicaCodec(parseKeyring(newKeyringText(), 'another cluster\'s keyring'));
     fake1.reset((req, copy) => {
       if (copy > 1) return null;
       const real = answer('fake-1', new Map([[50, 'real']]))(req, copy) as ClientReply;
@@ -351,10 +368,10 @@ describe('cli/client (against fake coordinators on loopback)', () => {
         real,
       ];
     });
-    // The forged copy is sent with the other cookie, the rest with ours.
+    // The forged copy is sealed under the other cluster's keys, the rest under ours.
     const origSendTo = fake1.sendTo.bind(fake1);
     let n = 0;
-    fake1.sendTo = (to, msg) => origSendTo(to, msg, n++ === 0 ? forger : codec);
+    fake1.sendTo = (to, msg) => (n++ === 0 ? origSendTo(to, msg, forger.codec, forger.replyKey) : origSendTo(to, msg));
     try {
       expect(await client.get(50, 'ONE')).to.deep.include({ value: 'real' });
     } finally {
@@ -364,6 +381,27 @@ describe('cli/client (against fake coordinators on loopback)', () => {
     expect((dropped.forged ?? 0) - (before.forged ?? 0)).to.equal(1);
     expect((dropped.mismatched ?? 0) - (before.mismatched ?? 0)).to.equal(1);
     expect((dropped.unexpected ?? 0) - (before.unexpected ?? 0)).to.equal(1);
+  });
+
+  it('a NoResponse from a coordinator whose clock is an hour ahead says so, and by how much', async () => {
+    const c = await KvClient.open({ configPath, timeoutMs: 800 });
+    try {
+      // It refuses every request as expired (unanswered), but answers the clock probe.
+      fake1.reset(() => null);
+      fake1.probeScript = (req) => ({ t: 'time.ok', id: req.id, nowMs: Date.now() + 3_600_000, node: 'fake-1' });
+      fake1.probes.length = 0;
+      const e = await rejection(c.get(5, 'ONE'));
+      expect(e.name).to.equal('NoResponseError');
+      expect(e.message).to.match(/^no reply from fake-1 \(127\.0\.0\.1:\d+\) within the deadline: its clock is about 3600\d{3} ms ahead of this client's \(max_clock_skew_ms 500; it answered a clock probe\), so it takes this client's requests for expired ones/);
+      expect(fake1.probes).to.have.length(1);
+      // Clocks that agree: the usual message.
+      fake1.probeScript = (req) => ({ t: 'time.ok', id: req.id, nowMs: Date.now(), node: 'fake-1' });
+      await new Promise((r) => setTimeout(r, 1_100));
+      expect((await rejection(c.get(6, 'ONE'))).message).to.match(/within the deadline; is it running\?$/);
+    } finally {
+      fake1.probeScript = (req) => ({ t: 'time.ok', id: req.id, nowMs: Date.now(), node: 'fake-1' });
+      await c.close();
+    }
   });
 
   it('opens against another coordinator by name', async () => {
@@ -389,12 +427,10 @@ describe('cli/client (against fake coordinators on loopback)', () => {
     expect((await rejection(closing.get(60, 'ONE'))).name).to.equal('NoResponseError');
   });
 
-  it('only reads the cookie: a missing one is a ConfigError telling to start the cluster', async () => {
-    const noCookie = join(dir, 'no-cookie.toml');
-    writeFileSync(noCookie, configText([fake1, fake2], 'missing/cookie'));
-    const e = await rejection(KvClient.open({ configPath: noCookie }));
+  it('needs a credential: a missing one is a ConfigError saying where it looked and how to get one', async () => {
+    const e = await rejection(KvClient.open({ configPath, credentials: join(dir, 'missing', 'credentials') }));
     expect(e.name).to.equal('ConfigError');
-    expect(e.message).to.equal(`no cookie at ${join(dir, 'missing', 'cookie')}: start the cluster first (npm start)`);
+    expect(e.message).to.match(new RegExp(`^no credentials at ${join(dir, 'missing', 'credentials')}: .*kvc client add <id> --role`));
     const eConfig = await rejection(KvClient.open({ configPath: join(dir, 'absent.toml') }));
     expect(eConfig.name).to.equal('ConfigError');
   });

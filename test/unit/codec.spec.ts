@@ -1,18 +1,19 @@
-import { createHmac } from 'node:crypto';
 import { expect } from 'chai';
 import { encode as cborEncode } from 'cbor-x';
 import fc from 'fast-check';
-import { datagramBytesMax, nodeNameBytesMax, valueBytesMaxCeiling } from '../../src/core/limits.js';
+import { datagramBytesMax, nodeNameBytesMax, replayWindowCounters, valueBytesMaxCeiling } from '../../src/core/limits.js';
 import type { Message } from '../../src/core/messages.js';
 import { Codec, tagBytes } from '../../src/io/codec.js';
+import { newKeyringText, parseKeyring } from '../../src/io/keyring.js';
+import { peerKeys } from '../../src/io/keys.js';
 
-const cookie = Buffer.from('0123456789abcdef0123456789abcdef', 'utf8');
+const keyring = parseKeyring(newKeyringText(), 'a test keyring');
 const valueBytesMax = 60_000;
-const codec = new Codec(cookie, valueBytesMax);
+const codec = new Codec(peerKeys(keyring, 0), valueBytesMax);
 
-/** A payload tagged with the right cookie: it passes authentication and reaches the decoder. */
+/** A payload sealed under the right key: it passes authentication and reaches the decoder. */
 function tagged(payload: Uint8Array): Buffer {
-  return Buffer.concat([createHmac('sha256', cookie).update(payload).digest(), payload]);
+  return codec.sealPayload(payload);
 }
 
 const examples: Message[] = [
@@ -67,7 +68,7 @@ describe('io/codec', () => {
       const datagram = codec.encode(msg);
       expect(datagram.length).to.be.greaterThan(tagBytes);
       const back = codec.decode(datagram);
-      expect(back, msg.t).to.deep.equal({ ok: true, msg });
+      expect(back, msg.t).to.deep.include({ ok: true, msg });
     }
   });
 
@@ -79,23 +80,26 @@ describe('io/codec', () => {
 
   it('round-trips random messages', () => {
     fc.assert(fc.property(arbMessage, (msg) => {
-      expect(codec.decode(codec.encode(msg))).to.deep.equal({ ok: true, msg });
+      expect(codec.decode(codec.encode(msg))).to.deep.include({ ok: true, msg });
     }), { numRuns: 200 });
   });
 
-  it('refuses a datagram with any single bit flipped, as forged', () => {
+  it('refuses a datagram with any single bit flipped: forged, or (version, class, key id bits) naming no key', () => {
     fc.assert(fc.property(arbMessage, fc.nat(), (msg, at) => {
       const datagram = codec.encode(msg);
       const bit = at % (datagram.length * 8);
       datagram[bit >> 3]! ^= 1 << (bit & 7);
       const back = codec.decode(datagram);
       expect(back.ok).to.equal(false);
-      if (!back.ok) expect(back.error).to.equal('forged');
+      if (back.ok) return;
+      if (bit < 8) expect(back.error).to.equal('version');
+      else if (bit < 6 * 8) expect(back.error).to.be.oneOf(['forged', 'unknown-key']); // class and key id: another key, or none
+      else expect(back.error).to.equal('forged');
     }), { numRuns: 500 });
   });
 
-  it('refuses a datagram tagged under another cookie', () => {
-    const other = new Codec(Buffer.from('another cookie, same length....!'), valueBytesMax);
+  it('refuses a datagram sealed under another key of the same id', () => {
+    const other = new Codec(peerKeys({ ...keyring, keys: new Map([[keyring.use, Buffer.alloc(32, 1)]]) }, 1), valueBytesMax);
     for (const msg of examples) {
       expect(other.decode(codec.encode(msg))).to.include({ ok: false, error: 'forged' });
       expect(codec.decode(other.encode(msg))).to.include({ ok: false, error: 'forged' });
@@ -115,7 +119,7 @@ describe('io/codec', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
       const back = codec.decode(bytes);
       expect(back.ok).to.equal(false);
-      if (!back.ok) expect(back.error).to.be.oneOf(['short', 'forged']);
+      if (!back.ok) expect(back.error).to.be.oneOf(['short', 'version', 'forged', 'unknown-key']);
     }), { numRuns: 500 });
   });
 
@@ -146,7 +150,7 @@ describe('io/codec', () => {
   });
 
   it('refuses a value over the configured limit as invalid', () => {
-    const small = new Codec(cookie, 10);
+    const small = new Codec(peerKeys(keyring, 0), 10);
     const back = small.decode(small.encode({ t: 'put', id: 1, key: 1, value: 'x'.repeat(11), level: 'ONE', sentAtMs: 1, deadlineMs: 2 }));
     expect(back).to.include({ ok: false, error: 'invalid' });
     if (!back.ok) expect(back.detail).to.contain('value: 11 bytes, over the limit of 10');
@@ -169,7 +173,7 @@ describe('io/codec', () => {
     const back = codec.decode(Buffer.alloc(datagramBytesMax + 1));
     expect(back).to.include({ ok: false, error: 'oversize' });
     // At the ceiling, the largest message of each kind that carries a value still fits one datagram.
-    const atCeiling = new Codec(cookie, valueBytesMaxCeiling);
+    const atCeiling = new Codec(peerKeys(keyring, 0), valueBytesMaxCeiling);
     const value = '\u{10FFFF}'.repeat(valueBytesMaxCeiling / 4);
     const big = Number.MAX_SAFE_INTEGER;
     const name = 'n'.repeat(nodeNameBytesMax);
@@ -184,7 +188,7 @@ describe('io/codec', () => {
 });
 
 describe('io/codec batches', () => {
-  const codec = new Codec(Buffer.from('batch-cookie-0123456789abcdef'), 60_000);
+  const codec = new Codec(peerKeys(keyring, 0), 60_000);
   const ack = (id: number) => ({ t: 'rw.ok' as const, from: 1, id });
 
   it('coalesces messages to one destination into one datagram, in order', () => {
@@ -207,12 +211,12 @@ describe('io/codec batches', () => {
 
   it('sends a lone message as a plain map that decode reads too', () => {
     const [d] = codec.encodeBatch([ack(7)]);
-    expect(codec.decode(d!)).to.deep.equal({ ok: true, msg: ack(7) });
+    expect(codec.decode(d!)).to.deep.include({ ok: true, msg: ack(7) });
   });
 
   it('keeps the good messages of a batch and gives the reasons for the bad ones', () => {
     const payload = Buffer.concat([Buffer.of(0x83), ...[ack(1), { t: 'rw.ok', from: 1, id: -1 }, ack(3)].map((m) => Buffer.from(cborEncode(m)))]);
-    const datagram = Buffer.concat([createHmac('sha256', Buffer.from('batch-cookie-0123456789abcdef')).update(payload).digest(), payload]);
+    const datagram = codec.sealPayload(payload);
     const back = codec.decodeMany(datagram);
     expect(back.ok).to.equal(true);
     if (!back.ok) return;
@@ -226,7 +230,72 @@ describe('io/codec batches', () => {
     d![d!.length - 1]! ^= 1;
     expect(codec.decodeMany(d!)).to.include({ ok: false, error: 'forged' });
     const empty = Buffer.of(0x80);
-    const datagram = Buffer.concat([createHmac('sha256', Buffer.from('batch-cookie-0123456789abcdef')).update(empty).digest(), empty]);
+    const datagram = codec.sealPayload(empty);
     expect(codec.decodeMany(datagram)).to.include({ ok: false, error: 'invalid' });
+  });
+});
+
+describe('io/codec sealing: AEAD, key ids, replay window', () => {
+  const key = Buffer.alloc(32, 9);
+  /** A receiver that holds one key for every class, key id and sender: any refusal is the AEAD's or the window's. */
+  const anyKey = () => new Codec({ sender: 1, send: { cls: 'peer', keyId: 5, key }, keyFor: () => key }, 60_000);
+  const msg: Message = { t: 'put', id: 2, key: 7, value: 'the secret value', level: 'QUORUM', sentAtMs: 1, deadlineMs: 2 };
+
+  it('never carries a value in clear', () => {
+    const datagram = anyKey().encode(msg);
+    expect(datagram.includes(Buffer.from('the secret value'))).to.equal(false);
+    expect(datagram.includes(Buffer.from('secret'))).to.equal(false);
+  });
+
+  it('refuses every flipped byte of header, ciphertext and tag as forged (the version byte as another version)', () => {
+    const sender = anyKey();
+    const datagram = sender.encode(msg);
+    for (let at = 0; at < datagram.length; at++) {
+      for (const mask of [0x01, 0x80, 0xff]) {
+        const bad = Buffer.from(datagram);
+        bad[at]! ^= mask;
+        const back = anyKey().decode(bad);
+        const where = at < 26 ? 'header' : at < datagram.length - 16 ? 'ciphertext' : 'tag';
+        expect(back, `byte ${at} (${where}) ^ ${mask}`).to.include({ ok: false, error: at === 0 ? 'version' : 'forged' });
+      }
+    }
+    expect(anyKey().decode(datagram)).to.deep.include({ ok: true, msg });
+  });
+
+  it('refuses a key id it does not hold as unknown-key, without trying other keys', () => {
+    const receiver = new Codec({ sender: 1, send: { cls: 'peer', keyId: 5, key }, keyFor: (cls, keyId) => (cls === 'peer' && keyId === 5 ? key : null) }, 60_000);
+    const other = new Codec({ sender: 2, send: { cls: 'peer', keyId: 6, key }, keyFor: () => null }, 60_000);
+    expect(receiver.decode(other.encode(msg))).to.include({ ok: false, error: 'unknown-key' });
+    const asClient = new Codec({ sender: 2, send: { cls: 'client', keyId: 5, key }, keyFor: () => null }, 60_000);
+    expect(receiver.decode(asClient.encode(msg))).to.include({ ok: false, error: 'unknown-key' });
+  });
+
+  it('refuses the same datagram twice as a duplicate; a forged copy does not spend the genuine one', () => {
+    const sender = anyKey();
+    const receiver = anyKey();
+    const d = sender.encode(msg);
+    const forged = Buffer.from(d);
+    forged[forged.length - 1]! ^= 1;
+    expect(receiver.decode(forged)).to.include({ ok: false, error: 'forged' });
+    expect(receiver.decode(d)).to.deep.include({ ok: true, msg });
+    expect(receiver.decode(d)).to.include({ ok: false, error: 'duplicate' });
+    expect(receiver.decode(Buffer.from(d))).to.include({ ok: false, error: 'duplicate' });
+  });
+
+  it('accepts datagrams reordered inside the window, refuses those behind it', () => {
+    fc.assert(fc.property(fc.array(fc.nat({ max: 199 }), { minLength: 200, maxLength: 200 }), (order) => {
+      const sender = anyKey();
+      const receiver = anyKey();
+      const sent = Array.from({ length: 200 }, (_, i) => sender.encode({ t: 'rw.ok', from: 1, id: i }));
+      const permutation = [...sent.keys()].sort((a, b) => order[a]! - order[b]! || a - b);
+      for (const i of permutation) expect(receiver.decode(sent[i]!), `datagram ${i}`).to.include({ ok: true });
+      for (const i of permutation) expect(receiver.decode(sent[i]!)).to.include({ ok: false, error: 'duplicate' });
+    }), { numRuns: 20 });
+    const sender = anyKey();
+    const receiver = anyKey();
+    const first = sender.encode(msg);
+    for (let i = 0; i < replayWindowCounters; i++) sender.encode(msg);
+    expect(receiver.decode(sender.encode(msg))).to.include({ ok: true });
+    expect(receiver.decode(first)).to.include({ ok: false, error: 'too-old' });
   });
 });

@@ -1,10 +1,10 @@
-// The pieces of running on several machines that need no network: KV_COOKIE, the bad-cookie
-// notice and its rate limit, hostname resolution at start, the config digest.
+// The pieces of running on several machines that need no network: the bad-key notice and its rate
+// limit, hostname resolution at start, the config digest.
 import { expect } from 'chai';
 import { configDigest } from '../../src/core/config-digest.js';
-import { cookieFromEnvironment } from '../../src/io/cookie.js';
 import { badCookieNotice, isBadCookieNotice, NoticeLimiter, noticeIntervalMs, noticesPerIntervalMax } from '../../src/io/cookie-notice.js';
 import { Codec, tagBytes } from '../../src/io/codec.js';
+import { clientKeys } from '../../src/io/keys.js';
 import { parseConfig } from '../../src/io/config.js';
 import { HostResolveError, resolveHosts } from '../../src/io/resolve.js';
 
@@ -15,16 +15,9 @@ const toml = (hosts: string[], rf = 2, extra = '') => [
   ...hosts.map((h, i) => `[[nodes]]\nname = "r${i + 1}"\nhost = "${h}"\nport = ${7101 + i}\n`),
 ].join('\n');
 
-describe('several machines: cookie, notices, hostnames, digest', () => {
-  it('KV_COOKIE is the cookie when set (trimmed), and too short a one is refused', () => {
-    expect(cookieFromEnvironment({})).to.equal(null);
-    expect(cookieFromEnvironment({ KV_COOKIE: '' })).to.equal(null);
-    expect(cookieFromEnvironment({ KV_COOKIE: ' 0123456789abcdef0123\n' })?.toString()).to.equal('0123456789abcdef0123');
-    expect(() => cookieFromEnvironment({ KV_COOKIE: 'short' })).to.throw('KV_COOKIE: 5 bytes after trimming, under the minimum of 16');
-  });
-
+describe('several machines: notices, hostnames, digest', () => {
   it('a bad-cookie notice cannot be mistaken for a datagram, nor a datagram for a notice', () => {
-    const codec = new Codec(Buffer.from('0123456789abcdef0123456789abcdef'), 1000);
+    const codec = new Codec(clientKeys({ client: 'c', number: 1, key: Buffer.alloc(32, 7) }), 1000);
     expect(badCookieNotice.length).to.be.lessThan(tagBytes + 1);
     expect(codec.decode(badCookieNotice)).to.deep.include({ ok: false, error: 'short' });
     expect(isBadCookieNotice(codec.encode({ t: 'status', id: 1 }))).to.equal(false);

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeBootstrapCredential } from '../../src/io/credentials.js';
 import { expect } from 'chai';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -23,7 +24,7 @@ describe('kvc shell in a pseudo-terminal', function () {
     dir = mkdtempSync(join(tmpdir(), 'ringkv-tty-'));
     silent = createSocket('udp4');
     await new Promise<void>((r) => silent.bind(0, '127.0.0.1', r));
-    writeFileSync(join(dir, 'cookie'), 'a-test-cookie-of-enough-length-0123456789\n');
+    writeBootstrapCredential(join(dir, 'data', 'credentials'), Buffer.alloc(32, 1)); // nobody answers: any key will do
     writeFileSync(join(dir, 'nodes.toml'), [
       'replication_factor = 1', 'repair_mode = "hinted-handoff"', 'read_repair_blocking = true', 'data_dir = "data"', 'cookie_file = "cookie"',
       'gossip_interval_ms = 200', 'down_after_ms = 1000', 'write_timeout_ms = 5000', 'read_timeout_ms = 5000',

@@ -6,8 +6,9 @@ import { validate, type Message } from '../../src/core/messages.js';
 import { clip, eventBytes, ReplicaTrace, sessionId, Trace, type TraceEvent, type TraceReport } from '../../src/core/trace.js';
 import { Codec } from '../../src/io/codec.js';
 import { traceJson, traceTable } from '../../src/cli/trace-table.js';
+import { newKeyringText, parseKeyring } from '../../src/io/keyring.js';
+import { peerKeys } from '../../src/io/keys.js';
 
-const cookie = Buffer.from('0123456789abcdef0123456789abcdef', 'utf8');
 const startUs = 1_700_000_000_000_000;
 const what = { op: 'put' as const, key: 17, level: 'QUORUM' as const, client: '127.0.0.1:50000', sampled: false };
 
@@ -47,9 +48,9 @@ describe('trace', () => {
     expect(trace.events.at(-2)!.kind, 'cut by bytes before the count').to.equal('truncated');
     const one: TraceEvent = { kind: 'repair-round', src: nodesMax - 1, atUs: Number.MAX_SAFE_INTEGER, elapsedUs: Number.MAX_SAFE_INTEGER, ...largest(0) };
     expect(eventBytes(one)).to.be.at.most(traceEventBytesMax);
-    expect(new Codec(cookie, valueBytesMaxCeiling).encode({ t: 'rw.ok', from: 0, id: 0, trace: [one] }).length, 'eventBytes is an upper bound').to.be.below(eventBytes(one) + 60);
+    expect(new Codec(peerKeys(parseKeyring(newKeyringText(), 'a test keyring'), 0), valueBytesMaxCeiling).encode({ t: 'rw.ok', from: 0, id: 0, trace: [one] }).length, 'eventBytes is an upper bound').to.be.below(eventBytes(one) + 60);
     const msg: Message = { t: 'get.ok', id: Number.MAX_SAFE_INTEGER, key: 255, value: 'v'.repeat(valueBytesMaxCeiling), stamp: [Number.MAX_SAFE_INTEGER, 0, 1], coordinator: 'r'.repeat(64), trace };
-    const bytes = new Codec(cookie, valueBytesMaxCeiling).encode(msg);
+    const bytes = new Codec(peerKeys(parseKeyring(newKeyringText(), 'a test keyring'), 0), valueBytesMaxCeiling).encode(msg);
     expect(bytes.length).to.be.at.most(datagramBytesMax);
   });
 

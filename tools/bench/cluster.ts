@@ -1,5 +1,5 @@
 // The ringkv cluster under test: the one already running (nodes.toml, the caller's pm2), or with
-// --start a temporary one of its own: nodes.toml copied with other ports and its data dir and cookie
+// --start a temporary one of its own: nodes.toml copied with other ports and its data dir (keyring and admin credential inside)
 // in a temp dir, under its own PM2_HOME, killed and removed at the end whatever happens.
 import type { PartitionerName } from '../../src/core/keyspace.js';
 import { execFile, spawnSync } from 'node:child_process';
@@ -121,7 +121,7 @@ export class Cluster {
     try {
       while (Date.now() < deadline) {
         try {
-          // The first replica up writes the cookie: until then the client cannot even be opened.
+          // The first replica up writes the keyring and the admin's credential: until then the client cannot even be opened.
           probe ??= await this.client(this.names[0]!, probeTimeoutMs);
         } catch (e) {
           last = e instanceof Error ? e.message : String(e);

@@ -16,8 +16,9 @@ import { createSocket } from 'node:dgram';
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { Codec } from '../../src/io/codec.js';
+import { newKeyringText, parseKeyring } from '../../src/io/keyring.js';
+import { peerKeys } from '../../src/io/keys.js';
 import { encodeRecord } from '../../src/core/log-record.js';
 import type { Message } from '../../src/core/messages.js';
 
@@ -130,10 +131,16 @@ async function sharedDiskWrites(dir: string, writers: number, samples: number, b
 
 /** Decoding a replica write's datagram, encoding its log record and its ack: back to back, then after a 1 ms sleep each. */
 async function codecWork(samples: number, valueBytes: number): Promise<{ warm: number[]; afterSleep: number[] }> {
-  const codec = new Codec(randomBytes(32), Math.max(valueBytes, 1));
+  const keyring = parseKeyring(newKeyringText(), 'a generated keyring');
+  const codec = new Codec(peerKeys(keyring, 2), Math.max(valueBytes, 1));
+  const peer = new Codec(peerKeys(keyring, 1), Math.max(valueBytes, 1));
   const nowMs = Date.now();
-  const datagram = codec.encode({ t: 'rw', from: 1, gen: nowMs, id: 1_234_567, key: 200, value: 'v'.repeat(valueBytes), stamp: [nowMs, 3, 1] });
+  // A fresh datagram for every decode (sealed outside the timing): the replay window refuses a copy.
+  const datagrams = Array.from({ length: 4 * samples }, () =>
+    peer.encode({ t: 'rw', from: 1, gen: nowMs, id: 1_234_567, key: 200, value: 'v'.repeat(valueBytes), stamp: [nowMs, 3, 1] }));
+  let next = 0;
   const once = (): number => {
+    const datagram = datagrams[next++]!;
     const t0 = performance.now();
     const decoded = codec.decodeMany(datagram);
     const msg = decoded.ok ? decoded.msgs[0] : undefined;

@@ -5,10 +5,11 @@
 // replica appends a put's log record per write to an O_DSYNC file, one write per event-loop turn,
 // before the turn's acks leave (ringkv's group commit, without its codec, checks or state).
 import { createSocket, type Socket } from 'node:dgram';
-import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Codec } from '../../src/io/codec.js';
+import { newKeyringText, parseKeyring } from '../../src/io/keyring.js';
+import { peerKeys } from '../../src/io/keys.js';
 import { requiredAcks } from '../../src/core/quorum.js';
 import { encodeRecord } from '../../src/core/log-record.js';
 import type { Message } from '../../src/core/messages.js';
@@ -28,7 +29,7 @@ const sweepIntervalMs = 250;
 
 /** Sizes of ringkv's own datagrams for this value size, level and coordinator name, encoded by its codec. */
 export function messageSizes(valueBytes: number, readLevel: Level, writeLevel: Level, coordinatorName: string): MessageSizes {
-  const codec = new Codec(Buffer.from(randomBytes(32).toString('hex')), Math.max(valueBytes, 1));
+  const codec = new Codec(peerKeys(parseKeyring(newKeyringText(), 'a generated keyring'), 0), Math.max(valueBytes, 1));
   const value = 'v'.repeat(valueBytes);
   const nowMs = Date.now();
   // Realistic magnitudes: client ids start at a random point below 2^47, replica ids count up, keys are up to 255.
