@@ -19,6 +19,8 @@ import {
 import { changeFromArgs, liveRing, planJson, planOf, planText, ringJson, ringText, type LiveRing } from './ring-view.js';
 import { isRefused, parseShellLine, type ShellCommand } from './shell-parse.js';
 import { defaultHistoryFile, runShell } from './shell.js';
+import { dashboardHostDefault, dashboardPortDefault, startDashboard } from './dashboard.js';
+import { runTop } from './top.js';
 
 const exitOk = 0;
 const exitClusterError = 1;
@@ -476,6 +478,19 @@ async function main(): Promise<void> {
         .demandCommand(1, 'ring plan: say which change: join, leave, replace or remove'),
       () => {}),
     (a) => oneShot(a, (c) => liveRing(c, a.node), ringText, ringJson))
+    .command('top', 'every replica\'s view at once, redrawn every second: ring ranges short of replicas, who sees whom DOWN, rates, errors, hints, repairs (q quits)', () => {},
+      async (a) => { try { await runTop(clientOptions(a)); } catch (e) { reportError(a, e); } })
+    .command('dashboard', 'a local read-only web page of every replica\'s view, pushed live (Ctrl-C stops it)', (y) => y
+      .option('port', { type: 'number', default: dashboardPortDefault, describe: 'TCP port to serve on (0: any free one)' })
+      .option('host', { type: 'string', default: dashboardHostDefault, describe: 'address to bind (default loopback only)' }),
+    async (a) => {
+      try {
+        const d = await startDashboard({ ...clientOptions(a), port: a.port, host: a.host });
+        console.log(`kvc dashboard: ${d.url} (read-only; Ctrl-C stops it)`);
+        await new Promise<void>((resolve) => process.once('SIGINT', resolve).once('SIGTERM', resolve));
+        await d.close();
+      } catch (e) { reportError(a, e); }
+    })
     .command('status', 'a replica\'s view: ring ranges and replicas UP/DOWN, hints pending, keys, log, dropped datagrams', () => {},
       (a) => oneShot(a, (c) => c.status(), statusText, (s) => ({ ok: true, ...s })))
     .epilog('Exit status: 0 success (found or not); 1 the cluster answered with an error or did not answer; 2 input refused before sending (bad key, value, level, replica or config).')

@@ -99,3 +99,8 @@ export const peerProblemLogIntervalMs = 60_000;
 export const cookieProblemShownMs = 10_000;
 /** Versions the replay keeps out of the store (beyond the clock bound) that status and the start line name. */
 export const quarantinedKeysListedMax = 16;
+
+/** `kvc dashboard`: pages streaming snapshots at once; one more is refused with 503. */
+export const dashboardStreamsMax = 32;
+/** `kvc dashboard`: polls of history kept for the plots (10 min at one a second). */
+export const dashboardHistoryPoints = 600;
