@@ -18,7 +18,7 @@ table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 3
 <div id="when"></div>
 <h2>Alarms</h2><ul id="alarms"></ul>
 <div class="grid">
-<div><h2>Ring</h2><svg id="ring" width="320" height="320" viewBox="-160 -160 320 320"></svg><div id="ranges"></div></div>
+<div><h2>Ring</h2><svg id="ring" width="400" height="320" viewBox="-200 -160 400 320"></svg><div id="ranges"></div></div>
 <div><h2>Who sees whom (row: observer)</h2><table id="matrix"></table>
 <h2>Replicas</h2><table id="replicas"></table></div>
 </div>
