@@ -26,6 +26,7 @@ import { mergeStates, type ClusterView, type ReplicaAnswer } from './cluster-sta
 import { renderTop, runTop } from './top.js';
 import type { TraceReport } from '../core/trace.js';
 import { defaultHistoryFile, runShell } from './shell.js';
+import { dashboardHostDefault, dashboardPortDefault, startDashboard } from './dashboard.js';
 
 const exitOk = 0;
 const exitClusterError = 1;
@@ -639,6 +640,17 @@ async function main(): Promise<void> {
       .positional('action', { type: 'string', choices: ['list', 'install', 'use', 'remove'] })
       .positional('id', { type: 'number', describe: 'the key id (use, remove)' }),
     (a) => keyring({ ...a, action: a.action! }))
+    .command('dashboard', 'a local read-only web page of every replica\'s view, pushed live (Ctrl-C stops it)', (y) => y
+      .option('port', { type: 'number', default: dashboardPortDefault, describe: 'TCP port to serve on (0: any free one)' })
+      .option('host', { type: 'string', default: dashboardHostDefault, describe: 'address to bind (default loopback only)' }),
+    async (a) => {
+      try {
+        const d = await startDashboard({ ...clientOptions(a), port: a.port, host: a.host });
+        console.log(`kvc dashboard: ${d.url} (read-only; Ctrl-C stops it)`);
+        await new Promise<void>((resolve) => process.once('SIGINT', resolve).once('SIGTERM', resolve));
+        await d.close();
+      } catch (e) { reportError(a, e); }
+    })
     .command('status', 'a replica\'s view: ring ranges and replicas UP/DOWN, hints pending, keys, log, dropped datagrams', () => {},
       (a) => oneShot(a, (c) => c.status(), statusText, (s) => ({ ok: true, ...s })))
     .epilog('Exit status: 0 success (found or not); 1 the cluster answered with an error or did not answer; 2 input refused before sending (bad key, value, level, replica or config).')

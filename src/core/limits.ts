@@ -141,3 +141,7 @@ export const keyringKeysMax = 8;
 export const sealSessionsMax = 2_048;
 /** A sender never seals more datagrams than this under one session (the counter is a JS integer); it would start a new session first. */
 export const sealCounterMax = Number.MAX_SAFE_INTEGER;
+/** `kvc dashboard`: pages streaming snapshots at once; one more is refused with 503. */
+export const dashboardStreamsMax = 32;
+/** `kvc dashboard`: polls of history kept for the plots (10 min at one a second). */
+export const dashboardHistoryPoints = 600;

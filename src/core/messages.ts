@@ -125,6 +125,12 @@ export interface StatusReport {
   quarantinedAtReplay: number;
   /** A restarted replica's wait-out: ms until every write sent is served and pm2 hears 'ready' (0: now). Reads are served meanwhile. */
   writesServedInMs: number;
+  /**
+   * Client replies sent since this node started, by kind: 'get', 'put', 'del', 'local', 'status',
+   * 'repair' for answers, 'fail:<error>' for refusals. Cumulative: a rate is the difference of two
+   * reports. Absent from a replica that predates it.
+   */
+  clientReplies?: Record<string, number>;
 }
 
 // ---- replica <-> replica ----------------------------------------------------------------------
@@ -331,7 +337,15 @@ function validateStatus(x: unknown): StatusReport {
     writesServedInMs: s.writesServedInMs === undefined ? 0 : uint(s, 'writesServedInMs'),
     logWritable: s.logWritable === true,
     logAppendsFailed: uint(s, 'logAppendsFailed'),
+    ...(isRecord(s.clientReplies) ? { clientReplies: counters(s.clientReplies, 'clientReplies') } : {}),
   };
+}
+
+/** A map of counters, at most 32 of them, each named in at most 64 bytes. */
+function counters(o: Record<string, unknown>, field: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of Object.keys(o).slice(0, 32)) out[text({ [field]: name }, field, 64)] = uint(o, name);
+  return out;
 }
 
 function antiEntropyReport(x: unknown): AntiEntropyReport {

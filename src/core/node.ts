@@ -120,6 +120,8 @@ export class Node {
   // counters
   readonly dropped: Record<string, number> = {};
   private droppedSinceLog = 0;
+  /** Client replies sent, by kind (see StatusReport.clientReplies): a handful of keys, never more. */
+  private readonly clientReplies: Record<string, number> = {};
   private lastDropLogMs = -Infinity;
   private replayed = { records: 0, torn: 0 };
   /** Clock bound, config agreement and cookie trouble, per peer. */
@@ -676,6 +678,8 @@ export class Node {
   }
 
   private reply(client: Address, msg: ClientReply): void {
+    const kind = msg.t === 'fail' ? `fail:${msg.error}` : msg.t.slice(0, -'.ok'.length);
+    this.clientReplies[kind] = (this.clientReplies[kind] ?? 0) + 1;
     this.effects.push({ kind: 'reply', to: client, msg });
   }
 
@@ -711,6 +715,7 @@ export class Node {
       clockWarning: this.checks.clockWarning(),
       quarantinedAtReplay: this.quarantinedCount,
       writesServedInMs: this.restartWait.remainingMs(this.nowMs),
+      clientReplies: { ...this.clientReplies },
     };
   }
 

@@ -30,6 +30,7 @@ const good: Message[] = [
   { t: 'repair.ok', id: 6, node: 'replica-1', peers: [{ name: 'replica-2', reached: true, sent: 1, received: 0, error: null }, { name: 'replica-3', reached: false, sent: 0, received: 0, error: 'DOWN' }] },
   { t: 'local.ok', id: 7, key: 17, value: '', stamp, node: 'replica-3' },
   { t: 'status.ok', id: 8, status },
+  { t: 'status.ok', id: 8, status: { ...status, clientReplies: { get: 5, put: 2, 'fail:Unavailable': 1 } } },
   { t: 'fail', id: 9, error: 'Timeout', message: 'Timeout: 1 of 2 acks', acks: 1, required: 2 },
   { t: 'fail', id: 9, error: 'Unavailable', message: 'Unavailable: 1 of 2 replicas alive for key 17' },
   { t: 'rw', from: 1, gen: 1_700_000_000_000, id: 10, key: 17, value: 'v', stamp },
@@ -207,6 +208,13 @@ describe('messages (validate)', () => {
       expect(refused({ t: 'ae.pull', from: 1, gen: 1, id: 1, keys: [] })).to.match(/non-empty/);
       expect(refused({ t: 'ae.pull', from: 1, gen: 1, id: 1, keys: Array.from({ length: 257 }, () => 1) })).to.match(/over the limit/);
       expect(refused({ t: 'ae.pull.ok', from: 1, id: 1, writes: [[1, 'xyz', stamp]] }, 2)).to.match(/over the limit/);
+    });
+
+    it('client reply counters that are not counts', () => {
+      const bad = (clientReplies: unknown) => refused({ t: 'status.ok', id: 8, status: { ...status, clientReplies } });
+      expect(bad({ get: -1 })).to.match(/get/);
+      expect(bad({ put: 1.5 })).to.match(/put/);
+      expect(bad({ ['x'.repeat(65)]: 1 })).to.match(/clientReplies/);
     });
 
     it('unknown client errors', () => {
