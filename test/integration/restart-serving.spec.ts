@@ -90,7 +90,9 @@ describe('integration: a restarted replica is ready only once it serves writes',
       const p = (await cluster.processes()).find((x) => x.name === 'replica-2');
       return p !== undefined && p.status === 'online' && p.pid > 0 && p.pid !== oldPid;
     }, 20_000, 100);
-    client.socket.send(datagram, port, '127.0.0.1'); // the client's retransmission, to the new process
+    // A client's retransmission: the same request (id, sentAtMs), sealed anew under the next counter, as
+    // KvClient sends it (the same bytes again would be refused as a duplicate by the replay window).
+    client.socket.send(codec.encode(put), port, '127.0.0.1');
     const answer = await waitFor('the new process to answer the retransmission', () => client.replies[0], 10_000);
     expect(answer).to.deep.include({ t: 'fail', error: 'Timeout' });
     expect((answer as Extract<ClientReply, { t: 'fail' }>).message).to.match(mayHaveRunBeforeRestart);
@@ -105,7 +107,7 @@ describe('integration: a restarted replica is ready only once it serves writes',
     const stamp = stamps[0] as Stamp;
     expect(stamp[0], 'stamped by the old process, before the kill').to.be.below(sentAtMs + 100);
 
-    client.socket.send(datagram, port, '127.0.0.1'); // retransmitted once more: the same answer, nothing stamped
+    client.socket.send(codec.encode(put), port, '127.0.0.1'); // retransmitted once more: the same answer, nothing stamped
     await waitFor('the answer to the second retransmission', () => client.replies[1], 10_000);
     expect(client.replies[1]).to.deep.equal(answer);
     await sleep(500);
