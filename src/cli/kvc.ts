@@ -22,7 +22,7 @@ import {
 import { changeFromArgs, liveRing, planJson, planOf, planText, ringJson, ringText, type LiveRing } from './ring-view.js';
 import { isRefused, parseShellLine, type ShellCommand } from './shell-parse.js';
 import { traceJson, traceTable } from './trace-table.js';
-import { mergeStates, type ClusterView, type ReplicaAnswer } from './cluster-state.js';
+import { fetchClusterView } from './cluster-state.js';
 import { renderTop, runTop } from './top.js';
 import type { TraceReport } from '../core/trace.js';
 import { defaultHistoryFile, runShell } from './shell.js';
@@ -179,25 +179,13 @@ function statusLine(s: StatusReport): string {
 
 // ---- the cluster's state ----------------------------------------------------------------------------
 
-/** Every replica's `state`, asked at once, merged; a replica that does not answer is part of the view. */
-async function clusterView(client: KvClient): Promise<ClusterView> {
-  const answers = await Promise.all(client.config.nodes.map(async (n): Promise<ReplicaAnswer> => {
-    try {
-      return { name: n.name, state: await client.state(n.name), error: null };
-    } catch (e) {
-      return { name: n.name, state: null, error: e instanceof Error ? e.message : String(e) };
-    }
-  }));
-  return mergeStates(answers, client.config.replicationFactor, Date.now());
-}
-
 /** kvc top: the view redrawn every second; q quits. */
 async function top(args: CommonArgs): Promise<void> {
   let client: KvClient | undefined;
   try {
     client = await KvClient.open(clientOptions(args));
     const c = client;
-    await runTop({ input: process.stdin, output: process.stdout, fetch: () => clusterView(c) });
+    await runTop({ input: process.stdin, output: process.stdout, fetch: () => fetchClusterView(c) });
   } catch (e) {
     console.error(errorText(e));
     process.exitCode = exitCodeOf(e);
@@ -626,7 +614,7 @@ async function main(): Promise<void> {
       () => {}),
     (a) => oneShot(a, (c) => liveRing(c, a.node), ringText, ringJson))
     .command('state', 'every replica\'s view, merged: ring ranges short of replicas, who sees whom DOWN, rates, p99, hints, anti-entropy, slow requests (exit 1 when no replica answers)', () => {},
-      (a) => oneShot(a, (c) => clusterView(c), (v) => renderTop(v, process.stdout.columns ?? 120), (v) => ({ ok: true, ...v }),
+      (a) => oneShot(a, (c) => fetchClusterView(c), (v) => renderTop(v, process.stdout.columns ?? 120), (v) => ({ ok: true, ...v }),
         (v) => (v.unreachable.length === v.replicas.length ? exitClusterError : exitOk)))
     .command('top', 'kvc state redrawn every second on the terminal (q quits)', () => {}, (a) => top(a))
     .command('client <action> <id>', 'admin: issue a credential (add, with --role) or revoke one (revoke), on every replica', (y) => y

@@ -34,6 +34,7 @@ export function renderTop(view: ClusterView, cols = 100): string {
   const lines: string[] = [];
   lines.push(`ringkv ${clock(view.atMs)}  ${count(view.replicas.length, 'replica')}, ${answered} answered` +
     `${view.unreachable.length > 0 ? `; no answer from ${view.unreachable.join(', ')}` : ''}`);
+  lines.push(view.alarms.length === 0 ? 'alarms: none' : `ALARMS (${view.alarms.length}):`, ...view.alarms.map((a) => `  ! ${a}`));
   const short = view.ranges.filter((r) => r.down.length > 0);
   lines.push(short.length === 0 ? 'ring: every range has all its replicas up'
     : `ring: ${count(short.length, 'range')} short of replicas${short.some((r) => r.quorumLost) ? `, ${short.filter((r) => r.quorumLost).length} without a quorum` : ''}`);

@@ -49,7 +49,13 @@ describe('state', () => {
 
     const text = renderTop(view, 200).split('\n');
     expect(text[0]).to.match(/^ringkv \d\d:\d\d:\d\d  4 replicas, 3 answered; no answer from replica-3$/);
-    expect(text[1]).to.equal('ring: 3 ranges short of replicas');
+    expect(view.down).to.deep.equal(['replica-3']);
+    expect(text.slice(1, 5)).to.deep.equal([
+      'ALARMS (2):',
+      '  ! replica-3 DOWN (seen by replica-1, replica-2, replica-4)',
+      '  ! replica-3 unreachable: no reply from replica-3',
+      'ring: 3 ranges short of replicas',
+    ]);
     expect(text).to.include('  128..191  replica-3! replica-4  replica-1  short 1');
     const row = (name: string) => text.find((l) => l.startsWith(`  ${name}  `) && /self|DOWN|UP/.test(l))!;
     expect(row('replica-1').split(/\s{2,}/).slice(2, 6).map((c) => c.split(' ')[0])).to.deep.equal(['self', 'UP', 'DOWN', 'UP']);
