@@ -21,7 +21,8 @@ import {
 } from './messages.js';
 import { PeerChecks } from './peer-checks.js';
 import { keyKindMismatch, keySpaceOf } from './keyspace.js';
-import { Ring } from './partitioner.js';
+import { Placement } from './placement.js';
+import { firstRing } from './ring/state.js';
 import { summarizeKeys, type NodePorts } from './ports.js';
 import type { Random } from './prng.js';
 import { RequestTracker } from './reliable.js';
@@ -67,7 +68,8 @@ export class Node {
   readonly name: string;
   readonly generation: number;
   readonly repairMode: RepairMode;
-  readonly ring: Ring;
+  /** Where keys live at the ring's current epoch (placement.ts). */
+  private placement: Placement;
   readonly store: Store;
   private readonly hlc: Hlc;
   private readonly detector: FailureDetector;
@@ -145,7 +147,8 @@ export class Node {
     const self = opts.config.nodes[opts.self];
     if (self === undefined) throw new RangeError(`node: no node ${opts.self} in a cluster of ${opts.config.nodes.length}`);
     this.name = self.name;
-    this.ring = new Ring(opts.config.nodes.length, opts.config.replicationFactor, keySpaceOf(opts.config));
+    const peers = opts.config.nodes.map((n) => n.name);
+    this.placement = new Placement(firstRing(opts.config.nodes, opts.config.replicationFactor), keySpaceOf(opts.config), peers);
     this.store = new Store(this.ring.keySpace);
     this.hlc = new Hlc(opts.self);
     this.detector = new FailureDetector(opts.config.nodes.length, opts.self, opts.config.downAfterMs, opts.nowMs);
@@ -156,8 +159,10 @@ export class Node {
     this.checks = new PeerChecks(opts.config.nodes.length, opts.self, configDigest(opts.config), opts.config.maxClockSkewMs,
       (level, name, text) => this.log(level, name, text), (node) => this.nameOf(node));
     this.restartWait = new RestartWait(this.generation, opts.restarted === true, opts.config.maxClockSkewMs, opts.previousStoppedAtMs);
+    const node = this;
     const ports: NodePorts = {
-      self: this.self, name: this.name, generation: this.generation, config: this.config, ring: this.ring, requests: this.requests,
+      self: this.self, name: this.name, generation: this.generation, config: this.config, requests: this.requests,
+      get ring() { return node.placement; },
       writesServedFromMs: this.restartWait.writesServedFromMs,
       nowMs: () => this.nowMs,
       clockMs: () => Math.max(this.nowMs, this.clockMs),
@@ -175,6 +180,11 @@ export class Node {
     this.tracing = new Tracing(opts.self, opts.config.traceProbability ?? 0, opts.config.slowRequestMs ?? 0, opts.random, (text) => this.log('warn', 'slow-request', text));
     this.coordinator = new Coordinator(ports, this.hlc, this.handoff, this.repairMode !== 'hinted-handoff', this.tracing);
     this.antiEntropy = new AntiEntropy(ports, { read: (key) => this.store.read(key), keysIn: (slot) => this.store.keysIn(slot), writeLocal: (writes, done) => this.writeLocal(writes, done) }, opts.random);
+  }
+
+  /** Where keys live at the ring's current epoch. */
+  get ring(): Placement {
+    return this.placement;
   }
 
   /** The hints this node holds for others (hinted handoff). */
@@ -696,7 +706,7 @@ export class Node {
       ...(keys.partitioner === 'hashed' ? { partitioner: 'hashed' as const, keyBytesMax: keys.keyBytesMax } : {}),
       replicationFactor: this.config.replicationFactor,
       repairMode: this.repairMode,
-      ring: this.ring.ranges.map((r) => ({ first: r.first, last: r.last, replicas: this.ring.replicasForSlot(r.first).map((n) => this.nameOf(n)) })),
+      ring: this.ring.ranges.map((r) => ({ first: r.first, last: r.last, replicas: r.replicas.map((n) => this.nameOf(n)) })),
       antiEntropyIntervalMs: this.config.antiEntropyIntervalMs,
       peers: this.config.nodes.map((n, i) => ({
         name: n.name, up: this.detector.isUp(i) && this.checks.trusted(i), hintsPending: this.hints.countFor(i), hintsExpired: this.handoff.expiredFor(i),
