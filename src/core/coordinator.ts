@@ -125,7 +125,9 @@ export class Coordinator {
     if (valueBytes > config.valueBytesMax) {
       return fail('InvalidRequest', `InvalidRequest: value is ${valueBytes} bytes, over the limit of ${config.valueBytesMax}`);
     }
-    if (this.ops.size >= clientRequestsInFlightMax || !requests.hasRoom(config.replicationFactor)) {
+    // While slots move a write goes to old and new replicas, so the room asked for is its write set's.
+    const placed = ring.forKey(req.key);
+    if (this.ops.size >= clientRequestsInFlightMax || !requests.hasRoom(req.t === 'get' ? placed.read.length : placed.write.to.length)) {
       return fail('Overloaded', `Overloaded: ${name} holds ${this.ops.size} client requests in flight (limit ${clientRequestsInFlightMax})`);
     }
     if (!this.answered.hasRoom(this.ports.nowMs(), this.ops.size + 1)) {
@@ -138,7 +140,6 @@ export class Coordinator {
       // them the only way the replicas that missed the write would get it.
       return fail('Unavailable', `Unavailable: ${name}'s disk is full, so it coordinates no writes until it has room again (use another coordinator)`);
     }
-    const placed = ring.forKey(req.key);
     const replicas = req.t === 'get' ? placed.read : placed.write.to;
     const short = this.unmetGroups(req.key, req.t === 'get' ? [placed.read] : placed.write.groups, need.acks);
     trace?.add('replicas', this.nowUs(), { nodes: [...replicas], down: replicas.filter((r) => !this.ports.isUp(r)) });
