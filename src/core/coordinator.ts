@@ -8,21 +8,25 @@ import { ClientAnswers } from './dedup.js';
 import { clientDeadlineMsMax, clientRequestsInFlightMax, dedupEntriesMax } from './limits.js';
 import { utf8Bytes, type ClientReply, type CoordinatedRequest, type DelRequest, type GetRequest, type PeerReply, type PeerRequest, type PutRequest } from './messages.js';
 import type { NodePorts } from './ports.js';
+import type { SlotPlacement } from './placement.js';
 import { requiredAcks } from './quorum.js';
+import { readSatisfied, writeSatisfied } from './ring/acks.js';
 import { activityText, clip, toUs, type Trace, type TraceKind, type Tracing } from './trace.js';
 import type { Address, ClientError, Key, Level, NodeIndex, Stamp, StoredValue, Versioned } from './types.js';
 
 interface WriteOp {
   kind: 'write';
   client: Address; clientId: number; opKey: string; clientDeadlineMs: number; key: Key; level: Level; value: StoredValue; stamp: Stamp;
-  required: number; replicas: readonly NodeIndex[]; sentTo: Set<NodeIndex>; acked: Set<NodeIndex>; answered: boolean; deadlineMs: number;
+  /** The write set at this coordinator's epoch: sent to `placed.write.to`, answered once writeSatisfied (the level within each group). */
+  required: number; placed: SlotPlacement; replicas: readonly NodeIndex[]; sentTo: Set<NodeIndex>; acked: Set<NodeIndex>; answered: boolean; deadlineMs: number;
   /** When it arrived (slow_request_ms), and its trace until it is answered (null: untraced). */
   startedMs: number; trace: Trace | null;
 }
 interface ReadOp {
   kind: 'read';
   client: Address; clientId: number; opKey: string; clientDeadlineMs: number; key: Key; level: Level;
-  required: number; asked: NodeIndex[]; replies: Map<NodeIndex, Versioned | null>;
+  /** Asked: the live replicas of the key's read set; answered once readSatisfied. */
+  required: number; read: readonly NodeIndex[]; asked: NodeIndex[]; replies: Map<NodeIndex, Versioned | null>;
   answered: boolean; deadlineMs: number;
   /** Blocking read repair: replicas still to ack the newest version before the answer goes out. */
   blockingRepair: Set<NodeIndex> | null; answer: Versioned | null; repaired: Set<NodeIndex>;
@@ -121,7 +125,9 @@ export class Coordinator {
     if (valueBytes > config.valueBytesMax) {
       return fail('InvalidRequest', `InvalidRequest: value is ${valueBytes} bytes, over the limit of ${config.valueBytesMax}`);
     }
-    if (this.ops.size >= clientRequestsInFlightMax || !requests.hasRoom(config.replicationFactor)) {
+    // While slots move a write goes to old and new replicas, so the room asked for is its write set's.
+    const placed = ring.forKey(req.key);
+    if (this.ops.size >= clientRequestsInFlightMax || !requests.hasRoom(req.t === 'get' ? placed.read.length : placed.write.to.length)) {
       return fail('Overloaded', `Overloaded: ${name} holds ${this.ops.size} client requests in flight (limit ${clientRequestsInFlightMax})`);
     }
     if (!this.answered.hasRoom(this.ports.nowMs(), this.ops.size + 1)) {
@@ -134,16 +140,30 @@ export class Coordinator {
       // them the only way the replicas that missed the write would get it.
       return fail('Unavailable', `Unavailable: ${name}'s disk is full, so it coordinates no writes until it has room again (use another coordinator)`);
     }
-    const replicas = ring.replicasFor(req.key);
-    const down = replicas.filter((r) => !this.ports.isUp(r));
-    const alive = replicas.length - down.length;
-    trace?.add('replicas', this.nowUs(), { nodes: [...replicas], down });
-    if (alive < need.acks) {
-      return fail('Unavailable', `Unavailable: ${req.level} needs ${need.acks} of ${replicas.length} replicas of key ${req.key}, ` +
-        `${alive} alive (${down.map((r) => this.ports.nameOf(r)).join(', ')} down)`);
+    const replicas = req.t === 'get' ? placed.read : placed.write.to;
+    const short = this.unmetGroups(req.key, req.t === 'get' ? [placed.read] : placed.write.groups, need.acks);
+    trace?.add('replicas', this.nowUs(), { nodes: [...replicas], down: replicas.filter((r) => !this.ports.isUp(r)) });
+    if (short !== null) return fail('Unavailable', `Unavailable: ${req.level} needs ${short}`);
+    if (req.t === 'get') this.startRead(client, opKey, req, need.acks, placed.read, trace);
+    else this.startWrite(client, opKey, req, need.acks, placed, trace);
+  }
+
+  /**
+   * Null when every group has `acks` live replicas, else what is missing: "2 of 3 replicas of key
+   * 128, 1 alive (replica-3, replica-4 down)". While slots move a write has two groups (the old and
+   * the new replicas) and each must meet the level on its own (ring/acks.ts), so each is named.
+   */
+  private unmetGroups(key: Key, groups: readonly (readonly NodeIndex[])[], acks: number): string | null {
+    const short: string[] = [];
+    for (const group of groups) {
+      let alive = 0;
+      for (const r of group) if (this.ports.isUp(r)) alive++;
+      if (alive >= acks) continue;
+      const down = group.filter((r) => !this.ports.isUp(r)).map((r) => this.ports.nameOf(r)).join(', ');
+      const of = groups.length === 1 ? `${group.length} replicas` : `{${group.map((r) => this.ports.nameOf(r)).join(', ')}}`;
+      short.push(`${acks} of ${of} of key ${key}, ${alive} alive (${down} down)`);
     }
-    if (req.t === 'get') this.startRead(client, opKey, req, need.acks, replicas, trace);
-    else this.startWrite(client, opKey, req, need.acks, replicas, trace);
+    return short.length === 0 ? null : short.join(' and ');
   }
 
   /**
@@ -204,18 +224,18 @@ export class Coordinator {
 
   // ---- put and del -------------------------------------------------------------------------------
 
-  private startWrite(client: Address, opKey: string, req: PutRequest | DelRequest, required: number, replicas: readonly NodeIndex[], trace: Trace | null): void {
+  private startWrite(client: Address, opKey: string, req: PutRequest | DelRequest, required: number, placed: SlotPlacement, trace: Trace | null): void {
     const { ports } = this;
     const now = ports.nowMs();
     const stamp = this.hlc.now(ports.clockMs());
     const value = req.t === 'put' ? req.value : null;
     const op: WriteOp = {
       kind: 'write', client, clientId: req.id, opKey, clientDeadlineMs: req.deadlineMs, key: req.key, level: req.level, value, stamp,
-      required, replicas, sentTo: new Set(), acked: new Set(), answered: false, deadlineMs: now + ports.config.writeTimeoutMs, startedMs: now, trace,
+      required, placed, replicas: placed.write.to, sentTo: new Set(), acked: new Set(), answered: false, deadlineMs: now + ports.config.writeTimeoutMs, startedMs: now, trace,
     };
     this.ops.set(opKey, op);
     trace?.add('stamped', this.nowUs(), { stamp });
-    for (const r of this.peersFirst(replicas)) {
+    for (const r of this.peersFirst(placed.write.to)) {
       if (!ports.isUp(r)) {
         if (this.handoff.store(r, req.key, value, stamp)) trace?.add('hint', this.nowUs(), { peer: r, why: 'down' });
         continue;
@@ -231,7 +251,7 @@ export class Coordinator {
   private onWriteAck(opKey: string, op: WriteOp, replica: NodeIndex, reply: PeerReply): void {
     op.acked.add(replica);
     if (op.trace !== null) this.traceReply(op.trace, 'ack', replica, reply, { m: op.acked.size });
-    if (!op.answered && op.acked.size >= op.required) {
+    if (!op.answered && writeSatisfied(op.level, this.ports.config.replicationFactor, op.placed.write, op.acked)) {
       op.answered = true;
       const t = op.value === null ? 'del.ok' : 'put.ok';
       this.conclude(op, { t, id: op.clientId, key: op.key, stamp: op.stamp, coordinator: this.ports.name }, 'answered',
@@ -242,12 +262,12 @@ export class Coordinator {
 
   // ---- get and read repair -----------------------------------------------------------------------
 
-  private startRead(client: Address, opKey: string, req: GetRequest, required: number, replicas: readonly NodeIndex[], trace: Trace | null): void {
+  private startRead(client: Address, opKey: string, req: GetRequest, required: number, read: readonly NodeIndex[], trace: Trace | null): void {
     const { ports } = this;
     const now = ports.nowMs();
-    const asked = replicas.filter((r) => ports.isUp(r));
+    const asked = read.filter((r) => ports.isUp(r));
     const op: ReadOp = {
-      kind: 'read', client, clientId: req.id, opKey, clientDeadlineMs: req.deadlineMs, key: req.key, level: req.level, required, asked, replies: new Map(),
+      kind: 'read', client, clientId: req.id, opKey, clientDeadlineMs: req.deadlineMs, key: req.key, level: req.level, required, read, asked, replies: new Map(),
       answered: false, deadlineMs: now + ports.config.readTimeoutMs, blockingRepair: null, answer: null, repaired: new Set(), finished: false,
       startedMs: now, trace,
     };
@@ -266,7 +286,7 @@ export class Coordinator {
 
   private onReadReply(opKey: string, op: ReadOp, replica: NodeIndex, version: Versioned | null): void {
     op.replies.set(replica, version);
-    if (!op.answered && op.blockingRepair === null && op.replies.size >= op.required) {
+    if (!op.answered && op.blockingRepair === null && readSatisfied(op.level, this.ports.config.replicationFactor, op.read, op.replies)) {
       const newest = newestOf(op.replies.values());
       op.answer = newest;
       const stale = newest === null ? [] : [...op.replies].filter(([, v]) => isOlder(v, newest)).map(([r]) => r);

@@ -1,5 +1,5 @@
 // The write-ahead log record: [payload length u32 LE][crc32 of payload u32 LE][CBOR payload].
-// Data writes and hints share one log, so one fsync covers both and one replay restores both.
+// Data writes, hints and the ring state share one log, so one fsync covers them and one replay restores them.
 // A torn or damaged tail is expected after a crash: scanning stops there and says where and why,
 // it never throws, so the caller can truncate the log at `goodBytes` and carry on.
 import { decode, encode } from 'cbor-x';
@@ -7,6 +7,7 @@ import { crc32 } from './crc32.js';
 import { byteOrdered, eitherKind, type KeyCheck } from './keyspace.js';
 import { messageIdMax, nodesMax, recordBytesMax, valueBytesMaxCeiling } from './limits.js';
 import { utf8Bytes } from './messages.js';
+import { decodeAcceptor, encodeAcceptor, type AcceptorWire } from './ring/wire.js';
 import type { Key, NodeIndex, Stamp, StoredValue } from './types.js';
 
 export type LogRecord =
@@ -16,8 +17,17 @@ export type LogRecord =
   | { t: 'h'; target: NodeIndex; key: Key; value: StoredValue; stamp: Stamp; atMs: number }
   /** Hint delivered: forget the held hint for (target, key) if it has this stamp. */
   | { t: 'hd'; target: NodeIndex; key: Key; stamp: Stamp }
-  /** Full state at a point: every stored version and every held hint [target, key, value, stamp, atMs]. */
-  | { t: 'snap'; writes: [Key, StoredValue, Stamp][]; hints: [NodeIndex, Key, StoredValue, Stamp, number][] };
+  /**
+   * The ring this replica holds, and its promise and vote for the next epoch (ring/agreement.ts),
+   * whole: written each time they change, before the answer or the use that depends on them. The
+   * last one replayed is the state.
+   */
+  | { t: 'ring'; acceptor: AcceptorWire }
+  /**
+   * Full state at a point: every stored version, every held hint [target, key, value, stamp, atMs],
+   * and the ring state once the replica has one of its own (absent: the ring of nodes.toml).
+   */
+  | { t: 'snap'; writes: [Key, StoredValue, Stamp][]; hints: [NodeIndex, Key, StoredValue, Stamp, number][]; ring?: AcceptorWire };
 
 export interface RecordScan {
   /** Every good record, in log order, up to the first short or bad one. */
@@ -103,6 +113,7 @@ function validateOrThrow(x: unknown, keys: KeyCheck): LogRecord {
     case 'w': return { t: 'w', key: key(o.key), value: storedValue(o.value), stamp: stamp(o.stamp) };
     case 'h': return { t: 'h', target: node(o.target), key: key(o.key), value: storedValue(o.value), stamp: stamp(o.stamp), atMs: uint(o.atMs, 'atMs') };
     case 'hd': return { t: 'hd', target: node(o.target), key: key(o.key), stamp: stamp(o.stamp) };
+    case 'ring': return { t: 'ring', acceptor: acceptor(o.acceptor) };
     case 'snap': {
       const writes = list(o.writes, 'writes', keys.keysPerReplicaMax).map((w, i): [Key, StoredValue, Stamp] => {
         const [k, v, s] = tuple(w, 3, `writes[${i}]`);
@@ -113,12 +124,18 @@ function validateOrThrow(x: unknown, keys: KeyCheck): LogRecord {
         const f = `hints[${i}]`;
         return [node(n, `${f}.target`), key(k, `${f}.key`), storedValue(v, `${f}.value`), stamp(s, `${f}.stamp`), uint(at, `${f}.atMs`)];
       });
-      return { t: 'snap', writes, hints };
+      return o.ring === undefined ? { t: 'snap', writes, hints } : { t: 'snap', writes, hints, ring: acceptor(o.ring, 'ring') };
     }
     default: return fail(`t: unknown record type ${describe(o.t)}`);
   }
 }
 
+/** The acceptor state, checked whole (a ring the steps can reach, votes that fit it), kept in its stored form. */
+function acceptor(v: unknown, field = 'acceptor'): AcceptorWire {
+  const decoded = decodeAcceptor(v);
+  if (!decoded.ok) fail(`${field}: ${decoded.error}`);
+  return encodeAcceptor(decoded.value);
+}
 function uint(v: unknown, field: string, max = messageIdMax): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) fail(`${field}: expected an integer in 0..${max}, got ${describe(v)}`);
   return v;

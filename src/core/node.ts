@@ -21,7 +21,9 @@ import {
 } from './messages.js';
 import { PeerChecks } from './peer-checks.js';
 import { keyKindMismatch, keySpaceOf } from './keyspace.js';
-import { Ring } from './partitioner.js';
+import { Placement } from './placement.js';
+import { firstRing } from './ring/state.js';
+import { RingHolder } from './ring-holder.js';
 import { summarizeKeys, type NodePorts } from './ports.js';
 import type { Random } from './prng.js';
 import { RequestTracker } from './reliable.js';
@@ -57,6 +59,11 @@ export class KeySpaceMismatchError extends Error {
   override name = 'KeySpaceMismatchError';
 }
 
+/** The ring in the log has a member nodes.toml gives no address for (see Node.followHeldRing). */
+export class RingPeersError extends Error {
+  override name = 'RingPeersError';
+}
+
 /** A durable-on-sync action waiting for its record's lsn. */
 interface PendingRecord { lsn: number; record: LogRecord; then: (() => void) | null }
 
@@ -67,7 +74,8 @@ export class Node {
   readonly name: string;
   readonly generation: number;
   readonly repairMode: RepairMode;
-  readonly ring: Ring;
+  /** Where keys live at the ring's current epoch (placement.ts). */
+  private placement: Placement;
   readonly store: Store;
   private readonly hlc: Hlc;
   private readonly detector: FailureDetector;
@@ -99,11 +107,16 @@ export class Node {
    * the version, so a full disk costs acks, never a replica's copy (a coordinator holds no hint for itself).
    */
   private readonly refusedRecords = new Map<string, Extract<LogRecord, { t: 'w' | 'h' | 'hd' }>>();
+  /** A full disk refused a ring state: the current one is appended again with the rest (never an older one after a newer). */
+  private ringRefused = false;
   private nextRefusedRetryMs = 0;
 
   private readonly handoff: HintedHandoff;
   private readonly coordinator: Coordinator;
-  private readonly antiEntropy: AntiEntropy;
+  /** Remade (before start) when the replay brings a ring other than nodes.toml's: its slot lists come from the ring. */
+  private antiEntropy: AntiEntropy;
+  /** The ring this replica holds and its acceptor state (ring-holder.ts). */
+  private readonly holder: RingHolder;
   /** A restarted replica stamps no write its previous process may have stamped, and is ready only once it serves every write (restart-wait.ts). */
   private readonly restartWait: RestartWait;
   /** Sampling, session ids, the slow-request log (trace.ts). */
@@ -145,7 +158,8 @@ export class Node {
     const self = opts.config.nodes[opts.self];
     if (self === undefined) throw new RangeError(`node: no node ${opts.self} in a cluster of ${opts.config.nodes.length}`);
     this.name = self.name;
-    this.ring = new Ring(opts.config.nodes.length, opts.config.replicationFactor, keySpaceOf(opts.config));
+    this.holder = new RingHolder({ nodes: opts.config.nodes, ring: firstRing(opts.config.nodes, opts.config.replicationFactor) });
+    this.placement = new Placement(this.holder.ring, keySpaceOf(opts.config), opts.config.nodes.map((n) => n.name));
     this.store = new Store(this.ring.keySpace);
     this.hlc = new Hlc(opts.self);
     this.detector = new FailureDetector(opts.config.nodes.length, opts.self, opts.config.downAfterMs, opts.nowMs);
@@ -156,8 +170,10 @@ export class Node {
     this.checks = new PeerChecks(opts.config.nodes.length, opts.self, configDigest(opts.config), opts.config.maxClockSkewMs,
       (level, name, text) => this.log(level, name, text), (node) => this.nameOf(node));
     this.restartWait = new RestartWait(this.generation, opts.restarted === true, opts.config.maxClockSkewMs, opts.previousStoppedAtMs);
+    const node = this;
     const ports: NodePorts = {
-      self: this.self, name: this.name, generation: this.generation, config: this.config, ring: this.ring, requests: this.requests,
+      self: this.self, name: this.name, generation: this.generation, config: this.config, requests: this.requests,
+      get ring() { return node.placement; },
       writesServedFromMs: this.restartWait.writesServedFromMs,
       nowMs: () => this.nowMs,
       clockMs: () => Math.max(this.nowMs, this.clockMs),
@@ -174,7 +190,38 @@ export class Node {
     this.handoff = new HintedHandoff(ports, this.repairMode !== 'read-repair');
     this.tracing = new Tracing(opts.self, opts.config.traceProbability ?? 0, opts.config.slowRequestMs ?? 0, opts.random, (text) => this.log('warn', 'slow-request', text));
     this.coordinator = new Coordinator(ports, this.hlc, this.handoff, this.repairMode !== 'hinted-handoff', this.tracing);
-    this.antiEntropy = new AntiEntropy(ports, { read: (key) => this.store.read(key), keysIn: (slot) => this.store.keysIn(slot), writeLocal: (writes, done) => this.writeLocal(writes, done) }, opts.random);
+    this.makeAntiEntropy = () => new AntiEntropy(ports, { read: (key) => this.store.read(key), keysIn: (slot) => this.store.keysIn(slot), writeLocal: (writes, done) => this.writeLocal(writes, done) }, opts.random);
+    this.antiEntropy = this.makeAntiEntropy();
+  }
+
+  private readonly makeAntiEntropy: () => AntiEntropy;
+
+  /**
+   * After the replay brought a ring state: places keys by the ring held rather than nodes.toml's.
+   * Its members are addressed through nodes.toml's peer table (until peers come from the ring), so
+   * a member the file does not list is refused: its writes would be silently lost.
+   */
+  private followHeldRing(): void {
+    const ring = this.holder.ring;
+    if (ring === this.placement.ring) return;
+    const peers = this.config.nodes.map((n) => n.name);
+    const unknown = ring.members.filter((m) => !peers.includes(m.name));
+    if (unknown.length > 0) {
+      throw new RingPeersError(`${this.name}: refusing to start: the ring it holds (epoch ${ring.epoch}) has ` +
+        `${unknown.map((m) => `${m.name} (${m.host}:${m.port})`).join(', ')}, which nodes.toml does not list, so it has no peer to send their copies to. ` +
+        `Add ${unknown.length === 1 ? 'it' : 'them'} to nodes.toml with the address${unknown.length === 1 ? '' : 'es'} shown`);
+    }
+    if (ring.replicationFactor !== this.config.replicationFactor) {
+      throw new RingPeersError(`${this.name}: refusing to start: the ring it holds (epoch ${ring.epoch}) has replication factor ` +
+        `${ring.replicationFactor}, nodes.toml says ${this.config.replicationFactor}; a ring change keeps the replication factor`);
+    }
+    this.placement = new Placement(ring, this.placement.keySpace, peers);
+    this.antiEntropy = this.makeAntiEntropy();
+  }
+
+  /** Where keys live at the ring's current epoch. */
+  get ring(): Placement {
+    return this.placement;
   }
 
   /** The hints this node holds for others (hinted handoff). */
@@ -215,9 +262,9 @@ export class Node {
     switch (record.t) {
       case 'w': return poisoned(record.key, record.stamp, null) ? null : record;
       case 'h': return poisoned(record.key, record.stamp, record.target) ? null : record;
-      case 'hd': return record;
+      case 'hd': case 'ring': return record;
       case 'snap': return {
-        t: 'snap',
+        ...record,
         writes: record.writes.filter(([key, , stamp]) => !poisoned(key, stamp, null)),
         hints: record.hints.filter(([target, key, , stamp]) => !poisoned(key, stamp, target)),
       };
@@ -229,7 +276,7 @@ export class Node {
    * slots, on other replicas: the replica refuses to start on it rather than serve it misplaced.
    */
   private refuseOtherKeySpace(record: LogRecord): void {
-    const keys = record.t === 'snap' ? [...record.writes.map((w) => w[0]), ...record.hints.map((h) => h[1])] : [record.key];
+    const keys = record.t === 'snap' ? [...record.writes.map((w) => w[0]), ...record.hints.map((h) => h[1])] : record.t === 'ring' ? [] : [record.key];
     for (const key of keys) {
       const why = keyKindMismatch(key, this.ring.keySpace);
       if (why !== null) {
@@ -257,10 +304,15 @@ export class Node {
       case 'hd':
         this.hints.delivered(record.target, record.key, record.stamp);
         break;
+      case 'ring':
+        this.holder.replay(record.acceptor);
+        this.followHeldRing();
+        break;
       case 'snap':
         this.hints.clear();
         for (const [key, value, stamp] of record.writes) { this.hlc.observe(stamp); this.store.apply(key, value, stamp); }
         for (const [target, key, value, stamp, atMs] of record.hints) this.hints.add(target, key, value, stamp, atMs);
+        if (record.ring !== undefined) { this.holder.replay(record.ring); this.followHeldRing(); }
         break;
     }
   }
@@ -300,6 +352,8 @@ export class Node {
         `${this.quarantined.map((q) => `${q.what} ${formatStamp(q.stamp)} (+${q.aheadMs} ms)`).join(', ')}` +
         `${this.quarantinedCount > this.quarantined.length ? ' …' : ''}; they stay in the log until a majority of peers confirm this clock`);
     }
+    const disagreement = this.holder.fileDisagreement();
+    if (disagreement !== null) this.log('warn', 'ring-file', `${this.name}: ${disagreement}`);
     const wait = this.restartWait.startText(this.nowMs);
     if (wait !== null) this.log('info', 'starting', wait);
     this.maybeReady();
@@ -409,6 +463,7 @@ export class Node {
    */
   private keepRefused(record: LogRecord): void {
     if (record.t === 'snap') return; // never appended
+    if (record.t === 'ring') { this.ringRefused = true; return; } // each holds the whole state: the current one is enough
     const id = record.t === 'w' ? `w:${record.key}` : `${record.t}:${record.target}:${record.key}`;
     const kept = this.refusedRecords.get(id);
     if (kept === undefined || compareStamps(record.stamp, kept.stamp) > 0) this.refusedRecords.set(id, record);
@@ -416,10 +471,11 @@ export class Node {
 
   /** On tick: appends the refused records again; refused once more, they come back to refusedRecords. */
   private retryRefused(): void {
-    if (this.refusedRecords.size === 0 || this.nowMs < this.nextRefusedRetryMs) return;
+    if ((this.refusedRecords.size === 0 && !this.ringRefused) || this.nowMs < this.nextRefusedRetryMs) return;
     this.nextRefusedRetryMs = this.nowMs + logFullRetryIntervalMs;
     const records = [...this.refusedRecords.values()];
     this.refusedRecords.clear();
+    if (this.ringRefused) { this.ringRefused = false; this.append(this.holder.record(), null); }
     for (const record of records) {
       const held = record.t === 'w' ? this.store.read(record.key) : undefined;
       if (held === undefined || compareStamps(record.stamp, held.stamp) > 0) this.append(record, null);
@@ -437,7 +493,7 @@ export class Node {
     if (this.recordsSinceSnapshot < recordsPerSnapshotMin || this.logFull !== null) return;
     const writes: [Key, StoredValue, Stamp][] = [];
     for (const [key, v] of this.store.entries()) writes.push([key, v.value, v.stamp]);
-    this.effects.push({ kind: 'snapshot', coversLsn: this.syncedLsn, record: { t: 'snap', writes, hints: this.hints.dump() } });
+    this.effects.push({ kind: 'snapshot', coversLsn: this.syncedLsn, record: { t: 'snap', writes, hints: this.hints.dump(), ...this.holder.snapshotPart() } });
     this.recordsSinceSnapshot = this.pending.length;
   }
 
@@ -696,7 +752,7 @@ export class Node {
       ...(keys.partitioner === 'hashed' ? { partitioner: 'hashed' as const, keyBytesMax: keys.keyBytesMax } : {}),
       replicationFactor: this.config.replicationFactor,
       repairMode: this.repairMode,
-      ring: this.ring.ranges.map((r) => ({ first: r.first, last: r.last, replicas: this.ring.replicasForSlot(r.first).map((n) => this.nameOf(n)) })),
+      ring: this.ring.ranges.map((r) => ({ first: r.first, last: r.last, replicas: r.replicas.map((n) => this.nameOf(n)) })),
       antiEntropyIntervalMs: this.config.antiEntropyIntervalMs,
       peers: this.config.nodes.map((n, i) => ({
         name: n.name, up: this.detector.isUp(i) && this.checks.trusted(i), hintsPending: this.hints.countFor(i), hintsExpired: this.handoff.expiredFor(i),

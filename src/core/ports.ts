@@ -3,7 +3,7 @@
 import type { LogEvent } from './effects.js';
 import type { LogRecord } from './log-record.js';
 import type { ClientReply, Message } from './messages.js';
-import type { Ring } from './partitioner.js';
+import type { Placement } from './placement.js';
 import type { RequestTracker } from './reliable.js';
 import { formatKey } from './keyspace.js';
 import type { Address, ClusterConfig, Key, NodeIndex } from './types.js';
@@ -15,7 +15,8 @@ export interface NodePorts {
   /** Client writes sent (by their sentAtMs) before this are refused: the previous process may have run them. */
   readonly writesServedFromMs: number;
   readonly config: ClusterConfig;
-  readonly ring: Ring;
+  /** The ring at its current epoch, as a node looks keys up in it (placement.ts); replaced when a new epoch is adopted. */
+  readonly ring: Placement;
   readonly requests: RequestTracker;
   /** The time of the step in progress, in whole ms. */
   nowMs(): number;

@@ -116,7 +116,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   try {
     for (const record of opened.records) node.replay(record);
   } catch (e) {
-    // Data of another key space (KeySpaceMismatchError): nothing was served, nothing is changed.
+    // Data of another key space (KeySpaceMismatchError), a ring nodes.toml cannot address (RingPeersError):
+    // nothing was served, nothing is changed.
     await opened.log.close();
     await udp.close();
     throw e;

@@ -1,13 +1,18 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { pino } from 'pino';
+import { encodeRecord } from '../../src/core/log-record.js';
 import type { ClientReply, Message } from '../../src/core/messages.js';
+import { newAcceptor } from '../../src/core/ring/agreement.js';
+import { firstRing } from '../../src/core/ring/state.js';
+import { encodeAcceptor } from '../../src/core/ring/wire.js';
 import { Codec } from '../../src/io/codec.js';
 import { loadCredential, type Credential } from '../../src/io/credentials.js';
 import { loadKeyring } from '../../src/io/keyring.js';
+import { segmentName } from '../../src/io/log-file.js';
 import { clientKeys, peerKeys } from '../../src/io/keys.js';
 import { createLogger, startReplica, type Replica } from '../../src/io/runtime.js';
 import { KvClient } from '../../src/client/client.js';
@@ -316,6 +321,29 @@ describe('io/runtime (real UDP on loopback, real log files)', function () {
     const mine = lines.filter((l) => l.includes('replica-1 starting:') || l.includes('replica-1 serving:'));
     expect(mine.at(-2)).to.match(/INFO  replica-1 starting: restarted: serves writes in \d+ ms \(2 × max_clock_skew_ms 500\): writes sent before \d+ \(its previous process's clean stop at \d+ \+ the clock bound\)/);
     expect(mine.at(-1)).to.match(/INFO  replica-1 serving: serving writes, \d+ ms after the start of generation \d+/);
+  });
+
+  it('a replica whose log holds a ring other than nodes.toml\'s says so at start and places keys by the ring it holds', async () => {
+    // A cluster dir of its own, with the cluster's keyring: a data dir holding a log never makes one.
+    const own = mkdtempSync(join(tmpdir(), 'ringkv-runtime-ring-'));
+    try {
+      writeFileSync(join(own, 'nodes.toml'), clusterToml(ports));
+      mkdirSync(join(own, 'data', 'replica-1'), { recursive: true });
+      copyFileSync(join(dir, 'data', 'keyring'), join(own, 'data', 'keyring'));
+      const file = ports.map((port, i) => ({ name: names[i]!, host: '127.0.0.1', port }));
+      const held = firstRing([file[1]!, file[0]!, file[2]!], 3); // the same members, another order
+      writeFileSync(join(own, 'data', 'replica-1', segmentName(1)), encodeRecord({ t: 'ring', acceptor: encodeAcceptor(newAcceptor(held)) }));
+      const replica = await startReplica({ configPath: join(own, 'nodes.toml'), name: 'replica-1', logger: logger('replica-1') });
+      replicas = [replica];
+      expect(replica.node.ring.ring.members.map((m) => m.name)).to.deep.equal(['replica-2', 'replica-1', 'replica-3']);
+      expect(replica.node.ring.replicasForSlot(0), 'slot 0 is owned by the first member of the ring held').to.deep.equal([1, 0, 2]);
+      await waitUntil(() => lines.some((l) => l.includes('ring-file:')));
+      expect(lines.find((l) => l.includes('ring-file:'))).to.match(/WARN .*replica-1: nodes.toml disagrees with the ring this replica holds \(epoch 0: replica-2, replica-1, replica-3\): the members are in another order\. Following the ring held/);
+    } finally {
+      await Promise.all(replicas.map((r) => r.stop()));
+      replicas = [];
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 
   it('refuses an unknown replica name with a ConfigError', async () => {

@@ -18,17 +18,27 @@ import { requiredAcks } from '../quorum.js';
 import type { Level } from '../types.js';
 import type { WriteSet } from './steps.js';
 
-/** Is a write to this write set acknowledged by these replicas at this level? */
-export function writeSatisfied(level: Level, replicationFactor: number, write: WriteSet, acked: ReadonlySet<string>): boolean {
+/**
+ * Is a write to this write set acknowledged by these replicas at this level? Replicas are named
+ * (the ring's own form) or numbered (a node's peer indices: placement.ts); the check allocates nothing.
+ */
+export function writeSatisfied<R>(level: Level, replicationFactor: number, write: { readonly groups: readonly (readonly R[])[] }, acked: { has(r: R): boolean }): boolean {
   const need = requiredAcks(level, replicationFactor);
   if (!need.ok) return false;
-  return write.groups.every((g) => g.filter((r) => acked.has(r)).length >= need.acks);
+  for (const group of write.groups) if (countIn(group, acked) < need.acks) return false;
+  return true;
 }
 
 /** Is a read from these read replicas satisfied by these answers at this level? */
-export function readSatisfied(level: Level, replicationFactor: number, read: readonly string[], answered: ReadonlySet<string>): boolean {
+export function readSatisfied<R>(level: Level, replicationFactor: number, read: readonly R[], answered: { has(r: R): boolean }): boolean {
   const need = requiredAcks(level, replicationFactor);
-  return need.ok && read.filter((r) => answered.has(r)).length >= need.acks;
+  return need.ok && countIn(read, answered) >= need.acks;
+}
+
+function countIn<R>(replicas: readonly R[], set: { has(r: R): boolean }): number {
+  let n = 0;
+  for (const r of replicas) if (set.has(r)) n++;
+  return n;
 }
 
 /**

@@ -4,7 +4,8 @@
 // sent as they are, two placements of 64-character names at RF 5 would be some 160 KB, past any
 // datagram. Decoding checks everything and accepts only a ring the functions of steps.ts can reach:
 // the members' states must be exactly those the change gives them.
-import { nodesMax } from '../limits.js';
+import { nodeNameBytesMax, nodesMax } from '../limits.js';
+import { compareBallots, type AcceptorState, type Accepted, type Ballot } from './agreement.js';
 import {
   equalPlacement, memberStates, membersProblem, ok, refused, stepNames, type Member, type MemberSpec, type MemberState, type Result,
   type RingChange, type RingState, type StepName,
@@ -116,4 +117,53 @@ function record(x: unknown, what: string): Record<string, unknown> {
 function uint(v: unknown, what: string, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) fail(`${what}: expected an integer in 0..${max}, got ${JSON.stringify(v)}`);
   return v;
+}
+
+// ---- the acceptor's durable state (the ring log record, log-record.ts) ---------------------------
+
+export type BallotWire = [round: number, proposer: string];
+
+/** What a replica keeps of the ring: the decided ring it holds, and its promise and vote for the next epoch. */
+export interface AcceptorWire {
+  ring: RingWire;
+  promised: BallotWire | null;
+  accepted: { ballot: BallotWire; ring: RingWire } | null;
+}
+
+export function encodeAcceptor(state: AcceptorState): AcceptorWire {
+  return {
+    ring: encodeRing(state.ring),
+    promised: state.promised === null ? null : [state.promised[0], state.promised[1]],
+    accepted: state.accepted === null ? null : { ballot: [state.accepted.ballot[0], state.accepted.ballot[1]], ring: encodeRing(state.accepted.ring) },
+  };
+}
+
+/** An acceptor's state from untrusted input (a log record), or why it is not one. */
+export function decodeAcceptor(x: unknown): Result<AcceptorState> {
+  try {
+    const o = record(x, 'acceptor');
+    const ring = decodeRing(o.ring);
+    if (!ring.ok) fail(ring.error);
+    const promised = o.promised === null ? null : ballot(o.promised, 'promised');
+    let accepted: Accepted | null = null;
+    if (o.accepted !== null) {
+      const a = record(o.accepted, 'accepted');
+      const next = decodeRing(a.ring);
+      if (!next.ok) fail(`accepted ${next.error}`);
+      if (next.value.epoch !== ring.value.epoch + 1) fail(`accepted ring: epoch ${next.value.epoch} does not follow the held epoch ${ring.value.epoch}`);
+      accepted = { ballot: ballot(a.ballot, 'accepted.ballot'), ring: next.value };
+      if (promised === null || compareBallots(accepted.ballot, promised) > 0) fail('accepted: a vote above the promise');
+    }
+    return ok({ ring: ring.value, promised, accepted });
+  } catch (e) {
+    if (e instanceof Invalid) return refused(`acceptor: ${e.message}`);
+    throw e;
+  }
+}
+
+function ballot(x: unknown, what: string): Ballot {
+  if (!Array.isArray(x) || x.length !== 2) fail(`${what}: expected [round, proposer]`);
+  const [round, proposer] = x as unknown[];
+  if (typeof proposer !== 'string' || proposer.length === 0 || proposer.length > nodeNameBytesMax) fail(`${what}: proposer: expected a member name`);
+  return [uint(round, `${what} round`, Number.MAX_SAFE_INTEGER), proposer];
 }
