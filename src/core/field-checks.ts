@@ -1,6 +1,8 @@
 // The checks behind trace.ts's and state.ts's validation of what a reply carries: each throws a
 // BadField naming the field, and `checked` turns that into the reason messages.ts refuses with.
+import { eitherKind } from './keyspace.js';
 import { utf8Bytes } from './messages.js'; // only inside functions: messages.ts validates with these modules
+import type { Key } from './types.js';
 
 export class BadField extends Error {}
 export function bad(reason: string): never { throw new BadField(reason); }
@@ -29,6 +31,11 @@ export function oneOf<T extends string>(x: unknown, options: readonly T[], what:
 }
 export function text(x: unknown, what: string, bytesMax: number): string {
   if (typeof x !== 'string' || !x.isWellFormed() || utf8Bytes(x) > bytesMax) bad(`${what}: expected text of at most ${bytesMax} bytes`);
+  return x;
+}
+/** A key as a reply reports it (either partitioner's kind: the reply is read by kvc, which may not know which). */
+export function keyField(x: unknown, what: string): Key {
+  if (!eitherKind.isKey(x)) bad(`${what}: expected ${eitherKind.expected}`);
   return x;
 }
 export function list(x: unknown, what: string, max: number): unknown[] {

@@ -3,11 +3,11 @@
 // log and disk), plus per peer the age of its last heartbeat and the round trip to it, the recent
 // slow requests and traces, and the runtime's figures (request rates, latency quantiles), which
 // the runtime adds on the way out since the core measures no time of its own.
-import { bad, checked, list, num, obj, oneOf, text } from './field-checks.js';
+import { bad, checked, keyField, list, num, obj, oneOf, text } from './field-checks.js';
 import { nodesMax, slowRequestsKeptMax, traceNoteBytesMax } from './limits.js';
 import type { StatusReport } from './messages.js';
 import { parseTraceReport, tracedOps, type SlowRequest, type TraceReport } from './trace.js';
-import { levels, type Key } from './types.js';
+import { levels } from './types.js';
 
 /** Per peer (this replica too, with nulls), in nodes.toml order. */
 export interface PeerLink {
@@ -79,7 +79,7 @@ export function parseState(x: unknown, status: (x: unknown) => StatusReport): St
       slow: list(o.slow, 'state.slow', slowRequestsKeptMax).map((s) => {
         const r = obj(s, 'state.slow');
         return {
-          op: oneOf(r.op, tracedOps, 'state.slow.op'), key: r.key === null ? null : num(r.key, 'state.slow.key') as Key,
+          op: oneOf(r.op, tracedOps, 'state.slow.op'), key: r.key === null ? null : keyField(r.key, 'state.slow.key'),
           level: r.level === null ? null : oneOf(r.level, levels, 'state.slow.level'),
           atMs: num(r.atMs, 'state.slow.atMs'), durationMs: num(r.durationMs, 'state.slow.durationMs'),
           outcome: text(r.outcome, 'state.slow.outcome', 4 * traceNoteBytesMax), session: r.session === null ? null : text(r.session, 'state.slow.session', 64),

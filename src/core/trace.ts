@@ -5,9 +5,9 @@
 // set of kinds: the table kvc prints and the JSON a test asserts are made from the same values.
 // An untraced request holds `null` and costs one null check per step.
 import {
-  keyMax, nodeNameBytesMax, nodesMax, sampledTracesKeptMax, slowRequestLinesPerSecondMax, slowRequestsKeptMax, traceBytesMax, traceEventBytesMax, traceEventsMax, traceNoteBytesMax, traceReplicaEventsMax,
+  nodeNameBytesMax, nodesMax, sampledTracesKeptMax, slowRequestLinesPerSecondMax, slowRequestsKeptMax, traceBytesMax, traceEventBytesMax, traceEventsMax, traceNoteBytesMax, traceReplicaEventsMax,
 } from './limits.js';
-import { bad, checked, obj, oneOf, text, uint } from './field-checks.js';
+import { bad, checked, keyField, obj, oneOf, text, uint } from './field-checks.js';
 // Only inside functions: messages.ts validates traces with this file's parsers.
 import { utf8Bytes } from './messages.js';
 import type { Random } from './prng.js';
@@ -343,7 +343,7 @@ export function parseTraceReport(x: unknown): TraceReport | string {
     const o = obj(x, 'trace');
     return {
       session: text(o.session, 'trace.session', 64), coordinator: node(o.coordinator, 'trace.coordinator'), op: oneOf(o.op, tracedOps, 'trace.op'),
-      key: o.key === null ? null : uint(o.key, 'trace.key', keyMax),
+      key: o.key === null ? null : keyField(o.key, 'trace.key'),
       level: o.level === null ? null : oneOf(o.level, ['ONE', 'TWO', 'THREE', 'QUORUM', 'ALL'] as const, 'trace.level'),
       client: text(o.client, 'trace.client', nodeNameBytesMax), startedAtUs: uint(o.startedAtUs, 'trace.startedAtUs'),
       durationUs: uint(o.durationUs, 'trace.durationUs'), events: events(o.events, traceEventsMax), dropped: uint(o.dropped, 'trace.dropped'),

@@ -8,6 +8,7 @@ import { renderTop } from '../../src/cli/top.js';
 import { SimCluster } from '../../tools/sim/cluster.js';
 import { datagramBytesMax, nodesMax, slowRequestsKeptMax } from '../../src/core/limits.js';
 import { Codec } from '../../src/io/codec.js';
+import { validate } from '../../src/core/messages.js';
 import { newKeyringText, parseKeyring } from '../../src/io/keyring.js';
 import { peerKeys } from '../../src/io/keys.js';
 
@@ -80,6 +81,18 @@ describe('state', () => {
     expect(state.sampledTrace).to.not.equal(null);
     const bytes = new Codec(peerKeys(parseKeyring(newKeyringText(), 'a test keyring'), 0), 60_000).encode({ t: 'state.ok', id: 1, state }).length;
     expect(bytes).to.be.below(datagramBytesMax);
+  });
+
+  it('under the hashed partitioner, a slow traced request on a text key is in the state answer kvc reads, key as given', () => {
+    const sim = new SimCluster({ seed: 5, nodes: 4, replicationFactor: 3, configOverrides: { partitioner: 'hashed', slowRequestMs: 1, traceProbability: 1 } });
+    sim.runFor(300);
+    const put = sim.request(0, { t: 'put', id: nextId++, key: 'user:42', value: 'Ada', level: 'ALL', sentAtMs: Math.floor(sim.now), deadlineMs: Math.floor(sim.now) + 3_000 });
+    expect(put?.t).to.equal('put.ok');
+    const checked = validate({ t: 'state.ok', id: 1, state: sim.node(0).state() });
+    if (!checked.ok) expect.fail(`kvc would refuse the state answer: ${checked.reason}`);
+    const { state } = checked.msg as { state: StateReport };
+    expect(state.slow.map((s) => s.key)).to.deep.equal(['user:42']);
+    expect(state.slowTrace?.key).to.equal('user:42');
   });
 
   it('a range with two of its three replicas down has lost its quorum', () => {
