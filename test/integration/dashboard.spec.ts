@@ -1,6 +1,7 @@
 // `kvc dashboard` in a real browser (Debian's chromium, driven by puppeteer-core) on a real cluster:
 // the page shows the four replicas; after `pm2 stop replica-3` every other replica marks it DOWN
-// within 2 x down_after_ms; puts raise the hints count; after `pm2 start replica-3` it recovers.
+// within 2 x down_after_ms; puts raise the hints count, plot their rate and p99, and a traced slow
+// one shows its trace with the hint stored; after `pm2 start replica-3` it recovers.
 // The browser, the dashboard and the cluster are closed even when the test fails.
 import { expect } from 'chai';
 import { existsSync, mkdtempSync } from 'node:fs';
@@ -35,7 +36,7 @@ describe('kvc dashboard in a real browser', function () {
 
   before(async function () {
     if (!existsSync(chromium)) this.skip(); // .ci/run installs it
-    cluster = await Cluster.start();
+    cluster = await Cluster.start({ slowRequestMs: 1 }); // every put fsyncs: each is a slow request
     dashboard = await startDashboard({ configPath: cluster.configPath, port: 0 });
     browser = await puppeteer.launch({
       executablePath: chromium, headless: true,
@@ -62,14 +63,28 @@ describe('kvc dashboard in a real browser', function () {
       (await cells(page, '[data-subject="replica-3"]')).join() === 'DOWN,DOWN,DOWN', 2 * downAfterMs + pageLagMs + 5_000);
     const elapsed = Date.now() - stoppedAt;
     expect(elapsed, `replica-3 shown DOWN after ${elapsed} ms`).to.be.at.most(2 * downAfterMs + pageLagMs);
-    expect(await cells(page, '[data-replica="replica-3"]')).to.deep.equal(['UNREACHABLE']);
+    expect(await cells(page, '[data-replica="replica-3"]')).to.deep.equal(['DOWN']);
+    expect(await page.$$eval('[data-alarm]', (els) => els.map((e) => e.textContent))).to.include('replica-3 DOWN (seen by replica-1, replica-2, replica-4)');
+    expect(await page.$$eval('[data-short-range]', (els) => els.map((e) => e.getAttribute('data-health')))).to.deep.equal(['short', 'short', 'short']);
 
     const hintsBefore = Number(await page.$eval('#hints-total', (e) => e.textContent));
     const client = await cluster!.client('replica-1');
-    for (const key of [1, 2, 3, 4, 5]) await client.put(key, `v${key}`); // 0..63 is replicated on replica-3
+    // 0..63 is replicated on replica-3: each put stores a hint for it. Traced, so the slowest are shown with their traces.
+    const sessions: string[] = [];
+    for (const key of [1, 2, 3, 4, 5]) sessions.push((await client.put(key, `v${key}`, 'QUORUM', { trace: true })).trace!.session);
     await waitForPage(page, 'the hints count to rise by 5', async () => Number(await page.$eval('#hints-total', (e) => e.textContent)) >= hintsBefore + 5, 5_000);
+    const shown = async () => page.$$eval('[data-trace-replica="replica-1"]', (els) => els.map((e) => [e.getAttribute('data-trace') ?? '', e.textContent ?? '']));
+    await waitForPage(page, 'replica-1\'s newest slow traced put and its trace', async () => (await shown()).some(([id]) => sessions.includes(id!)), 5_000);
+    const trace = (await shown()).find(([id]) => sessions.includes(id!))![1]!;
+    expect(trace).to.contain('hint stored for replica-3 (it is DOWN)');
+    expect(trace).to.match(/ Request complete +\| /);
+    expect(await page.$$eval('[data-slow="replica-1"]', (els) => els.length)).to.be.at.least(1);
+    for (const plot of ['#plot-req', '#plot-p99']) {
+      await waitForPage(page, `points on ${plot}`, async () => Number(await page.$eval(plot, (e) => e.getAttribute('data-points'))) > 0, 5_000);
+      expect(await page.$$(`${plot} canvas`), `${plot} drawn by uPlot`).to.have.length.greaterThan(0);
+    }
     const shots = mkdtempSync(join(tmpdir(), 'ringkv-dashboard-'));
-    await page.screenshot({ path: join(shots, 'replica-3-stopped.png') });
+    await page.screenshot({ path: join(shots, 'replica-3-stopped.png'), fullPage: true });
     console.log(`    screenshot: ${join(shots, 'replica-3-stopped.png')}`);
 
     await cluster!.start('replica-3');

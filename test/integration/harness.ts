@@ -69,6 +69,8 @@ export interface ClusterOptions {
   maxClockSkewMs?: number;
   /** partitioner in the temp nodes.toml; absent: no line (byte-ordered, as every file before it). */
   partitioner?: 'byte-ordered' | 'hashed';
+  /** slow_request_ms (absent: no line, the slow-request log off). */
+  slowRequestMs?: number;
 }
 
 export interface RunResult { code: number | null; stdout: string; stderr: string }
@@ -194,7 +196,11 @@ export class Cluster {
       const configPath = join(dir, 'nodes.toml');
       const metricsPort = opts.metricsPort === true ? await freeTcpPort() : undefined;
       const toml = clusterToml(ports, opts.repairMode ?? 'hinted-handoff', names, opts.antiEntropyIntervalMs ?? 0, metricsPort, opts.maxClockSkewMs ?? 500);
-      writeFileSync(configPath, opts.partitioner === undefined ? toml : `partitioner = "${opts.partitioner}"\n${toml}`);
+      const extra = [
+        ...(opts.partitioner === undefined ? [] : [`partitioner = "${opts.partitioner}"`]),
+        ...(opts.slowRequestMs === undefined ? [] : [`slow_request_ms = ${opts.slowRequestMs}`]),
+      ];
+      writeFileSync(configPath, [...extra, toml].join('\n'));
       const pm2Home = join(dir, 'pm2');
       mkdirSync(pm2Home);
       const env: NodeJS.ProcessEnv = { ...process.env, PM2_HOME: pm2Home, KV_CONFIG: configPath };
@@ -367,6 +373,11 @@ export class Cluster {
       const config = p.args[p.args.indexOf('--config') + 1];
       if (config !== this.configPath) throw new Error(`pm2 started ${p.name} with --config ${config}, expected ${this.configPath}: does ecosystem.config.js still resolve KV_CONFIG?`);
     }
+  }
+
+  /** The argv of kvc on this cluster, for a test that runs it itself (in a terminal, say). */
+  kvcArgv(args: readonly string[]): string[] {
+    return [process.execPath, kvcJs, '--config', this.configPath, ...args];
   }
 
   /** `node dist/cli/kvc.js --config <temp nodes.toml> …args`, stdin piped in if given. */

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import type { StateReport } from '../../src/core/state.js';
 import { mergeStates, type ReplicaAnswer } from '../../src/cli/cluster-state.js';
 import { renderTop } from '../../src/cli/top.js';
+import { dashboardFrame, historyPoint } from '../../src/cli/dashboard.js';
 import { SimCluster } from '../../tools/sim/cluster.js';
 import { datagramBytesMax, nodesMax, slowRequestsKeptMax } from '../../src/core/limits.js';
 import { Codec } from '../../src/io/codec.js';
@@ -104,5 +105,43 @@ describe('state', () => {
     const view = mergeStates(answers(sim, [r3, 3]), 3, sim.now);
     expect(view.ranges.filter((r) => r.quorumLost).map((r) => `${r.first}..${r.last}`)).to.deep.equal(['64..127', '128..191']);
     expect(renderTop(view)).to.contain('2 without a quorum');
+  });
+
+  it('a replica only kvc cannot reach (its peers see it UP) is not called DOWN: the alarm says where the problem is', () => {
+    const sim = new SimCluster({ seed: 5, nodes: 4, replicationFactor: 3 });
+    sim.runFor(500);
+    const view = mergeStates(answers(sim, [r3]), 3, sim.now);
+    expect(view.unreachable).to.deep.equal(['replica-3']);
+    expect(view.down).to.deep.equal([]);
+    expect(view.ranges.every((r) => r.down.length === 0)).to.equal(true);
+    expect(view.alarms).to.deep.equal(['replica-3 unreachable from here, but UP in its peers\' view: no reply from replica-3']);
+  });
+
+  it('the dashboard\'s frame: errors/s from two polls of the same run, slow requests newest first, and each coordinator\'s slow trace as kvc prints it', () => {
+    const sim = new SimCluster({ seed: 42, nodes: 4, replicationFactor: 3, configOverrides: { slowRequestMs: 1 } });
+    sim.runFor(500);
+    const withFigures = (as: ReplicaAnswer[], errors: number): ReplicaAnswer[] => as.map((a) => (a.state === null ? a : {
+      ...a, state: { ...a.state, figures: { requestsPerSecond: { get: 2, put: 3, status: 50 }, errors: { Timeout: errors }, coordinatorP99Ms: 1.5, logWriteP50Ms: null, logWriteP99Ms: null } },
+    }));
+    const first = mergeStates(withFigures(answers(sim, []), 4), 3, 1_000_000);
+    expect(historyPoint(first, null).replicas['replica-1']).to.deep.equal({ req: 5, err: null, p99: 1.5 });
+
+    sim.crash(r3);
+    sim.runUntil(() => !sim.node(r1).status().peers[r3]!.up, 5_000);
+    const put = sim.request(r1, { t: 'put', id: nextId++, key: 128, value: 'v', level: 'QUORUM', sentAtMs: Math.floor(sim.now), deadlineMs: Math.floor(sim.now) + 3_000, trace: true });
+    expect(put?.t).to.equal('put.ok');
+    const second = mergeStates(withFigures(answers(sim, [r3]), 10), 3, 1_002_000);
+    const point = historyPoint(second, first);
+    expect(point.replicas['replica-1']).to.deep.equal({ req: 5, err: 3, p99: 1.5 }); // (10 - 4) errors over 2 s
+    expect(point.replicas['replica-3']).to.deep.equal({ req: null, err: null, p99: null });
+
+    const frame = dashboardFrame(second, sim.config);
+    expect(frame.slow.map((s) => [s.replica, s.op, s.key, s.level])).to.deep.equal([['replica-1', 'put', '128', 'QUORUM']]);
+    expect(frame.traces.map((t) => t.replica)).to.deep.equal(['replica-1']);
+    const text = frame.traces[0]!.text;
+    expect(text).to.match(/^Tracing session: /);
+    expect(text).to.contain('hint stored for replica-3 (it is DOWN)');
+    expect(text.trimEnd().split('\n').at(-1)).to.match(/^ Request complete +\| /);
+    expect(frame.slow[0]!.session).to.equal(frame.traces[0]!.session);
   });
 });
