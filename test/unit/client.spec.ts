@@ -284,6 +284,18 @@ describe('cli/client (against fake coordinators on loopback)', () => {
     expect(e.required).to.equal(undefined);
   });
 
+  it('turns a ClockSkew reply into ClockSkewError naming the coordinator, expired or future-dated, and the offset of its clock', async () => {
+    for (const [dated, offsetMs, text, way] of [['expired', 3_600_000, 'expired', 'ahead of'], ['future', -3_600_000, 'future-dated', 'behind']] as const) {
+      fake1.reset((req) => ({ t: 'fail', id: req.id, error: 'ClockSkew', dated, clockMs: Date.now() + offsetMs, message: 'ClockSkew: as the fake says' }));
+      const e = await rejection(client.put(42, 'v', 'QUORUM'));
+      expect(e.name).to.equal('ClockSkewError');
+      expect(e).to.deep.include({ kind: 'ClockSkew', coordinator: 'fake-1', dated });
+      expect(Math.abs((e as unknown as { offsetMs: number }).offsetMs - offsetMs)).to.be.below(1_000);
+      expect(e.message).to.match(new RegExp(`^ClockSkew: fake-1 refused this put as ${text}: its clock is about 3[56]\\d{5} ms ${way} this client's \\(max_clock_skew_ms 500\\); fix the clock \\(NTP\\) of this host or of fake-1$`));
+      expect(fake1.received, 'answered at once, not retransmitted until NoResponse').to.have.length(1);
+    }
+  });
+
   it('fails with NoResponseError at the deadline when nothing answers, having retransmitted', async () => {
     const quick = await KvClient.open({ configPath, timeoutMs: 300 });
     try {
