@@ -624,7 +624,8 @@ export class KvClient {
   /**
    * A coordinated request went unanswered for a round trip: ask its coordinator what time it is, so
    * that a NoResponse can say whether the two clocks disagree (a coordinator ahead of this client by
-   * more than a request's life refuses every request as expired, silently). A side channel: one
+   * more than a request's life refuses every request as expired; its ClockSkew answer says so, but
+   * it is rate-limited and may be lost). A side channel: one
    * probe per coordinator at a time, at most one a second, never retransmitted, outside the counters.
    */
   private probeClock(to: NodeSpec, now: number): void {
@@ -652,7 +653,8 @@ export class KvClient {
       const way = clock.offsetMs > 0 ? 'ahead of' : 'behind';
       return `no reply from ${to.name} (${to.host}:${to.port}) within the deadline: its clock is about ${Math.abs(clock.offsetMs)} ms ${way} this client's ` +
         `(max_clock_skew_ms ${this.config.maxClockSkewMs}; it answered a clock probe), ` +
-        `${clock.offsetMs > 0 ? 'so it takes this client\'s requests for expired ones and refuses them unanswered' : 'so it refuses this client\'s requests'}; fix the clock (NTP) of this host or of ${to.name}`;
+        `${clock.offsetMs > 0 ? 'so it takes this client\'s requests for expired ones' : 'so it takes this client\'s requests for future-dated ones'} ` +
+        `and refuses them (its ClockSkew answers, at most one a second per client, were lost or held back); fix the clock (NTP) of this host or of ${to.name}`;
     }
     const noticeAt = this.cookieRefusedBy.get(to.name);
     if (noticeAt !== undefined && performance.now() - noticeAt < cookieNoticeShownMs) {
