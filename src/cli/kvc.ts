@@ -247,7 +247,7 @@ function errorJson(e: unknown): Json {
     const out: Json = { ok: false, error: e.kind === 'BadInput' ? 'InvalidRequest' : e.kind, message: e.message };
     if (e instanceof ClusterError && e.acks !== undefined) out.acks = e.acks;
     if (e instanceof ClusterError && e.required !== undefined) out.required = e.required;
-    if (e instanceof ClockSkewError) { out.dated = e.dated; out.offsetMs = e.offsetMs; }
+    if (e instanceof ClockSkewError) { out.dated = e.dated; out.offsetMs = e.offsetMs; if (e.mayHaveRun) out.mayHaveRun = true; }
     return out;
   }
   if (e instanceof ConfigError) return { ok: false, error: 'InvalidRequest', message: e.message };

@@ -87,15 +87,19 @@ export class ForbiddenError extends ClusterError { override name = 'ForbiddenErr
  * The coordinator refused the request for its date by its own clock: `expired` (its deadline had
  * passed there: that clock is ahead of this client's) or `future` (sent further ahead than
  * max_clock_skew_ms: that clock is behind). offsetMs: the coordinator's clock minus this client's
- * when the answer arrived (within a round trip). Nothing was done.
+ * when the answer arrived (within a round trip). Nothing was done with the copy refused; when
+ * mayHaveRun, an earlier copy may have been.
  */
 export class ClockSkewError extends ClusterError {
   override name = 'ClockSkewError';
   readonly kind = 'ClockSkew';
-  constructor(reply: FailReply, readonly coordinator: string, readonly dated: Dated, readonly offsetMs: number, op: string, maxClockSkewMs: number) {
+  constructor(reply: FailReply, readonly coordinator: string, readonly dated: Dated, readonly offsetMs: number, op: string, maxClockSkewMs: number,
+    /** A retransmitted put or del refused as expired: an earlier copy may have reached the coordinator in time and been applied. */
+    readonly mayHaveRun: boolean) {
     const way = offsetMs >= 0 ? 'ahead of' : 'behind';
     super({ ...reply, message: `ClockSkew: ${coordinator} refused this ${op} as ${dated === 'expired' ? 'expired' : 'future-dated'}: its clock is about ` +
-      `${Math.abs(offsetMs)} ms ${way} this client's (max_clock_skew_ms ${maxClockSkewMs}); fix the clock (NTP) of this host or of ${coordinator}` });
+      `${Math.abs(offsetMs)} ms ${way} this client's (max_clock_skew_ms ${maxClockSkewMs}); fix the clock (NTP) of this host or of ${coordinator}` +
+      `${mayHaveRun ? `; an earlier copy of this ${op} may have been applied` : ''}` });
   }
 }
 /** No reply by the deadline, the replica's host refused (nothing listens), or the client was closed first. The request may still have run. */
@@ -107,7 +111,11 @@ export class BadInputError extends KvError { override name = 'BadInputError'; re
 
 function errorFromFail(reply: FailReply, p: Pending, maxClockSkewMs: number): ClusterError {
   switch (reply.error) {
-    case 'ClockSkew': return new ClockSkewError(reply, p.to.name, reply.dated ?? 'expired', (reply.clockMs ?? Date.now()) - Date.now(), p.msg.t, maxClockSkewMs);
+    case 'ClockSkew': {
+      const dated = reply.dated ?? 'expired';
+      const mayHaveRun = dated === 'expired' && p.retransmitted && (p.msg.t === 'put' || p.msg.t === 'del');
+      return new ClockSkewError(reply, p.to.name, dated, (reply.clockMs ?? Date.now()) - Date.now(), p.msg.t, maxClockSkewMs, mayHaveRun);
+    }
     case 'Unavailable': return new UnavailableError(reply);
     case 'Timeout': return new TimeoutError(reply);
     case 'Overloaded': return new OverloadedError(reply);

@@ -61,14 +61,6 @@ export class Coordinator {
 
   request(client: Address, req: CoordinatedRequest): void {
     const { config, ring, requests, name } = this.ports;
-    if (this.ports.nowMs() > req.deadlineMs) {
-      // Past its deadline (by this coordinator's clock): never started, since stamping it now could
-      // overwrite writes made after its client gave up. It is a late retransmission, a request that
-      // waited in a paused process, a replay after this replica restarted (within a run the seal's
-      // replay window drops those first), or a client whose clock is behind this one. Only the last
-      // is still listening: it hears ClockSkew with this clock, within the notice budget.
-      return this.refuseDated(client, req, 'expired', `its deadline ${req.deadlineMs} passed ${this.ports.nowMs() - req.deadlineMs} ms ago`);
-    }
     const opKey = clientOpKey(req);
     const running = this.ops.get(opKey);
     if (running !== undefined) { this.sameClient(running.client, client); return; } // a retransmission of a request still in progress
@@ -76,6 +68,17 @@ export class Coordinator {
     if (done !== undefined) {
       if (this.sameClient(done.client, client)) this.ports.reply(client, done.reply);
       return;
+    }
+    if (this.ports.nowMs() > req.deadlineMs) {
+      // Past its deadline (by this coordinator's clock), and neither running nor answered here (a
+      // copy of one that is gets its answer above, until the cache forgets it at the deadline's
+      // sweep; past that a late copy of a put that ran is refused too, and its client, if it still
+      // listens, is told an earlier copy may have run). Never started, since stamping it now could
+      // overwrite writes made after its client gave up. It is a late retransmission, a request that
+      // waited in a paused process, a replay after this replica restarted (within a run the seal's
+      // replay window drops those first), or a client whose clock is behind this one. Only the last
+      // is still listening: it hears ClockSkew with this clock, within the notice budget.
+      return this.refuseDated(client, req, 'expired', `its deadline ${req.deadlineMs} passed ${this.ports.nowMs() - req.deadlineMs} ms ago`);
     }
     // Every refusal from here on is for a request this process has not started: a copy of one it
     // ran is answered above, never refused as if nothing had been written. One its previous process

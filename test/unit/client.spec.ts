@@ -296,7 +296,13 @@ describe('cli/client (against fake coordinators on loopback)', () => {
       expect(Math.abs((e as unknown as { offsetMs: number }).offsetMs - offsetMs)).to.be.below(1_000);
       expect(e.message).to.match(new RegExp(`^ClockSkew: fake-1 refused this put as ${text}: its clock is about 3[56]\\d{5} ms ${way} this client's \\(max_clock_skew_ms 500\\); fix the clock \\(NTP\\) of this host or of fake-1$`));
       expect(fake1.received, 'answered at once, not retransmitted until NoResponse').to.have.length(1);
+      expect(e.mayHaveRun).to.equal(false);
     }
+    // A retransmitted put refused as expired: its first copy may have been applied, and the error says so.
+    fake1.reset((req, copy) => (copy === 1 ? null : { t: 'fail', id: req.id, error: 'ClockSkew', dated: 'expired', clockMs: Date.now() + 600, message: 'ClockSkew: m' }));
+    const late = await rejection(client.put(42, 'v', 'QUORUM'));
+    expect(late).to.deep.include({ name: 'ClockSkewError', mayHaveRun: true });
+    expect(late.message).to.match(/ms ahead of this client's .*; an earlier copy of this put may have been applied$/);
   });
 
   it('kvc prints a ClockSkew refusal (and --json its date and offset) and exits 1', async () => {
