@@ -2,7 +2,7 @@
 // named errors and result types; the replicas (kvd) and kvc are the package's programs.
 export {
   KvClient, anyCoordinator,
-  KvError, ClusterError, UnavailableError, TimeoutError, OverloadedError, InvalidRequestError,
+  KvError, ClusterError, UnavailableError, TimeoutError, OverloadedError, InvalidRequestError, ForbiddenError, ClockSkewError,
   NoResponseError, CancelledError, BadInputError,
   type ErrorKind, type ClientOptions, type GetResult, type PutResult, type DelResult, type LocalResult, type RepairResult, type ClientCounters,
 } from './client/client.js';

@@ -16,7 +16,7 @@ import type { RingChange } from '../core/ring/state.js';
 import type { Level, Stamp } from '../core/types.js';
 import { ConfigError } from '../io/config.js';
 import {
-  BadInputError, CancelledError, ClusterError, KvClient, KvError, type ClientChange, type ClientOptions, type KeyringAnswer, type KeyringChange, type DelResult, type GetResult, type LocalResult, type PutResult,
+  BadInputError, CancelledError, ClockSkewError, ClusterError, KvClient, KvError, type ClientChange, type ClientOptions, type KeyringAnswer, type KeyringChange, type DelResult, type GetResult, type LocalResult, type PutResult,
   type RepairResult,
 } from '../client/client.js';
 import { changeFromArgs, liveRing, planJson, planOf, planText, ringJson, ringText, type LiveRing } from './ring-view.js';
@@ -247,6 +247,7 @@ function errorJson(e: unknown): Json {
     const out: Json = { ok: false, error: e.kind === 'BadInput' ? 'InvalidRequest' : e.kind, message: e.message };
     if (e instanceof ClusterError && e.acks !== undefined) out.acks = e.acks;
     if (e instanceof ClusterError && e.required !== undefined) out.required = e.required;
+    if (e instanceof ClockSkewError) { out.dated = e.dated; out.offsetMs = e.offsetMs; if (e.mayHaveRun) out.mayHaveRun = true; }
     return out;
   }
   if (e instanceof ConfigError) return { ok: false, error: 'InvalidRequest', message: e.message };

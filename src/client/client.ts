@@ -15,7 +15,7 @@ import { roles, type Role } from '../core/authorization.js';
 import { ConfigError, loadConfig, requestTimeoutMsMax } from '../io/config.js';
 import { clientRequestsInFlightMax, messageIdMax, retryCeilingMs } from '../core/limits.js';
 import { repairDeadlineMs } from '../core/anti-entropy.js';
-import type { ClientReply, ClientRequest, ClientSetRequest, FailReply, KeyringRequest, Message, RepairPeerResult, StatusReport } from '../core/messages.js';
+import type { ClientReply, ClientRequest, ClientSetRequest, Dated, FailReply, KeyringRequest, Message, RepairPeerResult, StatusReport } from '../core/messages.js';
 import { clientIdPattern, isClientReply, utf8Bytes } from '../core/messages.js';
 import { RttEstimator, type QuantileGuard } from '../core/rtt.js';
 import { keySpaceOf, parseKey, isKeyRefused, type KeySpace } from '../core/keyspace.js';
@@ -57,7 +57,7 @@ const idStartMax = 2 ** 47;
 // ---- errors, matched by .name ----------------------------------------------------------------
 
 /** What went wrong, as kvc prints it and --json reports it. */
-export type ErrorKind = 'Unavailable' | 'Timeout' | 'Overloaded' | 'InvalidRequest' | 'Forbidden' | 'NoResponse' | 'BadInput';
+export type ErrorKind = 'Unavailable' | 'Timeout' | 'Overloaded' | 'InvalidRequest' | 'Forbidden' | 'ClockSkew' | 'NoResponse' | 'BadInput';
 
 export abstract class KvError extends Error {
   abstract readonly kind: ErrorKind;
@@ -83,6 +83,25 @@ export class OverloadedError extends ClusterError { override name = 'OverloadedE
 export class InvalidRequestError extends ClusterError { override name = 'InvalidRequestError'; readonly kind = 'InvalidRequest'; }
 /** The credential's role does not allow the request, or the credential is revoked: nothing was done. */
 export class ForbiddenError extends ClusterError { override name = 'ForbiddenError'; readonly kind = 'Forbidden'; }
+/**
+ * The coordinator refused the request for its date by its own clock: `expired` (its deadline had
+ * passed there: that clock is ahead of this client's) or `future` (sent further ahead than
+ * max_clock_skew_ms: that clock is behind). offsetMs: the coordinator's clock minus this client's
+ * when the answer arrived (within a round trip). Nothing was done with the copy refused; when
+ * mayHaveRun, an earlier copy may have been.
+ */
+export class ClockSkewError extends ClusterError {
+  override name = 'ClockSkewError';
+  readonly kind = 'ClockSkew';
+  constructor(reply: FailReply, readonly coordinator: string, readonly dated: Dated, readonly offsetMs: number, op: string, maxClockSkewMs: number,
+    /** A retransmitted put or del refused as expired: an earlier copy may have reached the coordinator in time and been applied. */
+    readonly mayHaveRun: boolean) {
+    const way = offsetMs >= 0 ? 'ahead of' : 'behind';
+    super({ ...reply, message: `ClockSkew: ${coordinator} refused this ${op} as ${dated === 'expired' ? 'expired' : 'future-dated'}: its clock is about ` +
+      `${Math.abs(offsetMs)} ms ${way} this client's (max_clock_skew_ms ${maxClockSkewMs}); fix the clock (NTP) of this host or of ${coordinator}` +
+      `${mayHaveRun ? `; an earlier copy of this ${op} may have been applied` : ''}` });
+  }
+}
 /** No reply by the deadline, the replica's host refused (nothing listens), or the client was closed first. The request may still have run. */
 export class NoResponseError extends KvError { override name = 'NoResponseError'; readonly kind = 'NoResponse'; }
 /** The caller gave up on the request (the shell's Ctrl-C); it may still run. */
@@ -90,8 +109,13 @@ export class CancelledError extends NoResponseError { override name = 'Cancelled
 /** Refused before anything was sent: bad key, value, level, replica name or option. */
 export class BadInputError extends KvError { override name = 'BadInputError'; readonly kind = 'BadInput'; }
 
-function errorFromFail(reply: FailReply): ClusterError {
+function errorFromFail(reply: FailReply, p: Pending, maxClockSkewMs: number): ClusterError {
   switch (reply.error) {
+    case 'ClockSkew': {
+      const dated = reply.dated ?? 'expired';
+      const mayHaveRun = dated === 'expired' && p.retransmitted && (p.msg.t === 'put' || p.msg.t === 'del');
+      return new ClockSkewError(reply, p.to.name, dated, (reply.clockMs ?? Date.now()) - Date.now(), p.msg.t, maxClockSkewMs, mayHaveRun);
+    }
     case 'Unavailable': return new UnavailableError(reply);
     case 'Timeout': return new TimeoutError(reply);
     case 'Overloaded': return new OverloadedError(reply);
@@ -608,7 +632,8 @@ export class KvClient {
   /**
    * A coordinated request went unanswered for a round trip: ask its coordinator what time it is, so
    * that a NoResponse can say whether the two clocks disagree (a coordinator ahead of this client by
-   * more than a request's life refuses every request as expired, silently). A side channel: one
+   * more than a request's life refuses every request as expired; its ClockSkew answer says so, but
+   * it is rate-limited and may be lost). A side channel: one
    * probe per coordinator at a time, at most one a second, never retransmitted, outside the counters.
    */
   private probeClock(to: NodeSpec, now: number): void {
@@ -636,7 +661,8 @@ export class KvClient {
       const way = clock.offsetMs > 0 ? 'ahead of' : 'behind';
       return `no reply from ${to.name} (${to.host}:${to.port}) within the deadline: its clock is about ${Math.abs(clock.offsetMs)} ms ${way} this client's ` +
         `(max_clock_skew_ms ${this.config.maxClockSkewMs}; it answered a clock probe), ` +
-        `${clock.offsetMs > 0 ? 'so it takes this client\'s requests for expired ones and refuses them unanswered' : 'so it refuses this client\'s requests'}; fix the clock (NTP) of this host or of ${to.name}`;
+        `${clock.offsetMs > 0 ? 'so it takes this client\'s requests for expired ones' : 'so it takes this client\'s requests for future-dated ones'} ` +
+        `and refuses them (its ClockSkew answers, at most one a second per client, were lost or held back); fix the clock (NTP) of this host or of ${to.name}`;
     }
     const noticeAt = this.cookieRefusedBy.get(to.name);
     if (noticeAt !== undefined && performance.now() - noticeAt < cookieNoticeShownMs) {
@@ -674,7 +700,7 @@ export class KvClient {
     this.counters.accepted++;
     if (!p.retransmitted && msg.t !== 'fail') this.rtt.sample(performance.now() - p.sentAt);
     this.sawStamp(msg);
-    if (msg.t === 'fail') p.reject(errorFromFail(msg));
+    if (msg.t === 'fail') p.reject(errorFromFail(msg, p, this.config.maxClockSkewMs));
     else p.resolve(msg);
   }
 

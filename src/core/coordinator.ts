@@ -7,6 +7,7 @@ import { aheadOf, compareStamps, formatStamp, type Hlc } from './hlc.js';
 import { ClientAnswers } from './dedup.js';
 import { clientDeadlineMsMax, clientRequestsInFlightMax, dedupEntriesMax } from './limits.js';
 import { utf8Bytes, type ClientReply, type CoordinatedRequest, type DelRequest, type GetRequest, type PeerReply, type PeerRequest, type PutRequest } from './messages.js';
+import { NoticeLimiter } from './notice-limiter.js';
 import type { NodePorts } from './ports.js';
 import type { SlotPlacement } from './placement.js';
 import { requiredAcks } from './quorum.js';
@@ -43,6 +44,8 @@ export class Coordinator {
    * replayed put is answered again and never stamped and written twice (see ClientAnswers).
    */
   private readonly answered = new ClientAnswers<{ client: Address; reply: ClientReply }>(dedupEntriesMax);
+  /** The budget of ClockSkew answers to requests dated outside this clock's window. */
+  private readonly notices = new NoticeLimiter();
 
   constructor(
     private readonly ports: NodePorts,
@@ -58,14 +61,6 @@ export class Coordinator {
 
   request(client: Address, req: CoordinatedRequest): void {
     const { config, ring, requests, name } = this.ports;
-    if (this.ports.nowMs() > req.deadlineMs) {
-      // Past its deadline (by this coordinator's clock): its client stopped listening then (give or
-      // take the clock skew), so the datagram is a late retransmission, a request that waited in a
-      // paused process, or a replay. Stamping it now could overwrite writes made after its client
-      // gave up, and answering a replay only does the replayer's sending for it: refused unanswered.
-      this.ports.countDrop('expired');
-      return;
-    }
     const opKey = clientOpKey(req);
     const running = this.ops.get(opKey);
     if (running !== undefined) { this.sameClient(running.client, client); return; } // a retransmission of a request still in progress
@@ -73,6 +68,17 @@ export class Coordinator {
     if (done !== undefined) {
       if (this.sameClient(done.client, client)) this.ports.reply(client, done.reply);
       return;
+    }
+    if (this.ports.nowMs() > req.deadlineMs) {
+      // Past its deadline (by this coordinator's clock), and neither running nor answered here (a
+      // copy of one that is gets its answer above, until the cache forgets it at the deadline's
+      // sweep; past that a late copy of a put that ran is refused too, and its client, if it still
+      // listens, is told an earlier copy may have run). Never started, since stamping it now could
+      // overwrite writes made after its client gave up. It is a late retransmission, a request that
+      // waited in a paused process, a replay after this replica restarted (within a run the seal's
+      // replay window drops those first), or a client whose clock is behind this one. Only the last
+      // is still listening: it hears ClockSkew with this clock, within the notice budget.
+      return this.refuseDated(client, req, 'expired', `its deadline ${req.deadlineMs} passed ${this.ports.nowMs() - req.deadlineMs} ms ago`);
     }
     // Every refusal from here on is for a request this process has not started: a copy of one it
     // ran is answered above, never refused as if nothing had been written. One its previous process
@@ -169,8 +175,8 @@ export class Coordinator {
   /**
    * A request that knows its age is started only within its life (its deadline is checked first,
    * in request). One claiming to come from further in the future than max_clock_skew_ms, or asking
-   * for a life over clientDeadlineMsMax (the window the answers cache covers), is refused as
-   * InvalidRequest, uncached: the same datagram is refused the same way again.
+   * for a life over clientDeadlineMsMax (the window the answers cache covers), is refused
+   * (ClockSkew, within the notice budget; InvalidRequest), uncached: the same datagram is refused the same way again.
    */
   private admitAge(client: Address, req: CoordinatedRequest): boolean {
     const { config, name } = this.ports;
@@ -185,9 +191,28 @@ export class Coordinator {
       return refuse('bad-deadline', `deadline ${lifeMs} ms after the request was sent, outside 0..${clientDeadlineMsMax} ms`);
     }
     if (req.sentAtMs > now + config.maxClockSkewMs) {
-      return refuse('clock-skew', `sent at ${req.sentAtMs}, ${req.sentAtMs - now} ms ahead of ${name}'s clock (max_clock_skew_ms ${config.maxClockSkewMs}); check the client's clock`);
+      this.refuseDated(client, req, 'future', `sent at ${req.sentAtMs}, ${req.sentAtMs - now} ms ahead of ${name}'s clock (max_clock_skew_ms ${config.maxClockSkewMs})`);
+      return false;
     }
     return true;
+  }
+
+  /**
+   * A request dated outside this clock's window (expired, or sent further ahead than
+   * max_clock_skew_ms): refused, never started, answered ClockSkew with this clock (so its client
+   * can tell by how much the two disagree), uncached, at most as often as the notice budget allows
+   * (notice-limiter.ts). Counted as `expired` / `clock-skew`, or `…-limited` when not answered.
+   */
+  private refuseDated(client: Address, req: CoordinatedRequest, dated: 'expired' | 'future', why: string): void {
+    const reason = dated === 'expired' ? 'expired' : 'clock-skew';
+    const now = this.ports.nowMs();
+    if (!this.notices.take(client, now)) return this.ports.countDrop(`${reason}-limited`);
+    this.ports.countDrop(reason);
+    this.ports.reply(client, {
+      t: 'fail', id: req.id, error: 'ClockSkew', dated, clockMs: now,
+      message: `ClockSkew: ${this.ports.name} refused this ${req.t} as ${dated === 'expired' ? 'expired' : 'future-dated'} by its clock (${now}): ${why}; ` +
+        `check the clocks (NTP) of the client and of ${this.ports.name}`,
+    });
   }
 
   /**

@@ -145,3 +145,14 @@ export const sealCounterMax = Number.MAX_SAFE_INTEGER;
 export const dashboardStreamsMax = 32;
 /** `kvc dashboard`: polls of history kept for the plots (10 min at one a second). */
 export const dashboardHistoryPoints = 600;
+/**
+ * Answers to requests refused as expired or future-dated by this replica's clock (fail ClockSkew,
+ * see notice-limiter.ts): at most one a second per client address and this many a second in all,
+ * so a flood of stale or replayed datagrams (whose source address may be forged) cannot turn a
+ * replica into an amplifier. Past either the refusal is counted (`expired-limited`,
+ * `clock-skew-limited`) and not answered.
+ */
+export const clockNoticesPerAddressPerS = 1;
+export const clockNoticesPerS = 16;
+/** Client addresses whose notice budget is not yet refilled, at most; past it a new address gets no notice until some refill. */
+export const clockNoticeAddressesMax = 1_024;

@@ -66,7 +66,12 @@ export interface FailReply extends Traced {
   t: 'fail'; id: number; error: ClientError; message: string;
   /** Timeout: acks received and acks required. */
   acks?: number; required?: number;
+  /** ClockSkew (both present): how the request was dated by the coordinator's clock, and that clock (wall ms) when it refused. */
+  dated?: Dated; clockMs?: number;
 }
+/** A request refused for its date: its deadline passed, or it was sent further ahead than max_clock_skew_ms. */
+export const datedKinds = ['expired', 'future'] as const;
+export type Dated = (typeof datedKinds)[number];
 export interface StateReply { t: 'state.ok'; id: number; state: StateReport }
 /** The credential's key as this replica derives it (hex; null once revoked): every replica derives the same. */
 export interface ClientSetReply { t: 'client.ok'; id: number; client: string; number: number; key: string | null; node: string }
@@ -436,6 +441,12 @@ function validateOrThrow(x: unknown, valueBytesMax: number, keys: KeyCheck): Mes
       const reply: FailReply = { t: 'fail', id: uint(o, 'id'), error: error as ClientError, message: text(o, 'message', 4_096) };
       if (o.acks !== undefined) reply.acks = uint(o, 'acks', nodesMax);
       if (o.required !== undefined) reply.required = uint(o, 'required', nodesMax);
+      if (error === 'ClockSkew' || o.dated !== undefined || o.clockMs !== undefined) {
+        if (error !== 'ClockSkew') fail(`dated, clockMs: only with error ClockSkew, got ${error}`);
+        if (typeof o.dated !== 'string' || !(datedKinds as readonly string[]).includes(o.dated)) fail(`dated: expected one of ${datedKinds.join(', ')}, got ${describe(o.dated)}`);
+        reply.dated = o.dated as Dated;
+        reply.clockMs = uint(o, 'clockMs');
+      }
       return reply;
     }
     case 'rw': return { t: 'rw', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), key: key(o, keys), value: storedValue(o.value, valueBytesMax), stamp: stamp(o.stamp) };

@@ -37,7 +37,8 @@ export type RepairMode = (typeof repairModes)[number];
 
 /** The errors a client can be answered with. */
 /** Forbidden: the request's credential is revoked, or its role does not allow the request (core/authorization.ts). */
-export const clientErrors = ['Unavailable', 'Timeout', 'Overloaded', 'InvalidRequest', 'Forbidden'] as const;
+/** ClockSkew: the request was dated expired or in the future by the coordinator's clock (FailReply.dated, .clockMs). */
+export const clientErrors = ['Unavailable', 'Timeout', 'Overloaded', 'InvalidRequest', 'Forbidden', 'ClockSkew'] as const;
 export type ClientError = (typeof clientErrors)[number];
 
 /** "host:port" of a UDP endpoint. */

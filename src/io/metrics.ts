@@ -13,7 +13,7 @@ import type { Address } from '../core/types.js';
 export const requestKinds = ['get', 'put', 'del', 'local', 'status', 'repair', 'state'] as const;
 export type RequestKind = (typeof requestKinds)[number];
 /** The coordinator's own error answers, counted by kind. */
-export const errorKinds = ['Unavailable', 'Timeout', 'Overloaded', 'InvalidRequest', 'Forbidden'] as const;
+export const errorKinds = ['Unavailable', 'Timeout', 'Overloaded', 'InvalidRequest', 'Forbidden', 'ClockSkew'] as const;
 export type ErrorKindCounted = (typeof errorKinds)[number];
 
 /** Rates and the p99 cover this much of the recent past. */

@@ -1,9 +1,11 @@
 // KvClient against fake coordinators: real UDP sockets on 127.0.0.1 that decode with the cluster's
 // Codec and answer (or not) as each test scripts them. No replica runs here.
+import { spawn } from 'node:child_process';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
 import { KvClient } from '../../src/client/client.js';
@@ -18,6 +20,7 @@ import { replicaKeys } from '../../src/io/keys.js';
 import type { SealKey } from '../../src/io/seal.js';
 
 const valueBytesMax = 100;
+const kvcTs = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'src/cli/kvc.ts');
 const dir = mkdtempSync(join(tmpdir(), 'ringkv-client-'));
 const keyring = parseKeyring(newKeyringText(), 'a test keyring');
 /** A replica of this cluster's keys: it opens the admin's datagrams, and its replies go under that credential. */
@@ -282,6 +285,45 @@ describe('cli/client (against fake coordinators on loopback)', () => {
     expect(e.name).to.equal('UnavailableError');
     expect(e.acks).to.equal(undefined);
     expect(e.required).to.equal(undefined);
+  });
+
+  it('turns a ClockSkew reply into ClockSkewError naming the coordinator, expired or future-dated, and the offset of its clock', async () => {
+    for (const [dated, offsetMs, text, way] of [['expired', 3_600_000, 'expired', 'ahead of'], ['future', -3_600_000, 'future-dated', 'behind']] as const) {
+      fake1.reset((req) => ({ t: 'fail', id: req.id, error: 'ClockSkew', dated, clockMs: Date.now() + offsetMs, message: 'ClockSkew: as the fake says' }));
+      const e = await rejection(client.put(42, 'v', 'QUORUM'));
+      expect(e.name).to.equal('ClockSkewError');
+      expect(e).to.deep.include({ kind: 'ClockSkew', coordinator: 'fake-1', dated });
+      expect(Math.abs((e as unknown as { offsetMs: number }).offsetMs - offsetMs)).to.be.below(1_000);
+      expect(e.message).to.match(new RegExp(`^ClockSkew: fake-1 refused this put as ${text}: its clock is about 3[56]\\d{5} ms ${way} this client's \\(max_clock_skew_ms 500\\); fix the clock \\(NTP\\) of this host or of fake-1$`));
+      expect(fake1.received, 'answered at once, not retransmitted until NoResponse').to.have.length(1);
+      expect(e.mayHaveRun).to.equal(false);
+    }
+    // A retransmitted put refused as expired: its first copy may have been applied, and the error says so.
+    fake1.reset((req, copy) => (copy === 1 ? null : { t: 'fail', id: req.id, error: 'ClockSkew', dated: 'expired', clockMs: Date.now() + 600, message: 'ClockSkew: m' }));
+    const late = await rejection(client.put(42, 'v', 'QUORUM'));
+    expect(late).to.deep.include({ name: 'ClockSkewError', mayHaveRun: true });
+    expect(late.message).to.match(/ms ahead of this client's .*; an earlier copy of this put may have been applied$/);
+  });
+
+  it('kvc prints a ClockSkew refusal (and --json its date and offset) and exits 1', async () => {
+    fake1.reset((req) => ({ t: 'fail', id: req.id, error: 'ClockSkew', dated: 'expired', clockMs: Date.now() + 3_600_000, message: 'ClockSkew: as the fake says' }));
+    const kvc = (...args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', kvcTs, '--config', configPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+      child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    const plain = await kvc('put', '42', 'v');
+    expect(plain.code).to.equal(1);
+    expect(plain.stdout + plain.stderr).to.match(/ClockSkew: fake-1 refused this put as expired: its clock is about 3[56]\d{5} ms ahead of this client's \(max_clock_skew_ms 500\); fix the clock \(NTP\) of this host or of fake-1/);
+    expect(plain.stdout + plain.stderr).not.to.match(/NoResponse|is it running/);
+    const json = await kvc('--json', 'get', '42');
+    expect(json.code).to.equal(1);
+    const out = JSON.parse(json.stdout) as { ok: boolean; error: string; dated: string; offsetMs: number };
+    expect(out).to.deep.include({ ok: false, error: 'ClockSkew', dated: 'expired' });
+    expect(Math.abs(out.offsetMs - 3_600_000)).to.be.below(5_000);
   });
 
   it('fails with NoResponseError at the deadline when nothing answers, having retransmitted', async () => {

@@ -33,6 +33,8 @@ const good: Message[] = [
   { t: 'status.ok', id: 8, status: { ...status, clientReplies: { get: 5, put: 2, 'fail:Unavailable': 1 } } },
   { t: 'fail', id: 9, error: 'Timeout', message: 'Timeout: 1 of 2 acks', acks: 1, required: 2 },
   { t: 'fail', id: 9, error: 'Unavailable', message: 'Unavailable: 1 of 2 replicas alive for key 17' },
+  { t: 'fail', id: 9, error: 'ClockSkew', dated: 'expired', clockMs: 1_763_703_600_000, message: 'ClockSkew: replica-1 refused this put as expired' },
+  { t: 'fail', id: 9, error: 'ClockSkew', dated: 'future', clockMs: 1_763_696_400_000, message: 'ClockSkew: replica-1 refused this get as future-dated' },
   { t: 'rw', from: 1, gen: 1_700_000_000_000, id: 10, key: 17, value: 'v', stamp },
   { t: 'rw', from: 1, gen: 1_700_000_000_000, id: 10, key: 17, value: null, stamp },
   { t: 'rw.ok', from: 2, id: 10 },
@@ -217,9 +219,13 @@ describe('messages (validate)', () => {
       expect(bad({ ['x'.repeat(65)]: 1 })).to.match(/clientReplies/);
     });
 
-    it('unknown client errors', () => {
+    it('unknown client errors, and a ClockSkew without its date and clock', () => {
       expect(refused({ t: 'fail', id: 1, error: 'Oops', message: 'm' })).to.match(/^error: /);
       expect(refused({ t: 'fail', id: 1, error: 'Timeout', message: 'm', acks: -1 })).to.match(/^acks: /);
+      expect(refused({ t: 'fail', id: 1, error: 'ClockSkew', message: 'm', clockMs: 5 })).to.match(/^dated: /);
+      expect(refused({ t: 'fail', id: 1, error: 'ClockSkew', message: 'm', dated: 'late', clockMs: 5 })).to.match(/^dated: /);
+      expect(refused({ t: 'fail', id: 1, error: 'ClockSkew', message: 'm', dated: 'expired' })).to.match(/^clockMs: /);
+      expect(refused({ t: 'fail', id: 1, error: 'Timeout', message: 'm', dated: 'expired', clockMs: 5 })).to.match(/^dated, clockMs: only with error ClockSkew/);
     });
   });
 

@@ -39,7 +39,7 @@ describe('io/metrics: what a replica reports to pm2 and Prometheus', () => {
     m.fromStatus(status());
     const s = m.snapshot(2000);
     expect(s.requests).to.deep.equal({ get: 2, put: 100, del: 0, local: 0, status: 0, repair: 0, state: 0 });
-    expect(s.errors).to.deep.equal({ Unavailable: 1, Timeout: 1, Overloaded: 0, InvalidRequest: 0, Forbidden: 0 });
+    expect(s.errors).to.deep.equal({ Unavailable: 1, Timeout: 1, Overloaded: 0, InvalidRequest: 0, Forbidden: 0, ClockSkew: 0 });
     expect(s.requestsPerSecond.put).to.equal(50); // 100 over the 2 s since start
     expect(s.coordinatorP99Ms).to.be.within(39, 41); // the 1 s Timeout is the p100; 40 ms is the p99 of 102
     expect(s).to.include({ hintsPending: 7, peersUp: 2, peers: 3, logBytes: 4096, keysStored: 12, antiEntropyKeysRepaired: 6 });

@@ -61,12 +61,13 @@ describe('node: a refused log append (full disk)', () => {
 describe('node: client requests past their age', () => {
   const put = (sentAtMs: number, deadlineMs: number): Message => ({ t: 'put', id: 1, key, value: 'late', level: 'ONE', sentAtMs, deadlineMs });
 
-  it('refuses a put past its deadline with no answer and no record, and counts it', () => {
+  it('refuses a put past its deadline with no record, answers ClockSkew with its clock, and counts it', () => {
     const node = started();
     const effects = node.step({ kind: 'message', from: client, msg: put(t0, t0 + 2_000) }, t0 + 2_001);
     expect(appends(effects)).to.deep.equal([]);
-    expect(sent(effects).filter((m) => m.t !== 'hb')).to.deep.equal([]);
+    expect(sent(effects).filter((m) => m.t !== 'hb').map((m) => m.t === 'fail' ? [m.error, m.dated, m.clockMs] : m.t)).to.deep.equal([['ClockSkew', 'expired', t0 + 2_001]]);
     expect(node.status().droppedDatagrams).to.deep.equal({ expired: 1 });
+    expect(node.status().clientReplies).to.deep.equal({ 'fail:ClockSkew': 1 });
   });
 
   it('starts one at its deadline exactly, and one sent up to max_clock_skew_ms ahead', () => {

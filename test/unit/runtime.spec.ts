@@ -171,6 +171,34 @@ describe('io/runtime (real UDP on loopback, real log files)', function () {
     expect(replicas[0]!.node.dropped).to.deep.include({ short: 1, forged: 1, 'unknown-key': 1, spoofed: 2 });
   });
 
+  it('answers a sealed request dated an hour off with ClockSkew and its clock, at most once a second per address; forged and replayed copies get nothing', async () => {
+    replicas = [await startReplica({ configPath, name: 'replica-1', logger: pino({ level: 'silent' }) })];
+    client = new RawClient(new Codec(clientKeys(admin()), valueBytesMax));
+    const hourMs = 3_600_000;
+    const dated = (id: number, sentAtMs: number) => ({ t: 'put' as const, id, key: 17, value: 'skewed', level: 'ONE' as const, sentAtMs, deadlineMs: sentAtMs + 5_000 });
+    const expired = await client.request(ports[0]!, dated(1, Date.now() - hourMs));
+    expect(expired).to.deep.include({ t: 'fail', id: 1, error: 'ClockSkew', dated: 'expired' });
+    expect(Math.abs((expired as { clockMs: number }).clockMs - Date.now())).to.be.below(2_000);
+    const future = await client.request(ports[0]!, dated(2, Date.now() + hourMs));
+    expect(future).to.deep.include({ t: 'fail', id: 2, error: 'ClockSkew', dated: 'future' });
+
+    const heard: ClientReply[] = [];
+    client.onAnyReply = (r) => heard.push(r);
+    const captured = client.seal(dated(3, Date.now() - hourMs));
+    const forged = new Codec(clientKeys({ ...admin(), key: Buffer.alloc(32, 1) }), valueBytesMax).encode(dated(4, Date.now() - hourMs));
+    client.sendRaw(ports[0]!, forged);
+    client.sendRaw(ports[0]!, captured);
+    client.sendRaw(ports[0]!, captured);
+    for (let id = 5; id < 25; id++) client.sendRaw(ports[0]!, client.seal(dated(id, Date.now() - hourMs)));
+    await waitUntil(() => (replicas[0]!.node.dropped['expired-limited'] ?? 0) + (replicas[0]!.node.dropped.expired ?? 0) >= 1 + 21);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(heard.filter((r) => r.id === 4), 'the forgery').to.deep.equal([]);
+    expect(heard.length, 'within the per-address budget').to.be.at.most(1);
+    expect(replicas[0]!.node.dropped).to.deep.include({ forged: 1, duplicate: 1 });
+    expect((replicas[0]!.node.dropped['expired-limited'] ?? 0) + (replicas[0]!.node.dropped.expired ?? 0)).to.equal(1 + 21);
+    expect(replicas[0]!.node.store.read(17)?.value).to.not.equal('skewed');
+  });
+
   it('a client credential, even the admin\'s, cannot send replica messages: nothing changes, each is counted', async () => {
     replicas = await Promise.all(names.map((name) => startReplica({ configPath, name, logger: pino({ level: 'silent' }) })));
     client = new RawClient(new Codec(clientKeys(admin()), valueBytesMax));

@@ -159,7 +159,7 @@ function startClients(sim: SimCluster, random: Random, count: number, pickKey: (
     out.push(state);
     // Ids start at a random point, as the real client's do (src/client/client.ts).
     let nextId = 1 + Math.floor(random() * 2 ** 40);
-    let current: { op: Op; id: number } | null = null;
+    let current: { op: Op; id: number; sends: number } | null = null;
     let seq = 0;
     // The newest stamp this client was answered with, sent with each request (as KvClient does).
     let seen: Stamp | null = null;
@@ -174,7 +174,7 @@ function startClients(sim: SimCluster, random: Random, count: number, pickKey: (
       if (kind === 'put') op.value = `c${c}-${seq++}`;
       history.push(op);
       const id = nextId++;
-      current = { op, id };
+      current = { op, id, sends: 0 };
       const sentAtMs = Math.floor(op.invokeMs);
       const requestAge = { sentAtMs, deadlineMs: sentAtMs + clientDeadlineMs, ...(seen === null ? {} : { seen }) };
       const msg: Message = kind === 'put' ? { t: 'put', id, key, value: op.value!, level, ...requestAge } : { t: kind, id, key, level, ...requestAge };
@@ -185,6 +185,7 @@ function startClients(sim: SimCluster, random: Random, count: number, pickKey: (
           op.completeMs = sim.now;
           return next();
         }
+        current.sends++;
         sim.clientSend(address, coordinator, msg as never);
         sim.at(clientRetryMs, attempt);
       };
@@ -193,9 +194,12 @@ function startClients(sim: SimCluster, random: Random, count: number, pickKey: (
     sim.addClient(address, (reply: ClientReply) => {
       if (current === null || reply.id !== current.id) return;
       const op = current.op;
+      const resent = current.sends > 1;
       current = null;
       op.completeMs = sim.now;
-      if (reply.t === 'fail') {
+      // Like KvClient's ClockSkewError.mayHaveRun: a resent write refused as expired may have run from an earlier copy.
+      if (reply.t === 'fail' && reply.error === 'ClockSkew' && reply.dated === 'expired' && resent && op.kind !== 'get') { op.outcome = 'noreply'; op.error = reply.error; }
+      else if (reply.t === 'fail') {
         op.outcome = 'fail';
         op.error = reply.error;
         if (reply.error === 'Timeout' && / restarted \(generation \d+\) after this /.test(reply.message)) op.refusedAsBeforeRestartReadyMs = sim.servingSince(op.coordinator);
