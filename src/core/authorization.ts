@@ -35,7 +35,7 @@ const table = {
   status: admins, state: admins, repair: admins, 'client.set': admins, keyring: admins,
   'get.ok': nobody, 'put.ok': nobody, 'del.ok': nobody, 'local.ok': nobody, 'status.ok': nobody, 'state.ok': nobody, 'repair.ok': nobody, 'client.ok': nobody, 'time.ok': nobody, 'keyring.ok': nobody, fail: nobody,
   rw: peers, 'rw.ok': peers, rr: peers, 'rr.ok': peers, hints: peers, 'hints.ok': peers,
-  ae: peers, 'ae.ok': peers, 'ae.pull': peers, 'ae.pull.ok': peers, hb: peers,
+  ae: peers, 'ae.ok': peers, 'ae.pull': peers, 'ae.pull.ok': peers, hb: peers, ring: peers,
 } as const satisfies Record<Message['t'], readonly SenderKind[]>;
 
 /** Every message type, as the table lists them. */

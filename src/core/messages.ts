@@ -8,6 +8,7 @@ import { parseReplicaSteps, parseTraceReport, type TraceEvent, type TraceReport 
 import { byteOrdered, type KeyCheck } from './keyspace.js';
 import { utf8Bytes } from './text.js';
 import { roles, type Role } from './authorization.js';
+import { decodeAgreement, encodeAgreement, type AgreementWire } from './ring/wire.js';
 import { clientErrors, levels, type ClientError, type Key, type Level, type NodeIndex, type Stamp, type StoredValue } from './types.js';
 
 // ---- client <-> coordinator ----------------------------------------------------------------
@@ -174,11 +175,17 @@ export interface PullRequest { t: 'ae.pull'; from: NodeIndex; gen: number; id: n
 export interface PullReply { t: 'ae.pull.ok'; from: NodeIndex; id: number; writes: [Key, StoredValue, Stamp][] }
 /** One-way, never acked. */
 /** `wall`: the sender's wall clock when sent; `digest`: its config digest (see config-digest.ts). */
-export interface Heartbeat { t: 'hb'; from: NodeIndex; gen: number; counter: number; hlc: Stamp; wall: number; digest: string }
+export interface Heartbeat {
+  t: 'hb'; from: NodeIndex; gen: number; counter: number; hlc: Stamp; wall: number; digest: string;
+  /** The epoch of the ring the sender holds (absent: 0, a sender from before ring epochs): a peer behind it is sent the ring. */
+  epoch?: number;
+}
+/** The ring's agreement (core/ring/agreement.ts), between replicas only; rings in their wire form (ring/wire.ts). */
+export interface RingMessage { t: 'ring'; from: NodeIndex; m: AgreementWire }
 
 export type PeerRequest = ReplicaWrite | ReplicaRead | HintBatch | DigestRequest | PullRequest;
 export type PeerReply = ReplicaWriteAck | ReplicaReadAck | HintBatchAck | DigestReply | PullReply;
-export type PeerMessage = PeerRequest | PeerReply | Heartbeat;
+export type PeerMessage = PeerRequest | PeerReply | Heartbeat | RingMessage;
 
 export type Message = ClientRequest | ClientReply | PeerMessage;
 
@@ -480,10 +487,19 @@ function validateOrThrow(x: unknown, valueBytesMax: number, keys: KeyCheck): Mes
     }
     case 'ae.pull': return { t: 'ae.pull', from: node(o), gen: uint(o, 'gen'), id: uint(o, 'id'), keys: list(o.keys, 'keys', keys.versionsPerMessageMax, true).map((k) => key({ key: k }, keys)) };
     case 'ae.pull.ok': return { t: 'ae.pull.ok', from: node(o), id: uint(o, 'id'), writes: writes(o.writes, valueBytesMax, false, keys) };
-    case 'hb': return {
-      t: 'hb', from: node(o), gen: uint(o, 'gen'), counter: uint(o, 'counter'), hlc: stamp(o.hlc, 'hlc'),
-      wall: uint(o, 'wall'), digest: text(o, 'digest', configDigestCharsMax),
-    };
+    case 'hb': {
+      const hb: Heartbeat = {
+        t: 'hb', from: node(o), gen: uint(o, 'gen'), counter: uint(o, 'counter'), hlc: stamp(o.hlc, 'hlc'),
+        wall: uint(o, 'wall'), digest: text(o, 'digest', configDigestCharsMax),
+      };
+      if (o.epoch !== undefined) hb.epoch = uint(o, 'epoch');
+      return hb;
+    }
+    case 'ring': {
+      const m = decodeAgreement(o.m);
+      if (!m.ok) fail(m.error);
+      return { t: 'ring', from: node(o), m: encodeAgreement(m.value) };
+    }
     default: return fail(`t: unknown message type ${describe(o.t)}`);
   }
 }

@@ -24,6 +24,7 @@ import { keyKindMismatch, keySpaceOf } from './keyspace.js';
 import { Placement } from './placement.js';
 import { firstRing } from './ring/state.js';
 import { RingHolder } from './ring-holder.js';
+import { RingPeer } from './ring-peer.js';
 import { summarizeKeys, type NodePorts } from './ports.js';
 import type { Random } from './prng.js';
 import { RequestTracker } from './reliable.js';
@@ -117,6 +118,8 @@ export class Node {
   private antiEntropy: AntiEntropy;
   /** The ring this replica holds and its acceptor state (ring-holder.ts). */
   private readonly holder: RingHolder;
+  /** `ring` messages and the epoch in heartbeats (ring-peer.ts). */
+  private readonly ringPeer: RingPeer;
   /** A restarted replica stamps no write its previous process may have stamped, and is ready only once it serves every write (restart-wait.ts). */
   private readonly restartWait: RestartWait;
   /** Sampling, session ids, the slow-request log (trace.ts). */
@@ -192,6 +195,16 @@ export class Node {
     this.coordinator = new Coordinator(ports, this.hlc, this.handoff, this.repairMode !== 'hinted-handoff', this.tracing);
     this.makeAntiEntropy = () => new AntiEntropy(ports, { read: (key) => this.store.read(key), keysIn: (slot) => this.store.keysIn(slot), writeLocal: (writes, done) => this.writeLocal(writes, done) }, opts.random);
     this.antiEntropy = this.makeAntiEntropy();
+    this.ringPeer = new RingPeer(this.holder, {
+      self: opts.self, peerNames: opts.config.nodes.map((n) => n.name), replicationFactor: opts.config.replicationFactor,
+      nowMs: () => this.nowMs,
+      append: (record, then) => this.append(record, then),
+      afterDurable: (lsn, then) => { if (lsn <= this.syncedLsn) then(); else this.waiting.push({ lsn, then }); },
+      send: (to, msg) => this.sendPeer(to, msg),
+      adopt: (ring) => this.followHeldRing(ring),
+      log: (level, name, text) => this.log(level, name, text),
+      countDrop: (reason) => this.countDrop(reason),
+    });
   }
 
   private readonly makeAntiEntropy: () => AntiEntropy;
@@ -201,8 +214,7 @@ export class Node {
    * Its members are addressed through nodes.toml's peer table (until peers come from the ring), so
    * a member the file does not list is refused: its writes would be silently lost.
    */
-  private followHeldRing(): void {
-    const ring = this.holder.ring;
+  private followHeldRing(ring = this.holder.ring): void {
     if (ring === this.placement.ring) return;
     const peers = this.config.nodes.map((n) => n.name);
     const unknown = ring.members.filter((m) => !peers.includes(m.name));
@@ -216,7 +228,8 @@ export class Node {
         `${ring.replicationFactor}, nodes.toml says ${this.config.replicationFactor}; a ring change keeps the replication factor`);
     }
     this.placement = new Placement(ring, this.placement.keySpace, peers);
-    this.antiEntropy = this.makeAntiEntropy();
+    this.antiEntropy = this.makeAntiEntropy(); // its per-peer slot lists come from the ring
+    if (this.started) this.antiEntropy.start();
   }
 
   /** Where keys live at the ring's current epoch. */
@@ -388,6 +401,7 @@ export class Node {
   private onPeerMessage(peer: NodeIndex, msg: Message): void {
     switch (msg.t) {
       case 'hb': return this.onHeartbeat(peer, msg);
+      case 'ring': return this.ringPeer.receive(peer, msg);
       case 'rw': case 'rr': case 'hints': case 'ae': case 'ae.pull': return this.onPeerRequest(peer, msg);
       case 'rw.ok': case 'rr.ok': case 'hints.ok': case 'ae.ok': case 'ae.pull.ok': return this.onPeerReply(peer, msg);
       default: return this.countDrop('unexpected');
@@ -420,7 +434,7 @@ export class Node {
     this.syncedLsn = Math.max(this.syncedLsn, upToLsn);
     while (this.pending.length > 0 && this.pending[0]!.lsn <= this.syncedLsn) {
       const p = this.pending.shift()!;
-      this.applyRecord(p.record);
+      if (p.record.t !== 'ring') this.applyRecord(p.record); // the ring state was taken in memory when appended (ring-peer.ts)
       if (p.record.t === 'w' && this.pendingByKey.get(p.record.key)?.lsn === p.lsn) this.pendingByKey.delete(p.record.key);
       p.then?.();
     }
@@ -475,7 +489,7 @@ export class Node {
     this.nextRefusedRetryMs = this.nowMs + logFullRetryIntervalMs;
     const records = [...this.refusedRecords.values()];
     this.refusedRecords.clear();
-    if (this.ringRefused) { this.ringRefused = false; this.append(this.holder.record(), null); }
+    if (this.ringRefused) { this.ringRefused = false; this.ringPeer.rewritten(this.append(this.holder.record(), null)); }
     for (const record of records) {
       const held = record.t === 'w' ? this.store.read(record.key) : undefined;
       if (held === undefined || compareStamps(record.stamp, held.stamp) > 0) this.append(record, null);
@@ -642,7 +656,7 @@ export class Node {
     this.heartbeatCounter++;
     const hb: Message = {
       t: 'hb', from: this.self, gen: this.generation, counter: this.heartbeatCounter, hlc: this.hlc.latest(),
-      wall: this.nowMs, digest: this.checks.digest,
+      wall: this.nowMs, digest: this.checks.digest, epoch: this.placement.ring.epoch,
     };
     for (let peer = 0; peer < this.addresses.length; peer++) if (peer !== this.self) this.sendPeer(peer, hb);
     this.nextHeartbeatMs = this.nowMs + this.config.gossipIntervalMs;
@@ -654,6 +668,7 @@ export class Node {
     // Its HLC may run ahead of its wall clock (carried by a third clock): adopted only within the bound.
     this.hlc.observeWithin(hb.hlc, this.nowMs, this.config.maxClockSkewMs);
     this.maybeDropQuarantined();
+    this.ringPeer.heartbeat(peer, hb.epoch ?? 0);
     const generation = hb.gen;
     const outcome = this.detector.heartbeat(peer, generation, this.nowMs);
     const name = this.nameOf(peer);

@@ -9,7 +9,7 @@ import { validate } from '../../src/core/messages.js';
 const expected: Record<Message['t'], string> = {
   get: 'RWA', local: 'RWA', time: 'RWA', put: 'WA', del: 'WA', status: 'A', state: 'A', repair: 'A', 'client.set': 'A', keyring: 'A',
   'get.ok': '', 'put.ok': '', 'del.ok': '', 'local.ok': '', 'status.ok': '', 'state.ok': '', 'repair.ok': '', 'client.ok': '', 'time.ok': '', 'keyring.ok': '', fail: '',
-  rw: 'P', 'rw.ok': 'P', rr: 'P', 'rr.ok': 'P', hints: 'P', 'hints.ok': 'P', ae: 'P', 'ae.ok': 'P', 'ae.pull': 'P', 'ae.pull.ok': 'P', hb: 'P',
+  rw: 'P', 'rw.ok': 'P', rr: 'P', 'rr.ok': 'P', hints: 'P', 'hints.ok': 'P', ae: 'P', 'ae.ok': 'P', 'ae.pull': 'P', 'ae.pull.ok': 'P', hb: 'P', ring: 'P',
 };
 const letter: Record<SenderKind, string> = { peer: 'P', read: 'R', write: 'W', admin: 'A' };
 

@@ -5,7 +5,9 @@ import { datagramBytesMax, envelopeBytesMax, nodeNameBytesMax, nodesMax } from '
 import { sameRing } from '../../src/core/ring/agreement.js';
 import { firstRing, type MemberSpec, type RingChange, type RingState } from '../../src/core/ring/state.js';
 import { abort, advance, beginChange } from '../../src/core/ring/steps.js';
-import { decodeRing, encodeRing, type RingWire } from '../../src/core/ring/wire.js';
+import { decodeAgreement, decodeRing, encodeAgreement, encodeRing, type RingWire } from '../../src/core/ring/wire.js';
+import { validate } from '../../src/core/messages.js';
+import type { AgreementMessage } from '../../src/core/ring/agreement.js';
 
 const specs = (n: number, nameOf = (i: number) => `replica-${i + 1}`): MemberSpec[] => Array.from({ length: n }, (_, i) => ({ name: nameOf(i), host: '127.0.0.1', port: 7101 + i }));
 const newcomer: MemberSpec = { name: 'replica-new', host: '127.0.0.1', port: 7200 };
@@ -73,5 +75,29 @@ describe('ring wire form (src/core/ring/wire.ts)', () => {
     dup.members = [...dup.members, ['replica-1', '127.0.0.1', 9999, 'normal']];
     expect(refusal(dup)).to.equal('ring: replica-1 is a member already');
     expect(refusal([1, 2])).to.equal('ring: expected an object');
+  });
+
+  it('every agreement message comes back the same as a `ring` message through CBOR and validate; a forged one is refused with the reason', () => {
+    const ring = firstRing(specs(4), 3);
+    const next = must(beginChange(ring, { kind: 'join', member: newcomer }));
+    const ballot = [3, 'replica-2'] as const;
+    const messages: AgreementMessage[] = [
+      { t: 'prepare', epoch: 1, ballot }, { t: 'promise', epoch: 1, ballot, accepted: null }, { t: 'promise', epoch: 1, ballot, accepted: { ballot: [2, 'replica-1'], ring: next } },
+      { t: 'accept', epoch: 1, ballot, ring: next }, { t: 'accepted', epoch: 1, ballot }, { t: 'nack', epoch: 1, ballot, promised: [4, 'replica-3'] },
+      { t: 'refused', epoch: 1, ballot, reason: 'another change is in flight' }, { t: 'decided', ring: next }, { t: 'behind', epoch: 3, have: 1 },
+    ];
+    for (const m of messages) {
+      const v = validate(cbor.decode(cbor.encode({ t: 'ring', from: 1, m: encodeAgreement(m) })));
+      if (!v.ok) expect.fail(`${m.t}: ${v.reason}`);
+      expect(v.msg.t).to.equal('ring');
+      const back = must(decodeAgreement((v.msg as { m: unknown }).m));
+      expect(JSON.stringify(encodeAgreement(back)), m.t).to.equal(JSON.stringify(encodeAgreement(m)));
+    }
+    const forged = { ...encodeRing(next), members: encodeRing(next).members.map((x) => [x[0], x[1], x[2], 'normal']) };
+    const refusedRing = validate({ t: 'ring', from: 1, m: { k: 'accept', epoch: 1, ballot: [1, 'replica-1'], ring: forged } });
+    expect(refusedRing.ok).to.equal(false);
+    expect((refusedRing as { reason: string }).reason).to.match(/^agreement: accept: ring: /);
+    expect(validate({ t: 'ring', from: 1, m: { k: 'elect', epoch: 1 } })).to.deep.equal({ ok: false, reason: 'agreement: k: unknown agreement message "elect"' });
+    expect((validate({ t: 'ring', from: 1, m: { k: 'prepare', epoch: -1, ballot: [1, 'replica-1'] } }) as { reason: string }).reason).to.match(/^agreement: epoch: expected an integer/);
   });
 });

@@ -5,7 +5,7 @@
 // datagram. Decoding checks everything and accepts only a ring the functions of steps.ts can reach:
 // the members' states must be exactly those the change gives them.
 import { nodeNameBytesMax, nodesMax } from '../limits.js';
-import { compareBallots, type AcceptorState, type Accepted, type Ballot } from './agreement.js';
+import { compareBallots, type AcceptorState, type Accepted, type AgreementMessage, type Ballot } from './agreement.js';
 import {
   equalPlacement, memberStates, membersProblem, ok, refused, stepNames, type Member, type MemberSpec, type MemberState, type Result,
   type RingChange, type RingState, type StepName,
@@ -166,4 +166,72 @@ function ballot(x: unknown, what: string): Ballot {
   const [round, proposer] = x as unknown[];
   if (typeof proposer !== 'string' || proposer.length === 0 || proposer.length > nodeNameBytesMax) fail(`${what}: proposer: expected a member name`);
   return [uint(round, `${what} round`, Number.MAX_SAFE_INTEGER), proposer];
+}
+
+// ---- the agreement's messages (messages.ts carries them as `ring`) --------------------------------
+
+/** An agreement message as it travels: rings in their wire form, ballots as pairs. */
+export type AgreementWire =
+  | { k: 'prepare'; epoch: number; ballot: BallotWire }
+  | { k: 'promise'; epoch: number; ballot: BallotWire; accepted: { ballot: BallotWire; ring: RingWire } | null }
+  | { k: 'accept'; epoch: number; ballot: BallotWire; ring: RingWire }
+  | { k: 'accepted'; epoch: number; ballot: BallotWire }
+  | { k: 'nack'; epoch: number; ballot: BallotWire; promised: BallotWire }
+  | { k: 'refused'; epoch: number; ballot: BallotWire; reason: string }
+  | { k: 'decided'; ring: RingWire }
+  | { k: 'behind'; epoch: number; have: number };
+
+/** The longest reason a `refused` answer carries. */
+const refusedReasonCharsMax = 512;
+
+const ballotWire = (b: Ballot): BallotWire => [b[0], b[1]];
+
+export function encodeAgreement(m: AgreementMessage): AgreementWire {
+  switch (m.t) {
+    case 'prepare': return { k: 'prepare', epoch: m.epoch, ballot: ballotWire(m.ballot) };
+    case 'promise': return { k: 'promise', epoch: m.epoch, ballot: ballotWire(m.ballot), accepted: m.accepted === null ? null : { ballot: ballotWire(m.accepted.ballot), ring: encodeRing(m.accepted.ring) } };
+    case 'accept': return { k: 'accept', epoch: m.epoch, ballot: ballotWire(m.ballot), ring: encodeRing(m.ring) };
+    case 'accepted': return { k: 'accepted', epoch: m.epoch, ballot: ballotWire(m.ballot) };
+    case 'nack': return { k: 'nack', epoch: m.epoch, ballot: ballotWire(m.ballot), promised: ballotWire(m.promised) };
+    case 'refused': return { k: 'refused', epoch: m.epoch, ballot: ballotWire(m.ballot), reason: m.reason.slice(0, refusedReasonCharsMax) };
+    case 'decided': return { k: 'decided', ring: encodeRing(m.ring) };
+    case 'behind': return { k: 'behind', epoch: m.epoch, have: m.have };
+  }
+}
+
+/** An agreement message from untrusted input, or why it is not one; every ring in it is checked whole (decodeRing). */
+export function decodeAgreement(x: unknown): Result<AgreementMessage> {
+  try {
+    const o = record(x, 'agreement');
+    const epoch = (): number => uint(o.epoch, 'epoch', Number.MAX_SAFE_INTEGER);
+    const ringOf = (y: unknown, what: string): RingState => {
+      const r = decodeRing(y);
+      if (!r.ok) fail(`${what}: ${r.error}`);
+      return r.value;
+    };
+    switch (o.k) {
+      case 'prepare': return ok({ t: 'prepare', epoch: epoch(), ballot: ballot(o.ballot, 'ballot') });
+      case 'promise': {
+        let accepted: Accepted | null = null;
+        if (o.accepted !== null) {
+          const a = record(o.accepted, 'accepted');
+          accepted = { ballot: ballot(a.ballot, 'accepted.ballot'), ring: ringOf(a.ring, 'accepted') };
+        }
+        return ok({ t: 'promise', epoch: epoch(), ballot: ballot(o.ballot, 'ballot'), accepted });
+      }
+      case 'accept': return ok({ t: 'accept', epoch: epoch(), ballot: ballot(o.ballot, 'ballot'), ring: ringOf(o.ring, 'accept') });
+      case 'accepted': return ok({ t: 'accepted', epoch: epoch(), ballot: ballot(o.ballot, 'ballot') });
+      case 'nack': return ok({ t: 'nack', epoch: epoch(), ballot: ballot(o.ballot, 'ballot'), promised: ballot(o.promised, 'promised') });
+      case 'refused': {
+        if (typeof o.reason !== 'string' || o.reason.length > refusedReasonCharsMax) fail(`reason: expected a string of at most ${refusedReasonCharsMax} characters`);
+        return ok({ t: 'refused', epoch: epoch(), ballot: ballot(o.ballot, 'ballot'), reason: o.reason });
+      }
+      case 'decided': return ok({ t: 'decided', ring: ringOf(o.ring, 'decided') });
+      case 'behind': return ok({ t: 'behind', epoch: epoch(), have: uint(o.have, 'have', Number.MAX_SAFE_INTEGER) });
+      default: return fail(`k: unknown agreement message ${JSON.stringify(o.k)}`);
+    }
+  } catch (e) {
+    if (e instanceof Invalid) return refused(`agreement: ${e.message}`);
+    throw e;
+  }
 }
