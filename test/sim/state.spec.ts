@@ -117,6 +117,20 @@ describe('state', () => {
     expect(view.alarms).to.deep.equal(['replica-3 unreachable from here, but UP in its peers\' view: no reply from replica-3']);
   });
 
+  it('replica-3 cut off from its peers but not from kvc: DOWN in the cluster\'s view, answering, and the alarm names the partition', () => {
+    const sim = new SimCluster({ seed: 8, nodes: 4, replicationFactor: 3 });
+    sim.runFor(500);
+    const others = [0, 1, 3].map((i) => sim.addresses[i]!);
+    sim.partition([sim.addresses[r3]!], others);
+    sim.runUntil(() => [r1, r2, 3].every((o) => !sim.node(o).status().peers[r3]!.up) && !sim.node(r3).status().peers[r1]!.up, 5_000);
+    const view = mergeStates(answers(sim, []), 3, sim.now);
+    expect(view.unreachable).to.deep.equal([]);
+    expect(view.down).to.deep.equal(['replica-3']);
+    expect(view.downBy['replica-3']).to.deep.equal(['replica-1', 'replica-2', 'replica-4']);
+    expect(view.alarms).to.include('replica-3 alone sees replica-1, replica-2, replica-4 DOWN (a partition?)');
+    expect(renderTop(view, 200)).to.contain('! replica-3 alone sees replica-1, replica-2, replica-4 DOWN (a partition?)');
+  });
+
   it('the dashboard\'s frame: errors/s from two polls of the same run, slow requests newest first, and each coordinator\'s slow trace as kvc prints it', () => {
     const sim = new SimCluster({ seed: 42, nodes: 4, replicationFactor: 3, configOverrides: { slowRequestMs: 1 } });
     sim.runFor(500);
