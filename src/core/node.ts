@@ -23,7 +23,7 @@ import { PeerChecks } from './peer-checks.js';
 import { keyKindMismatch, keySpaceOf } from './keyspace.js';
 import { Placement } from './placement.js';
 import { firstRing } from './ring/state.js';
-import { RingHolder } from './ring-holder.js';
+import { followProblem, RingHolder } from './ring-holder.js';
 import { RingPeer } from './ring-peer.js';
 import { summarizeKeys, type NodePorts } from './ports.js';
 import type { Random } from './prng.js';
@@ -217,16 +217,9 @@ export class Node {
   private followHeldRing(ring = this.holder.ring): void {
     if (ring === this.placement.ring) return;
     const peers = this.config.nodes.map((n) => n.name);
-    const unknown = ring.members.filter((m) => !peers.includes(m.name));
-    if (unknown.length > 0) {
-      throw new RingPeersError(`${this.name}: refusing to start: the ring it holds (epoch ${ring.epoch}) has ` +
-        `${unknown.map((m) => `${m.name} (${m.host}:${m.port})`).join(', ')}, which nodes.toml does not list, so it has no peer to send their copies to. ` +
-        `Add ${unknown.length === 1 ? 'it' : 'them'} to nodes.toml with the address${unknown.length === 1 ? '' : 'es'} shown`);
-    }
-    if (ring.replicationFactor !== this.config.replicationFactor) {
-      throw new RingPeersError(`${this.name}: refusing to start: the ring it holds (epoch ${ring.epoch}) has replication factor ` +
-        `${ring.replicationFactor}, nodes.toml says ${this.config.replicationFactor}; a ring change keeps the replication factor`);
-    }
+    // At runtime ring-peer.ts adopts only a ring that passes this check, so this throws only at start.
+    const problem = followProblem(ring, peers, this.config.replicationFactor);
+    if (problem !== null) throw new RingPeersError(`${this.name}: refusing to start: the ring it holds (epoch ${ring.epoch}) has ${problem}`);
     this.placement = new Placement(ring, this.placement.keySpace, peers);
     this.antiEntropy = this.makeAntiEntropy(); // its per-peer slot lists come from the ring
     if (this.started) this.antiEntropy.start();

@@ -12,6 +12,24 @@ import { acceptorStep, newAcceptor, type AcceptorState, type AgreementMessage } 
 import type { MemberSpec, RingState } from './ring/state.js';
 import { decodeAcceptor, encodeAcceptor, type AcceptorWire } from './ring/wire.js';
 
+/**
+ * Why a replica that addresses its peers through nodes.toml (`peers`, its names) cannot follow
+ * `ring`, or null: a member it has no address for would silently miss its copies, and a ring change
+ * keeps the replication factor. Checked at start (the ring replayed) and before voting for or
+ * adopting a ring at runtime (ring-peer.ts), until peers come from the ring.
+ */
+export function followProblem(ring: RingState, peers: readonly string[], replicationFactor: number): string | null {
+  const unknown = ring.members.filter((m) => !peers.includes(m.name));
+  if (unknown.length > 0) {
+    return `${unknown.map((m) => `${m.name} (${m.host}:${m.port})`).join(', ')}, which nodes.toml does not list, so it has no peer to send their copies to. ` +
+      `Add ${unknown.length === 1 ? 'it' : 'them'} to nodes.toml with the address${unknown.length === 1 ? '' : 'es'} shown`;
+  }
+  if (ring.replicationFactor !== replicationFactor) {
+    return `replication factor ${ring.replicationFactor}, nodes.toml says ${replicationFactor}; a ring change keeps the replication factor`;
+  }
+  return null;
+}
+
 export interface HolderStep {
   /** The answer to send once `record` is durable (null: none). */
   readonly reply: AgreementMessage | null;

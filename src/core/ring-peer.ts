@@ -13,7 +13,7 @@
 // address for, or another replication factor: following it would send copies nowhere.
 import type { LogRecord } from './log-record.js';
 import type { RingMessage } from './messages.js';
-import type { RingHolder } from './ring-holder.js';
+import { followProblem, type RingHolder } from './ring-holder.js';
 import type { AgreementMessage } from './ring/agreement.js';
 import type { RingState } from './ring/state.js';
 import { decodeAgreement, encodeAgreement } from './ring/wire.js';
@@ -46,23 +46,15 @@ export class RingPeer {
 
   constructor(private readonly holder: RingHolder, private readonly ports: RingPeerPorts) {}
 
-  /** Null when this replica can follow the ring (every member addressable, the same RF); else why not. */
-  followProblem(ring: RingState): string | null {
-    const unknown = ring.members.filter((m) => !this.ports.peerNames.includes(m.name)).map((m) => `${m.name} (${m.host}:${m.port})`);
-    if (unknown.length > 0) return `no address in nodes.toml for ${unknown.join(', ')}`;
-    if (ring.replicationFactor !== this.ports.replicationFactor) return `replication factor ${ring.replicationFactor}, this replica runs ${this.ports.replicationFactor}`;
-    return null;
-  }
-
   receive(from: NodeIndex, msg: RingMessage): void {
     const decoded = decodeAgreement(msg.m);
     if (!decoded.ok) { this.ports.countDrop('invalid'); return; }
     const m = decoded.value;
     const ring = m.t === 'accept' || m.t === 'decided' ? m.ring : null;
-    const problem = ring === null || ring.epoch <= this.holder.ring.epoch ? null : this.followProblem(ring);
+    const problem = ring === null || ring.epoch <= this.holder.ring.epoch ? null : followProblem(ring, this.ports.peerNames, this.ports.replicationFactor);
     if (problem !== null) {
-      this.ports.log('warn', 'ring-refused', `refusing ${m.t === 'accept' ? 'to vote for' : 'to adopt'} ring epoch ${ring!.epoch}: ${problem}`);
-      if (m.t === 'accept') this.sendTo(from, { t: 'refused', epoch: m.epoch, ballot: m.ballot, reason: `${problem} (peers still come from nodes.toml)` });
+      this.ports.log('warn', 'ring-refused', `refusing ${m.t === 'accept' ? 'to vote for' : 'to adopt'} ring epoch ${ring!.epoch}: it has ${problem}`);
+      if (m.t === 'accept') this.sendTo(from, { t: 'refused', epoch: m.epoch, ballot: m.ballot, reason: `it has ${problem}` });
       return;
     }
     const step = this.holder.receive(m);

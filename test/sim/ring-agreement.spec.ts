@@ -141,7 +141,7 @@ describe('ring agreement between replicas', () => {
     const base = sim.node(0).ring.ring;
     const outcome = proposer(sim).run(base, { kind: 'join', member: { name: 'replica-6', host: '127.0.0.1', port: 9106 } }, 1);
     expect(outcome?.kind).to.equal('refused');
-    expect((outcome as { reason: string }).reason).to.contain('no address in nodes.toml for replica-6');
+    expect((outcome as { reason: string }).reason).to.contain('it has replica-6 (127.0.0.1:9106), which nodes.toml does not list');
     for (const i of [0, 1, 2, 3]) expect(epochOf(sim, i)).to.equal(0);
   });
 });
